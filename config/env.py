@@ -1,0 +1,77 @@
+"""Typed reads of the process environment that fail loudly, naming the variable.
+
+django-environ parses the values; this module only makes every failure an
+ImproperlyConfigured that says which variable is wrong and what was expected,
+so a typo in a PaaS config stops start-up with a readable message.
+"""
+from __future__ import annotations
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+_NOT_SET = object()
+
+
+class Env:
+    def __init__(self) -> None:
+        self._env = environ.Env()
+
+    def _read(self, kind: str, name: str, default, parse):
+        if name not in self._env.ENVIRON or self._env.ENVIRON[name] == "":
+            if default is _NOT_SET:
+                raise ImproperlyConfigured(f"{name} must be set (expected {kind}).")
+            return default
+        raw = self._env.ENVIRON[name]
+        try:
+            return parse(name)
+        except (ValueError, TypeError, ImproperlyConfigured) as exc:
+            raise ImproperlyConfigured(f"{name}={raw!r} is not a valid {kind}: {exc}") from None
+
+    def str(self, name: str, default=_NOT_SET) -> str:
+        return self._read("string", name, default, self._env.str)
+
+    def bool(self, name: str, default=_NOT_SET) -> bool:
+        def parse(key):
+            value = self._env.ENVIRON[key].strip().lower()
+            if value in ("1", "true", "yes", "on"):
+                return True
+            if value in ("0", "false", "no", "off"):
+                return False
+            raise ValueError("use true/false, yes/no, on/off or 1/0")
+
+        return self._read("boolean", name, default, parse)
+
+    def int(self, name: str, default=_NOT_SET, *, minimum: int | None = None) -> int:
+        def parse(key):
+            value = int(self._env.ENVIRON[key].strip())
+            if minimum is not None and value < minimum:
+                raise ValueError(f"must be at least {minimum}")
+            return value
+
+        return self._read("integer", name, default, parse)
+
+    def list(self, name: str, default=_NOT_SET) -> list[str]:
+        def parse(key):
+            return [item.strip() for item in self._env.ENVIRON[key].split(",") if item.strip()]
+
+        return self._read("comma-separated list", name, default, parse)
+
+    def db_url(self, name: str, default=_NOT_SET) -> dict:
+        def parse(key):
+            scheme = self._env.ENVIRON[key].split("://", 1)[0]
+            if scheme not in environ.Env.DB_SCHEMES:
+                raise ValueError(f"unknown scheme {scheme!r}; use postgres://, mysql:// or sqlite:///")
+            return self._env.db_url(key)
+
+        if default is not _NOT_SET and (name not in self._env.ENVIRON or self._env.ENVIRON[name] == ""):
+            return environ.Env.db_url_config(default)
+        return self._read("database URL", name, default, parse)
+
+    def redis_url(self, name: str, default=_NOT_SET) -> str:
+        def parse(key):
+            value = self._env.ENVIRON[key].strip()
+            if not value.startswith(("redis://", "rediss://", "unix://")):
+                raise ValueError("must start with redis://, rediss:// or unix://")
+            return value
+
+        return self._read("Redis URL", name, default, parse)

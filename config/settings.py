@@ -1,0 +1,195 @@
+"""Conveyor settings. The environment is read here, once; see .env.example."""
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import quote
+
+from django.core.exceptions import ImproperlyConfigured
+
+from config.env import Env
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+env = Env()
+
+# --- Environment -----------------------------------------------------------
+DJANGO_ENV = env.str("DJANGO_ENV", "development")
+if DJANGO_ENV not in ("development", "test", "production"):
+    raise ImproperlyConfigured(f"DJANGO_ENV={DJANGO_ENV!r} must be development, test or production.")
+PRODUCTION = DJANGO_ENV == "production"
+
+if PRODUCTION:
+    SECRET_KEY = env.str("SECRET_KEY")  # no default in production: start-up fails naming it
+else:
+    SECRET_KEY = env.str("SECRET_KEY", "dev-only-insecure-key-do-not-use-in-production")
+DEBUG = env.bool("DEBUG", not PRODUCTION)
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", [] if PRODUCTION else ["localhost", "127.0.0.1", "[::1]", "testserver"])
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", [])
+
+
+def _redis_url() -> str:
+    """REDIS_URL wins; the seeds' REDIS_HOST/PORT/PASSWORD/DB are accepted too."""
+    url = env.redis_url("REDIS_URL", "")
+    if url:
+        return url
+    host = env.str("REDIS_HOST", "")
+    if not host:
+        raise ImproperlyConfigured(
+            "REDIS_URL must be set (make run / make test start an embedded Redis and set it for you)."
+        )
+    port = env.int("REDIS_PORT", 6379, minimum=1)
+    password = env.str("REDIS_PASSWORD", "")
+    db = env.int("REDIS_DB", 0, minimum=0)
+    auth = f":{quote(password, safe='')}@" if password else ""
+    return f"redis://{auth}{host}:{port}/{db}"
+
+
+REDIS_URL = _redis_url()
+
+# --- Job platform knobs (seconds everywhere; the seeds used milliseconds) ---
+JOB_TIMEOUT = env.int("JOB_TIMEOUT", 300, minimum=1)
+JOB_RETRY_ATTEMPTS = env.int("JOB_RETRY_ATTEMPTS", 3, minimum=0)  # retries after the first try
+JOB_RETRY_DELAY = env.int("JOB_RETRY_DELAY", 5, minimum=0)
+MAX_QUEUE_CONCURRENCY = env.int("MAX_QUEUE_CONCURRENCY", env.int("QUEUE_CONCURRENCY", 5, minimum=1), minimum=1)
+WORKER_CONCURRENCY = env.int("WORKER_CONCURRENCY", 2, minimum=1)
+WORKER_INSTANCES = env.int("WORKER_INSTANCES", 1, minimum=1)
+FAILED_JOB_RETENTION = env.int("FAILED_JOB_RETENTION", 7 * 24 * 3600, minimum=0)
+QUEUE_CLEANUP_INTERVAL = env.int("QUEUE_CLEANUP_INTERVAL", 3600, minimum=1)
+ENABLE_CORRELATION_IDS = env.bool("ENABLE_CORRELATION_IDS", True)
+USE_DISTRIBUTED_SCHEDULER = env.bool("USE_DISTRIBUTED_SCHEDULER", True)
+SESSION_TTL = env.int("SESSION_TTL", 24 * 3600, minimum=60)
+DISPATCH_INTERVAL = env.int("DISPATCH_INTERVAL", 1, minimum=1)
+
+# One registry of queues. Names and numbers come from the seeds (see docs/architecture.md):
+# concurrency = jobs at once across all workers; rate_limit = (jobs, window seconds);
+# retry = policy used when neither the task nor the enqueue call gives one.
+_exp = lambda retries, delay: {"kind": "exponential", "retries": retries, "delay": delay}  # noqa: E731
+_fixed = lambda retries, delay: {"kind": "fixed", "retries": retries, "delay": delay}  # noqa: E731
+_default_retry = _exp(JOB_RETRY_ATTEMPTS, JOB_RETRY_DELAY)
+CONVEYOR_QUEUES = {
+    "payouts": {"concurrency": 5, "retry": _exp(3, 2), "rate_limit": None},
+    "payout_expiry": {"concurrency": 3, "retry": _fixed(2, 5), "rate_limit": (50, 60)},
+    "provider_fallback": {"concurrency": 2, "retry": _exp(3, 3), "rate_limit": (20, 60)},
+    "reconciliation": {"concurrency": 2, "retry": _exp(3, 5), "rate_limit": (30, 60)},
+    "notifications": {"concurrency": 5, "retry": _exp(3, 2), "rate_limit": (100, 60)},
+    "emails": {"concurrency": MAX_QUEUE_CONCURRENCY, "retry": _exp(3, 2), "rate_limit": None},
+    "analytics": {"concurrency": MAX_QUEUE_CONCURRENCY, "retry": _default_retry, "rate_limit": None},
+    "daily_reports": {"concurrency": 1, "retry": _fixed(2, 10), "rate_limit": (10, 60)},
+    "reports": {"concurrency": MAX_QUEUE_CONCURRENCY, "retry": _default_retry, "rate_limit": None},
+    "exports": {"concurrency": MAX_QUEUE_CONCURRENCY, "retry": _default_retry, "rate_limit": None},
+    "imports": {"concurrency": MAX_QUEUE_CONCURRENCY, "retry": _default_retry, "rate_limit": None},
+    "calculations": {"concurrency": MAX_QUEUE_CONCURRENCY, "retry": _default_retry, "rate_limit": None},
+    "integrations": {"concurrency": MAX_QUEUE_CONCURRENCY, "retry": _default_retry, "rate_limit": None},
+    "maintenance": {"concurrency": 1, "retry": _fixed(1, 60), "rate_limit": None},
+    "default": {"concurrency": MAX_QUEUE_CONCURRENCY, "retry": _default_retry, "rate_limit": None},
+}
+
+# --- Django ----------------------------------------------------------------
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "django_rq",
+    "jobs",
+    "payouts",
+    "reports",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASES = {"default": env.db_url("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Several processes (web, workers, scheduler) share the file: wait for locks
+    # instead of failing, and keep the test database on disk so worker
+    # processes started by the reliability tests can see it.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {"timeout": 30, "transaction_mode": "IMMEDIATE", "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"}
+    )
+    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / "test_db.sqlite3")}
+else:
+    DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", 60, minimum=0)
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+CACHES = {
+    "default": {
+        "BACKEND": "django_redis.cache.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": "conveyor",
+        "OPTIONS": {"CLIENT_CLASS": "django_redis.client.DefaultClient", "SOCKET_CONNECT_TIMEOUT": 2, "SOCKET_TIMEOUT": 5},
+    }
+}
+# Sessions live in Redis so any web instance can serve any user.
+SESSION_ENGINE = "django.contrib.sessions.backends.cache"
+SESSION_CACHE_ALIAS = "default"
+SESSION_COOKIE_AGE = SESSION_TTL
+SESSION_COOKIE_SECURE = PRODUCTION
+CSRF_COOKIE_SECURE = PRODUCTION
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = env.str("TIME_ZONE", "UTC")
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+WHITENOISE_AUTOREFRESH = DEBUG  # serve from the app directories too, so collectstatic is optional in development
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+MEDIA_ROOT = BASE_DIR / "media"
+
+# --- RQ / django-rq ---------------------------------------------------------
+# Every logical queue has four Redis lists, one per priority tier; see jobs/queues.py.
+from jobs.queues import rq_queue_settings  # noqa: E402  (pure function, no Django imports)
+
+RQ_QUEUES = rq_queue_settings(CONVEYOR_QUEUES, REDIS_URL, JOB_TIMEOUT)
+RQ = {"WORKER_CLASS": "jobs.worker.ConveyorWorker"}
+RQ_SHOW_ADMIN_LINK = True
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", "INFO")},
+    "loggers": {"rq.worker": {"level": env.str("RQ_LOG_LEVEL", "WARNING")}},
+}

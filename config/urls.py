@@ -1,0 +1,12 @@
+from django.contrib import admin
+from django.urls import path
+
+admin.site.site_header = "Conveyor operations"
+admin.site.site_title = "Conveyor"
+admin.site.index_title = "Jobs, payouts and reports"
+
+# django-rq registers its dashboard inside the admin (/admin/django_rq/dashboard/),
+# behind the admin's staff check.
+urlpatterns = [
+    path("admin/", admin.site.urls),
+]

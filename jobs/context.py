@@ -1,0 +1,35 @@
+"""What a running job knows about itself, and the correlation id of the current unit of work."""
+from __future__ import annotations
+
+import contextvars
+import uuid
+from dataclasses import dataclass, field
+
+current_correlation_id: contextvars.ContextVar[str] = contextvars.ContextVar("conveyor_correlation_id", default="")
+
+
+def new_correlation_id() -> str:
+    return uuid.uuid4().hex
+
+
+@dataclass
+class JobContext:
+    """Passed to every task body as its first argument."""
+
+    job_id: uuid.UUID
+    task_name: str
+    attempt: int  # 1-based, within the current attempt chain
+    max_attempts: int
+    correlation_id: str
+    _reporter: callable = field(repr=False, default=None)
+
+    def progress(self, percent: int, message: str = "") -> None:
+        """Record progress (0-100) and an optional message on the job row."""
+        if not 0 <= percent <= 100:
+            raise ValueError("progress percent must be between 0 and 100")
+        if self._reporter is not None:
+            self._reporter(percent, message)
+
+    @property
+    def is_last_attempt(self) -> bool:
+        return self.attempt >= self.max_attempts

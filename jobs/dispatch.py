@@ -1,0 +1,164 @@
+"""Handing jobs to Redis, and putting back what Redis lost.
+
+Rows are marked ``queued`` *before* their ids are pushed, in one conditional
+UPDATE; if the push fails they go back to ``pending``. Either way the database
+says what happened, and the sweep repairs the rest:
+
+* pending rows (Redis was down, or the process died before its on-commit hook);
+* scheduled and retrying rows whose time has come;
+* queued rows whose RQ job no longer exists in Redis (FLUSHALL, a restart
+  without persistence, a crash between marking and pushing).
+
+Pushing a job twice is harmless: a worker claims a row only from a waiting
+state, so the second delivery finds it running or finished and skips it.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from collections import defaultdict
+from datetime import timedelta
+
+from django.db.models import Q
+from django.utils import timezone
+from redis.exceptions import RedisError
+from rq import Queue
+from rq.job import Job
+
+from jobs.models import JobRecord
+from jobs.queues import rq_queue_name
+from jobs.redis import get_redis
+from jobs.states import State, transition
+
+log = logging.getLogger(__name__)
+
+RUN_FUNC = "jobs.runtime.run_job"
+# RQ's own timeout only sizes its registries; the worker enforces JobRecord.timeout itself.
+RQ_TIMEOUT_GRACE = 60
+SWEEP_GRACE = timedelta(seconds=5)
+SWEEP_BATCH = 1000
+
+_FIELDS = ("id", "queue", "priority", "timeout", "task_name")
+
+
+def dispatch_new(records: list[JobRecord]) -> int:
+    """Dispatch freshly committed pending rows (the on-commit hook of enqueue)."""
+    return _dispatch([r.pk for r in records], {State.PENDING}, known=records)
+
+
+def dispatch_due(ids) -> int:
+    """Dispatch these rows if they are waiting and due."""
+    return _dispatch(list(ids), {State.PENDING, State.SCHEDULED, State.RETRYING})
+
+
+def _dispatch(ids: list, sources: set, known: list[JobRecord] | None = None, now=None) -> int:
+    if not ids:
+        return 0
+    stamp = timezone.now()
+    cutoff = max(stamp, now) if now else stamp
+    due = JobRecord.objects.filter(id__in=ids).filter(Q(run_at__isnull=True) | Q(run_at__lte=cutoff))
+    moved = transition(due, sources, State.QUEUED, enqueued_at=stamp)
+    if not moved:
+        return 0
+    if known is not None and moved == len(known):
+        rows = [(r.pk, r.queue, r.priority, r.timeout, r.task_name) for r in known]
+    else:
+        rows = list(JobRecord.objects.filter(id__in=ids, state=State.QUEUED, enqueued_at=stamp).values_list(*_FIELDS))
+    try:
+        push(rows)
+    except RedisError as exc:
+        reverted = transition(
+            JobRecord.objects.filter(id__in=[r[0] for r in rows], enqueued_at=stamp), {State.QUEUED}, State.PENDING, enqueued_at=None
+        )
+        log.warning("Redis unavailable (%s): %d job(s) left pending; the dispatcher will send them later", exc, reverted)
+        return 0
+    return len(rows)
+
+
+def push(rows) -> None:
+    """Push (id, queue, priority, timeout, task_name) rows to their RQ lists in one pipeline."""
+    connection = get_redis()
+    by_list = defaultdict(list)
+    for job_id, queue, priority, timeout, task_name in rows:
+        by_list[rq_queue_name(queue, priority)].append(
+            Queue.prepare_data(
+                RUN_FUNC,
+                args=(str(job_id),),
+                job_id=str(job_id),
+                timeout=timeout + RQ_TIMEOUT_GRACE,
+                result_ttl=0,  # results live in JobRecord.result
+                description=task_name,
+            )
+        )
+    with connection.pipeline() as pipe:
+        for list_name, datas in by_list.items():
+            Queue(list_name, connection=connection).enqueue_many(datas, pipeline=pipe)
+        pipe.execute()
+
+
+def forget(records: list[JobRecord]) -> None:
+    """Best effort: drop cancelled jobs from Redis (workers would skip them anyway)."""
+    connection = get_redis()
+    try:
+        with connection.pipeline() as pipe:
+            for record in records:
+                queue = Queue(rq_queue_name(record.queue, record.priority), connection=connection)
+                pipe.lrem(queue.key, 0, str(record.pk))
+                pipe.delete(Job.key_for(str(record.pk)))
+            pipe.execute()
+    except RedisError as exc:
+        log.info("could not remove cancelled jobs from Redis (%s); workers will skip them", exc)
+
+
+def sweep(now=None) -> dict:
+    """One pass of the dispatcher. Safe to run from any number of processes at once."""
+    now = now or timezone.now()
+    counts = {"pending": 0, "due": 0, "lost": 0}
+    lost = _queued_missing_from_redis(now)
+    if lost:
+        counts["lost"] = transition(JobRecord.objects.filter(id__in=lost), {State.QUEUED}, State.PENDING, enqueued_at=None)
+        log.warning("%d queued job(s) were missing from Redis; re-dispatching", counts["lost"])
+    pending = list(
+        JobRecord.objects.filter(state=State.PENDING)
+        .filter(Q(enqueued_at__isnull=True, created_at__lte=now - SWEEP_GRACE) | Q(id__in=lost))
+        .order_by("created_at").values_list("id", flat=True)[:SWEEP_BATCH]
+    )
+    counts["pending"] = _dispatch(pending, {State.PENDING}, now=now)
+    due = list(
+        JobRecord.objects.filter(state__in=(State.SCHEDULED, State.RETRYING), run_at__lte=now)
+        .order_by("run_at").values_list("id", flat=True)[:SWEEP_BATCH]
+    )
+    counts["due"] = _dispatch(due, {State.SCHEDULED, State.RETRYING}, now=now)
+    return counts
+
+
+def _queued_missing_from_redis(now) -> list:
+    candidates = list(
+        JobRecord.objects.filter(state=State.QUEUED, enqueued_at__lte=now - SWEEP_GRACE)
+        .order_by("enqueued_at").values_list("id", flat=True)[:SWEEP_BATCH]
+    )
+    if not candidates:
+        return []
+    try:
+        with get_redis().pipeline(transaction=False) as pipe:
+            for job_id in candidates:
+                pipe.exists(Job.key_for(str(job_id)))
+            present = pipe.execute()
+    except RedisError:
+        return []
+    return [job_id for job_id, there in zip(candidates, present) if not there]
+
+
+def run_forever(interval: float, stop=lambda: False) -> None:
+    """The dispatcher loop used by the scheduler process."""
+    while not stop():
+        started = time.monotonic()
+        try:
+            counts = sweep()
+            if any(counts.values()):
+                log.info("dispatcher: %s", counts)
+        except RedisError as exc:
+            log.warning("dispatcher: Redis unavailable (%s)", exc)
+        except Exception:
+            log.exception("dispatcher: sweep failed")
+        time.sleep(max(0.0, interval - (time.monotonic() - started)))

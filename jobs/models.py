@@ -1,0 +1,121 @@
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+
+from jobs.queues import Priority
+from jobs.states import ACTIVE, State
+
+TRACEBACK_LIMIT = 16_000
+ERROR_LIMIT = 2_000
+
+
+class JobRecord(models.Model):
+    """One job: the source of truth. Redis only carries its id to a worker."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    task_name = models.CharField(max_length=200, db_index=True)
+    queue = models.CharField(max_length=64)
+    args = models.JSONField(default=list, blank=True)
+    kwargs = models.JSONField(default=dict, blank=True)
+    state = models.CharField(max_length=16, choices=State.choices, default=State.PENDING)
+    priority = models.PositiveSmallIntegerField(choices=[(p.value, p.name.title()) for p in Priority], default=Priority.NORMAL)
+
+    attempts = models.PositiveIntegerField(default=0, help_text="Attempts in the current chain (reset by a requeue).")
+    max_attempts = models.PositiveIntegerField(default=1)
+    total_attempts = models.PositiveIntegerField(default=0, help_text="Attempts over the job's whole life.")
+    retry_policy = models.JSONField(null=True, blank=True, help_text="Per-enqueue override of the task's policy.")
+    timeout = models.PositiveIntegerField(help_text="Seconds one attempt may run.")
+
+    progress = models.PositiveSmallIntegerField(default=0)
+    progress_message = models.CharField(max_length=255, blank=True)
+    result = models.JSONField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    run_at = models.DateTimeField(null=True, blank=True, help_text="Earliest start (scheduled) or next retry.")
+    enqueued_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    worker_name = models.CharField(max_length=255, blank=True)
+
+    correlation_id = models.CharField(max_length=64, blank=True, db_index=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    subject_type = models.CharField(max_length=32, blank=True, help_text='What the job is about, e.g. "user" or "payee".')
+    subject_id = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["state", "run_at"], name="job_state_run_at"),
+            models.Index(fields=["queue", "state"], name="job_queue_state"),
+            models.Index(fields=["subject_type", "subject_id", "-created_at"], name="job_subject"),
+            models.Index(fields=["-created_at"], name="job_created"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.task_name} [{self.state}] {self.id}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.state in ACTIVE
+
+
+class JobAttempt(models.Model):
+    class Outcome(models.TextChoices):
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+        TIMED_OUT = "timed_out", "Timed out"
+        WORKER_LOST = "worker_lost", "Worker lost"
+
+    job = models.ForeignKey(JobRecord, on_delete=models.CASCADE, related_name="attempt_set")
+    number = models.PositiveIntegerField(help_text="1-based, counted over the job's whole life.")
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField()
+    outcome = models.CharField(max_length=16, choices=Outcome.choices)
+    worker_name = models.CharField(max_length=255, blank=True)
+    exc_type = models.CharField(max_length=255, blank=True)
+    exc_message = models.TextField(blank=True)
+    traceback = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["job", "number"]
+        constraints = [models.UniqueConstraint(fields=["job", "number"], name="attempt_number_unique")]
+
+    def __str__(self) -> str:
+        return f"attempt {self.number} of {self.job_id}: {self.outcome}"
+
+    @property
+    def duration_ms(self) -> int:
+        return int((self.finished_at - self.started_at).total_seconds() * 1000)
+
+
+class AuditEntry(models.Model):
+    """Who did what to which job (or payout), when and why."""
+
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    actor_label = models.CharField(max_length=150, help_text="Username, or system:<process> for automatic actions.")
+    action = models.CharField(max_length=64)
+    object_type = models.CharField(max_length=64)
+    object_id = models.CharField(max_length=64, db_index=True)
+    reason = models.TextField(blank=True)
+    details = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name_plural = "audit entries"
+
+    def __str__(self) -> str:
+        return f"{self.actor_label} {self.action} {self.object_type}:{self.object_id}"
+
+
+class DeadLetterJob(JobRecord):
+    """The dead-letter queue: jobs out of attempts. Never removed automatically."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "dead-letter job"
+        verbose_name_plural = "dead-letter queue"

@@ -1,0 +1,249 @@
+"""Writes to jobs: enqueue, bulk enqueue, retry, requeue, cancel.
+
+Every job is a row written in the caller's transaction and handed to Redis only
+after that transaction commits. Staff actions leave an AuditEntry.
+"""
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import partial
+from typing import Any, Iterable
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Model
+from django.utils import timezone
+
+from jobs import dispatch
+from jobs.context import current_correlation_id, new_correlation_id
+from jobs.models import AuditEntry, JobRecord
+from jobs.policies import InvalidPolicy, Policy, policy_from_dict
+from jobs.queues import Priority, UnknownQueue, get_queue_config
+from jobs.registry import UnknownTask, get_task
+from jobs.states import WAITING, State, check_transition, transition
+
+log = logging.getLogger(__name__)
+
+
+class InvalidJob(ValueError):
+    """Bad enqueue input. ``field`` names the argument at fault."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+class JobStateError(ValueError):
+    """The requested action does not apply to the job in its current state."""
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """One job to create; ``enqueue_many`` takes a list of these."""
+
+    task_name: str
+    args: list | tuple = ()
+    kwargs: dict | None = None
+    queue: str | None = None
+    priority: int | None = None
+    run_at: datetime | None = None
+    retry: Policy | dict | None = None
+    timeout: int | None = None
+    subject: Any = None
+
+
+def enqueue(task_name: str, args=(), kwargs=None, *, delay: float | None = None, created_by=None, correlation_id=None, **options) -> JobRecord:
+    """Create one job. Options: queue, priority, run_at, retry, timeout, subject.
+
+    The row is written now, in the caller's transaction; Redis sees the job only
+    once that transaction commits. Raises InvalidJob (nothing written) on bad input.
+    """
+    if delay is not None:
+        if delay < 0:
+            raise InvalidJob("delay", "must be 0 or more seconds")
+        options["run_at"] = timezone.now() + timedelta(seconds=delay)
+    return enqueue_many([JobSpec(task_name, args, kwargs, **options)], created_by=created_by, correlation_id=correlation_id)[0]
+
+
+def enqueue_many(specs: Iterable[JobSpec], *, created_by=None, correlation_id=None) -> list[JobRecord]:
+    """Create many jobs with one bulk INSERT and one pipelined Redis dispatch."""
+    now = timezone.now()
+    correlation_id = correlation_id or current_correlation_id.get() or new_correlation_id()
+    records = [_build_record(spec, now, created_by, correlation_id) for spec in specs]
+    if not records:
+        return []
+    JobRecord.objects.bulk_create(records, batch_size=1000)
+    ready = [r for r in records if r.state == State.PENDING]
+    if ready:
+        transaction.on_commit(partial(dispatch.dispatch_new, ready), robust=True)
+    return records
+
+
+def _build_record(spec: JobSpec, now: datetime, created_by, correlation_id: str) -> JobRecord:
+    try:
+        task = get_task(spec.task_name)
+    except UnknownTask as exc:
+        raise InvalidJob("task", str(exc)) from None
+    queue = spec.queue or task.queue
+    try:
+        get_queue_config(queue)
+    except UnknownQueue as exc:
+        raise InvalidJob("queue", str(exc)) from None
+    try:
+        priority = Priority(task.priority if spec.priority is None else spec.priority)
+    except ValueError:
+        raise InvalidJob("priority", f"must be one of {[p.value for p in Priority]} ({', '.join(p.name for p in Priority)})") from None
+    if not isinstance(spec.args, (list, tuple)):
+        raise InvalidJob("args", "must be a list")
+    kwargs = spec.kwargs or {}
+    if not isinstance(kwargs, dict) or not all(isinstance(k, str) for k in kwargs):
+        raise InvalidJob("kwargs", "must be an object with string keys")
+    _check_json(list(spec.args), "args")
+    _check_json(kwargs, "kwargs")
+    policy = _policy(spec.retry, task)
+    timeout = spec.timeout if spec.timeout is not None else (task.timeout or settings.JOB_TIMEOUT)
+    if not isinstance(timeout, int) or isinstance(timeout, bool) or timeout < 1:
+        raise InvalidJob("timeout", "must be a whole number of seconds, at least 1")
+    if spec.run_at is not None and not isinstance(spec.run_at, datetime):
+        raise InvalidJob("run_at", "must be a datetime")
+    scheduled = spec.run_at is not None and spec.run_at > now
+    subject_type, subject_id = _subject(spec.subject)
+    return JobRecord(
+        task_name=task.name,
+        queue=queue,
+        args=list(spec.args),
+        kwargs=kwargs,
+        state=State.SCHEDULED if scheduled else State.PENDING,
+        run_at=spec.run_at if scheduled else None,
+        priority=priority,
+        max_attempts=policy.max_attempts,
+        retry_policy=policy.to_dict() if spec.retry is not None else None,
+        timeout=timeout,
+        correlation_id=correlation_id,
+        created_by=created_by if created_by is not None and getattr(created_by, "is_authenticated", False) else None,
+        subject_type=subject_type,
+        subject_id=subject_id,
+    )
+
+
+def _policy(retry, task) -> Policy:
+    if retry is None:
+        return task.retry_policy()
+    if isinstance(retry, dict):
+        try:
+            return policy_from_dict(retry)
+        except InvalidPolicy as exc:
+            raise InvalidJob("retry", str(exc)) from None
+    return retry
+
+
+def _subject(subject) -> tuple[str, str]:
+    if subject is None:
+        return "", ""
+    if isinstance(subject, Model):
+        return subject._meta.model_name, str(subject.pk)
+    if isinstance(subject, (tuple, list)) and len(subject) == 2:
+        return str(subject[0])[:32], str(subject[1])[:64]
+    raise InvalidJob("subject", "must be a model instance or a (type, id) pair")
+
+
+def _check_json(value, path: str) -> None:
+    """Raise InvalidJob naming the first value inside ``value`` that is not plain JSON."""
+    if value is None or isinstance(value, (str, bool, int)):
+        return
+    if isinstance(value, float):
+        if value != value or value in (float("inf"), float("-inf")):
+            raise InvalidJob(path, "NaN and infinity are not valid JSON")
+        return
+    if isinstance(value, (list, tuple)):
+        for i, item in enumerate(value):
+            _check_json(item, f"{path}[{i}]")
+        return
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise InvalidJob(path, f"object keys must be strings, not {type(key).__name__}")
+            _check_json(item, f"{path}.{key}")
+        return
+    raise InvalidJob(path, f"{type(value).__name__} is not JSON-serialisable; pass ids, strings and numbers")
+
+
+# --- Staff actions ----------------------------------------------------------
+
+def _audit(actor, action: str, job: JobRecord, reason: str = "", **details) -> None:
+    label = getattr(actor, "get_username", lambda: "")() if actor is not None else ""
+    AuditEntry.objects.create(
+        actor=actor if getattr(actor, "is_authenticated", False) else None,
+        actor_label=label or (actor if isinstance(actor, str) else "system"),
+        action=action,
+        object_type="job",
+        object_id=str(job.pk),
+        reason=reason,
+        details=details,
+    )
+
+
+def _locked(job_id) -> JobRecord:
+    return JobRecord.objects.select_for_update().get(pk=job_id)
+
+
+def job_retry(job_id, *, actor, reason: str = "") -> JobRecord:
+    """Run a job again now.
+
+    retrying → run now, keeping its attempt count; dead or cancelled → a fresh
+    attempt chain (as job_requeue). Succeeded jobs are never re-run from here:
+    enqueue a new job if that is really wanted.
+    """
+    with transaction.atomic():
+        _retry(_locked(job_id), actor, reason)
+    return JobRecord.objects.get(pk=job_id)
+
+
+def _retry(job: JobRecord, actor, reason: str) -> None:
+    if job.state == State.RETRYING:
+        # Skip the rest of the backoff; the attempt count stays, so the policy still caps it.
+        JobRecord.objects.filter(pk=job.pk, state=State.RETRYING).update(run_at=timezone.now())
+        _audit(actor, "job.retry", job, reason, from_state=job.state)
+        transaction.on_commit(partial(dispatch.dispatch_due, [job.pk]), robust=True)
+    elif job.state in (State.DEAD, State.CANCELLED):
+        _restart_chain(job, actor, "job.retry", reason)
+    else:
+        raise JobStateError(f"job {job.pk} is {job.state}; only retrying, dead or cancelled jobs can be retried")
+
+
+def job_requeue(job_id, *, actor, reason: str = "") -> JobRecord:
+    """Take a job out of the dead-letter queue and start a fresh attempt chain."""
+    with transaction.atomic():
+        job = _locked(job_id)
+        if job.state != State.DEAD:
+            raise JobStateError(f"job {job.pk} is {job.state}; only dead jobs can be requeued")
+        _restart_chain(job, actor, "job.requeue", reason)
+    return JobRecord.objects.get(pk=job_id)
+
+
+def _restart_chain(job: JobRecord, actor, action: str, reason: str) -> None:
+    from_state = job.state
+    check_transition({from_state}, State.PENDING)
+    transition(
+        JobRecord.objects.filter(pk=job.pk), {from_state}, State.PENDING,
+        attempts=0, run_at=None, enqueued_at=None, started_at=None, finished_at=None,
+        progress=0, progress_message="", result=None,
+    )
+    _audit(actor, action, job, reason, from_state=from_state, previous_attempts=job.attempts)
+    transaction.on_commit(partial(dispatch.dispatch_due, [job.pk]), robust=True)
+
+
+def job_cancel(job_id, *, actor, reason: str = "") -> JobRecord:
+    """Cancel a job that has not started (pending, scheduled, queued or retrying)."""
+    with transaction.atomic():
+        job = _locked(job_id)
+        if job.state not in WAITING:
+            raise JobStateError(f"job {job.pk} is {job.state}; only waiting jobs can be cancelled")
+        transition(JobRecord.objects.filter(pk=job.pk), WAITING, State.CANCELLED, finished_at=timezone.now())
+        _audit(actor, "job.cancel", job, reason, from_state=job.state)
+        transaction.on_commit(partial(dispatch.forget, [job]), robust=True)
+    return JobRecord.objects.get(pk=job_id)

@@ -1,0 +1,36 @@
+"""Demo tasks: the platform's own, used by `make run`'s demo data, the docs and the benchmark."""
+from __future__ import annotations
+
+import time
+
+from jobs.policies import Exponential
+from jobs.registry import task
+
+
+@task("demo.noop", queue="default")
+def noop(ctx):
+    return None
+
+
+@task("demo.sleep", queue="default")
+def sleep(ctx, seconds: float = 2.0, steps: int = 4):
+    """Sleeps in steps, reporting progress after each."""
+    steps = max(1, int(steps))
+    for step in range(1, steps + 1):
+        time.sleep(seconds / steps)
+        ctx.progress(int(step * 100 / steps), f"step {step} of {steps}")
+    return {"slept": seconds}
+
+
+@task("demo.fail", queue="default", retry=Exponential(retries=3, delay=2))
+def fail(ctx, message: str = "this demo job always fails"):
+    """Always raises: retries at 2 s, 4 s, 8 s, then lands in the dead-letter list."""
+    raise RuntimeError(f"{message} (attempt {ctx.attempt} of {ctx.max_attempts})")
+
+
+@task("demo.flaky", queue="default", retry=Exponential(retries=3, delay=1))
+def flaky(ctx, fail_times: int = 2):
+    """Fails its first ``fail_times`` attempts, then succeeds."""
+    if ctx.attempt <= fail_times:
+        raise RuntimeError(f"flaky failure on attempt {ctx.attempt}")
+    return {"succeeded_on_attempt": ctx.attempt}

@@ -1,0 +1,18 @@
+#!/bin/sh
+# `make run`, inside with_services.py (REDIS_URL is set by now).
+set -e
+python manage.py migrate --noinput
+python manage.py collectstatic --noinput --verbosity 0
+python manage.py seed_demo
+workers=$(python -c "from django.conf import settings; import django, os; os.environ.setdefault('DJANGO_SETTINGS_MODULE','config.settings'); django.setup(); print(settings.WORKER_INSTANCES * settings.WORKER_CONCURRENCY)")
+cat <<MSG
+
+  Conveyor is starting: web, ${workers} worker(s), scheduler.
+    Admin:          http://127.0.0.1:${PORT}/admin/            (login: demo / demo)
+    Jobs:           http://127.0.0.1:${PORT}/admin/jobs/jobrecord/
+    RQ dashboard:   http://127.0.0.1:${PORT}/admin/django_rq/dashboard/
+  Enqueue demo jobs:  .venv/bin/python manage.py enqueue_job demo.sleep --kwargs '{"seconds": 5}'
+  Stop with Ctrl-C.
+
+MSG
+exec honcho start -c worker=${workers} web worker scheduler

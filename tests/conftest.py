@@ -1,0 +1,33 @@
+"""Shared fixtures. Tests use the real Redis at REDIS_URL (flushing only its own db) and the real database."""
+from __future__ import annotations
+
+import pytest
+from rq import Queue
+
+from jobs.queues import queue_names
+from jobs.redis import get_redis, reset_redis
+from jobs.worker import ConveyorWorker
+
+import tests.sample_tasks  # noqa: F401  (registers the test.* tasks)
+
+
+@pytest.fixture(autouse=True)
+def redis_db():
+    reset_redis()
+    connection = get_redis()
+    connection.flushdb()
+    yield connection
+    reset_redis()
+
+
+@pytest.fixture
+def run_worker(redis_db):
+    """Run an in-process ConveyorWorker in burst mode over the given (default: all) queues."""
+
+    def run(*queues: str, max_jobs: int | None = None) -> ConveyorWorker:
+        names = list(queues) or queue_names()
+        worker = ConveyorWorker([Queue(n, connection=redis_db) for n in names], connection=redis_db)
+        worker.work(burst=True, max_jobs=max_jobs)
+        return worker
+
+    return run

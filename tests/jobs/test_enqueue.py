@@ -1,0 +1,100 @@
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+from django.db import transaction
+from django.utils import timezone
+from rq import Queue
+
+from jobs.models import JobRecord
+from jobs.queues import Priority
+from jobs.services import InvalidJob, JobSpec, enqueue, enqueue_many
+from jobs.states import State
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def in_redis(redis_db, job) -> bool:
+    queue = job.queue + {1: ".critical", 2: ".high", 3: "", 4: ".low"}[job.priority]
+    return str(job.pk) in Queue(queue, connection=redis_db).job_ids
+
+
+def test_enqueue_outside_a_transaction_dispatches_at_once(redis_db):
+    job = enqueue("test.count", kwargs={"key": "a"})
+    job.refresh_from_db()
+    assert job.state == State.QUEUED and job.enqueued_at is not None
+    assert in_redis(redis_db, job)
+
+
+def test_rolled_back_transaction_enqueues_nothing(redis_db):
+    with pytest.raises(RuntimeError):
+        with transaction.atomic():
+            enqueue("test.count")
+            raise RuntimeError("request failed")
+    assert JobRecord.objects.count() == 0
+    assert Queue("default", connection=redis_db).count == 0
+
+
+def test_job_reaches_redis_only_after_commit(redis_db):
+    with transaction.atomic():
+        job = enqueue("test.count")
+        assert JobRecord.objects.get(pk=job.pk).state == State.PENDING
+        assert Queue("default", connection=redis_db).count == 0
+    job.refresh_from_db()
+    assert job.state == State.QUEUED and in_redis(redis_db, job)
+
+
+def test_task_defaults_and_overrides(redis_db):
+    job = enqueue("test.fail_fixed")
+    assert (job.queue, job.priority, job.max_attempts) == ("payout_expiry", Priority.NORMAL, 3)
+    job = enqueue("test.count", queue="payouts", priority=Priority.CRITICAL, retry={"kind": "fixed", "retries": 5, "delay": 1}, timeout=9, subject=("user", 42))
+    job.refresh_from_db()
+    assert (job.queue, job.priority, job.max_attempts, job.timeout) == ("payouts", 1, 6, 9)
+    assert (job.subject_type, job.subject_id) == ("user", "42")
+    assert in_redis(redis_db, job)
+
+
+def test_delayed_job_is_scheduled_and_not_in_redis_yet(redis_db):
+    job = enqueue("test.count", delay=60)
+    job.refresh_from_db()
+    assert job.state == State.SCHEDULED and job.run_at > timezone.now() + dt.timedelta(seconds=55)
+    assert not in_redis(redis_db, job)
+
+
+def test_bulk_enqueue_writes_and_dispatches_all(redis_db):
+    jobs = enqueue_many([JobSpec("test.count", kwargs={"key": str(i)}, subject=("user", i)) for i in range(250)])
+    assert len(jobs) == 250
+    assert JobRecord.objects.filter(state=State.QUEUED).count() == 250
+    assert Queue("default", connection=redis_db).count == 250
+    assert len({j.correlation_id for j in jobs}) == 1  # one call, one correlation id
+
+
+@pytest.mark.parametrize(
+    "call, field",
+    [
+        (lambda: enqueue("no.such.task"), "task"),
+        (lambda: enqueue("test.count", queue="nope"), "queue"),
+        (lambda: enqueue("test.count", kwargs={"amount": Decimal("1.5")}), "kwargs.amount"),
+        (lambda: enqueue("test.count", args=[1, {2, 3}]), "args[1]"),
+        (lambda: enqueue("test.count", args=[float("nan")]), "args[0]"),
+        (lambda: enqueue("test.count", kwargs={"when": timezone.now()}), "kwargs.when"),
+        (lambda: enqueue("test.count", args="abc"), "args"),
+        (lambda: enqueue("test.count", priority=9), "priority"),
+        (lambda: enqueue("test.count", retry={"kind": "sometimes"}), "retry"),
+        (lambda: enqueue("test.count", timeout=0), "timeout"),
+        (lambda: enqueue("test.count", delay=-1), "delay"),
+        (lambda: enqueue("test.count", subject="user 4"), "subject"),
+    ],
+)
+def test_bad_input_names_the_field_and_writes_nothing(redis_db, call, field):
+    with pytest.raises(InvalidJob) as info:
+        call()
+    assert info.value.field == field
+    assert JobRecord.objects.count() == 0
+    assert not redis_db.keys("rq:queue:*")
+
+
+def test_one_bad_spec_in_a_bulk_call_writes_none(redis_db):
+    with pytest.raises(InvalidJob):
+        enqueue_many([JobSpec("test.count"), JobSpec("test.count", args=[object()])])
+    assert JobRecord.objects.count() == 0

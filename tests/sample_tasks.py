@@ -1,0 +1,47 @@
+"""Tasks used only by the tests. Side effects go to a Redis counter so duplicates are visible."""
+from __future__ import annotations
+
+import time
+
+from jobs.policies import Exponential, Fixed
+from jobs.redis import get_redis
+from jobs.registry import task
+
+
+def runs(key: str) -> int:
+    return int(get_redis().get(f"test:runs:{key}") or 0)
+
+
+@task("test.count", queue="default")
+def count(ctx, key: str = "count"):
+    get_redis().incr(f"test:runs:{key}")
+    get_redis().rpush("test:order", key)
+    return {"attempt": ctx.attempt}
+
+
+@task("test.fail", queue="default", retry=Exponential(retries=3, delay=2))
+def always_fail(ctx, key: str = "fail"):
+    get_redis().incr(f"test:runs:{key}")
+    raise ValueError(f"boom {ctx.attempt}")
+
+
+@task("test.fail_fixed", queue="payout_expiry", retry=Fixed(retries=2, delay=5))
+def fail_fixed(ctx):
+    raise ValueError("fixed boom")
+
+
+@task("test.slow", queue="default", timeout=1, retry=Fixed(retries=0, delay=0))
+def slow(ctx, seconds: float = 5):
+    time.sleep(seconds)
+
+
+@task("test.progress", queue="default")
+def progress(ctx):
+    ctx.progress(10, "started")
+    ctx.progress(50, "half")
+    return "done"
+
+
+@task("test.unserialisable_result", queue="default")
+def unserialisable_result(ctx):
+    return object()
