@@ -2,6 +2,7 @@
 
 Called by ConveyorWorker for every job it takes from Redis. Each state change
 is one conditional UPDATE, so a stale or duplicate delivery changes nothing.
+The two statements every job runs (claim, success) are in jobs/sql.py.
 """
 from __future__ import annotations
 
@@ -12,15 +13,15 @@ from datetime import timedelta
 from functools import partial
 
 from django.db import transaction
-from django.db.models import F
 from django.utils import timezone
 from rq.timeouts import JobTimeoutException, UnixSignalDeathPenalty
 
+from jobs import sql
 from jobs.context import JobContext, current_correlation_id
 from jobs.models import ERROR_LIMIT, TRACEBACK_LIMIT, JobAttempt, JobRecord
 from jobs.policies import policy_from_dict
 from jobs.registry import UnknownTask, get_task
-from jobs.states import WAITING, State, transition
+from jobs.states import State, transition
 
 log = logging.getLogger(__name__)
 
@@ -38,49 +39,36 @@ def run_job(job_id: str) -> str:
 
 def execute(job_id: str, worker_name: str, death_penalty_class=UnixSignalDeathPenalty) -> str:
     """Run the job ``job_id`` once, if it is still waiting. Returns its new state, or "skipped"."""
-    now = timezone.now()
-    record = JobRecord.objects.filter(pk=job_id).first()
-    if record is None or record.state not in WAITING:
-        log.info("job %s: not waiting (%s); delivery skipped", job_id, record.state if record else "missing")
+    started = timezone.now()
+    record = sql.claim(job_id, worker_name[:255], started, started + EARLY_TOLERANCE)
+    if record is None:
+        log.info("job %s: not waiting, not due, or claimed elsewhere; delivery skipped", job_id)
         return SKIPPED
-    if record.run_at and record.run_at > now + EARLY_TOLERANCE:
-        log.info("job %s: delivered before its time; the dispatcher will send it again at %s", job_id, record.run_at)
-        return SKIPPED
-    attempt = record.attempts + 1
-    claimed = transition(
-        JobRecord.objects.filter(pk=record.pk, attempts=record.attempts),
-        WAITING, State.RUNNING,
-        attempts=attempt, total_attempts=F("total_attempts") + 1, started_at=now, finished_at=None, worker_name=worker_name[:255],
-        progress=0, progress_message="",
-    )
-    if not claimed:
-        log.info("job %s: claimed by someone else; delivery skipped", job_id)
-        return SKIPPED
-
+    attempt = record.attempts
     ctx = JobContext(
         job_id=record.pk, task_name=record.task_name, attempt=attempt, max_attempts=record.max_attempts,
         correlation_id=record.correlation_id, _reporter=partial(_report_progress, record.pk, attempt),
     )
     token = current_correlation_id.set(record.correlation_id)
-    error = None
+    error = task = None
     try:
         task = get_task(record.task_name)
         with death_penalty_class(record.timeout, JobTimeoutException, job_id=str(record.pk)):
             result = task.func(ctx, *record.args, **record.kwargs)
     except UnknownTask as exc:
-        error, outcome, task = exc, JobAttempt.Outcome.FAILED, None
+        error, outcome = exc, JobAttempt.Outcome.FAILED
     except JobTimeoutException as exc:
         error, outcome = exc, JobAttempt.Outcome.TIMED_OUT
     except Exception as exc:  # the task's own failure: recorded, then retried or dead-lettered
         error, outcome = exc, JobAttempt.Outcome.FAILED
-    else:
-        outcome = JobAttempt.Outcome.SUCCEEDED
     finally:
         current_correlation_id.reset(token)
 
     if error is None:
-        return _record_success(record, attempt, now, worker_name, _json_result(result))
-    return _record_failure(record, task, attempt, now, worker_name, outcome, error)
+        if not sql.record_success(record, started, timezone.now(), worker_name[:255], _json_result(result)):
+            return _taken_over(record)
+        return State.SUCCEEDED
+    return _record_failure(record, task, attempt, started, worker_name, outcome, error)
 
 
 def _report_progress(job_id, attempt: int, percent: int, message: str) -> None:
@@ -97,22 +85,6 @@ def _json_result(result):
     if len(encoded) > RESULT_LIMIT:
         return {"note": f"result of {len(encoded)} bytes was too large to keep"}
     return result
-
-
-def _record_success(record, attempt, started, worker_name, result) -> str:
-    finished = timezone.now()
-    with transaction.atomic():
-        moved = transition(
-            JobRecord.objects.filter(pk=record.pk, attempts=attempt), {State.RUNNING}, State.SUCCEEDED,
-            finished_at=finished, result=result, progress=100, last_error="", run_at=None,
-        )
-        if not moved:
-            return _taken_over(record)
-        JobAttempt.objects.create(
-            job_id=record.pk, number=_attempt_number(record), started_at=started, finished_at=finished,
-            outcome=JobAttempt.Outcome.SUCCEEDED, worker_name=worker_name[:255],
-        )
-    return State.SUCCEEDED
 
 
 def _record_failure(record, task, attempt, started, worker_name, outcome, error) -> str:
@@ -135,18 +107,13 @@ def _record_failure(record, task, attempt, started, worker_name, outcome, error)
         if not moved:
             return _taken_over(record)
         JobAttempt.objects.create(
-            job_id=record.pk, number=_attempt_number(record), started_at=started, finished_at=finished,
+            job_id=record.pk, number=record.total_attempts, started_at=started, finished_at=finished,
             outcome=outcome, worker_name=worker_name[:255], exc_type=type(error).__qualname__[:255],
             exc_message=str(error)[:ERROR_LIMIT],
             traceback="".join(traceback.format_exception(error))[-TRACEBACK_LIMIT:],
         )
     log.warning("job %s (%s) attempt %d %s: %s -> %s", record.pk, record.task_name, attempt, outcome, message, target)
     return target
-
-
-def _attempt_number(record) -> int:
-    """Attempt numbers run over the job's whole life; a requeue starts a new chain, not new numbers."""
-    return record.total_attempts + 1
 
 
 def _taken_over(record) -> str:
