@@ -1,0 +1,30 @@
+"""Web-side platform behaviour: Redis-backed sessions, admin chrome, the RQ stats endpoints."""
+import pytest
+from django.conf import settings
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def test_sessions_live_in_redis_and_expire_with_session_ttl(client, django_user_model, redis_db):
+    django_user_model.objects.create_superuser("boss", "boss@example.com", "pw")
+    assert client.post("/admin/login/", {"username": "boss", "password": "pw", "next": "/admin/"}).status_code == 302
+    session_key = client.cookies[settings.SESSION_COOKIE_NAME].value
+    keys = [k.decode() for k in redis_db.keys(f"*{session_key}*")]
+    assert len(keys) == 1
+    assert 0 < redis_db.ttl(keys[0]) <= settings.SESSION_TTL
+    redis_db.delete(keys[0])  # the session is nowhere else: deleting it logs the user out
+    assert client.get("/admin/").status_code == 302
+
+
+def test_admin_links_to_jobs_dead_letter_and_rq_dashboard(client, django_user_model):
+    client.force_login(django_user_model.objects.create_superuser("boss", "boss@example.com", "pw"))
+    page = client.get("/admin/").content.decode()
+    for href in ("/admin/jobs/jobrecord/", "/admin/jobs/deadletterjob/", "/admin/django_rq/dashboard/"):
+        assert f'href="{href}"' in page
+
+
+@pytest.mark.parametrize("url", ["/admin/django_rq/dashboard/stats.json", "/admin/django_rq/dashboard/stats.json/guess"])
+def test_rq_stats_are_refused_without_staff_or_token(client, django_user_model, url):
+    assert client.get(url).status_code == 401
+    client.force_login(django_user_model.objects.create_user("plain", password="pw"))
+    assert client.get(url).status_code == 401
