@@ -50,6 +50,15 @@ class Env:
 
         return self._read("integer", name, default, parse)
 
+    def float(self, name: str, default=_NOT_SET, *, minimum: float | None = None) -> float:
+        def parse(key):
+            value = float(self._env.ENVIRON[key].strip())
+            if value != value or (minimum is not None and value < minimum):
+                raise ValueError(f"must be a number, at least {minimum}")
+            return value
+
+        return self._read("number", name, default, parse)
+
     def list(self, name: str, default=_NOT_SET) -> list[str]:
         def parse(key):
             return [item.strip() for item in self._env.ENVIRON[key].split(",") if item.strip()]

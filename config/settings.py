@@ -57,7 +57,17 @@ QUEUE_CLEANUP_INTERVAL = env.int("QUEUE_CLEANUP_INTERVAL", 3600, minimum=1)
 ENABLE_CORRELATION_IDS = env.bool("ENABLE_CORRELATION_IDS", True)
 USE_DISTRIBUTED_SCHEDULER = env.bool("USE_DISTRIBUTED_SCHEDULER", True)
 SESSION_TTL = env.int("SESSION_TTL", 24 * 3600, minimum=60)
-DISPATCH_INTERVAL = env.int("DISPATCH_INTERVAL", 1, minimum=1)
+DISPATCH_INTERVAL = env.float("DISPATCH_INTERVAL", 1.0, minimum=0.05)
+# A worker writes a heartbeat every WORKER_HEARTBEAT_INTERVAL; one silent for WORKER_LOST_AFTER
+# is dead, and its running job is rescued (recorded as "worker lost" and retried by its policy).
+WORKER_HEARTBEAT_INTERVAL = env.float("WORKER_HEARTBEAT_INTERVAL", 5.0, minimum=0.1)
+WORKER_LOST_AFTER = env.float("WORKER_LOST_AFTER", 20.0, minimum=0.5)
+if WORKER_LOST_AFTER < 2 * WORKER_HEARTBEAT_INTERVAL:
+    raise ImproperlyConfigured("WORKER_LOST_AFTER must be at least twice WORKER_HEARTBEAT_INTERVAL.")
+# After SIGTERM a busy worker finishes its job for up to this long, then stops (the job is retried).
+WORKER_SHUTDOWN_GRACE = env.float("WORKER_SHUTDOWN_GRACE", 25.0, minimum=0)
+# Extra modules whose tasks to register at start-up (the reliability tests use tests.sample_tasks).
+CONVEYOR_TASK_MODULES = env.list("CONVEYOR_TASK_MODULES", [])
 
 # One registry of queues. Names and numbers come from the seeds (see docs/architecture.md):
 # concurrency = jobs at once across all workers; rate_limit = (jobs, window seconds);

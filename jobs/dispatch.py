@@ -111,9 +111,12 @@ def forget(records: list[JobRecord]) -> None:
 
 
 def sweep(now=None) -> dict:
-    """One pass of the dispatcher. Safe to run from any number of processes at once."""
+    """One pass of the dispatcher: rescue jobs of dead workers, re-send what Redis lost, send
+    pending rows, start due retries and scheduled jobs. Safe to run from any number of processes."""
+    from jobs.recovery import rescue_lost_jobs
+
     now = now or timezone.now()
-    counts = {"pending": 0, "due": 0, "lost": 0}
+    counts = {"pending": 0, "due": 0, "lost": 0, "rescued": rescue_lost_jobs(now)}
     lost = _queued_missing_from_redis(now)
     if lost:
         counts["lost"] = transition(JobRecord.objects.filter(id__in=lost), {State.QUEUED}, State.PENDING, enqueued_at=None)

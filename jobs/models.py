@@ -119,3 +119,26 @@ class DeadLetterJob(JobRecord):
         proxy = True
         verbose_name = "dead-letter job"
         verbose_name_plural = "dead-letter queue"
+
+
+class WorkerHeartbeat(models.Model):
+    """One row per live worker process, refreshed every WORKER_HEARTBEAT_INTERVAL seconds.
+
+    Kept in the database, not Redis, so that Redis losing its data cannot make a
+    healthy worker look dead (and get its running job rescued and run twice).
+    """
+
+    name = models.CharField(max_length=255, primary_key=True)
+    hostname = models.CharField(max_length=255)
+    pid = models.PositiveIntegerField()
+    queues = models.JSONField(default=list)
+    started_at = models.DateTimeField()
+    last_seen = models.DateTimeField(db_index=True)
+    current_job = models.UUIDField(null=True, blank=True)
+    jobs_done = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return f"{self.name} on {self.hostname}:{self.pid}"

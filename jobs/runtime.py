@@ -32,9 +32,14 @@ EARLY_TOLERANCE = timedelta(seconds=2)
 SKIPPED = "skipped"
 
 
+class WorkerLost(Exception):
+    """The attempt's worker stopped (killed, host lost, or shut down mid-job)."""
+
+
 def run_job(job_id: str) -> str:
-    """RQ's entry point for a job; also what a stock RQ worker would call."""
-    return execute(job_id, worker_name="rq")
+    """The function RQ's job hash names. Only ConveyorWorker may run Conveyor jobs: a stock
+    worker has no heartbeat, so its attempt would be rescued and run twice."""
+    raise RuntimeError(f"job {job_id}: Conveyor jobs must be run by jobs.worker.ConveyorWorker (see settings.RQ)")
 
 
 def execute(job_id: str, worker_name: str, death_penalty_class=UnixSignalDeathPenalty) -> str:
@@ -61,6 +66,11 @@ def execute(job_id: str, worker_name: str, death_penalty_class=UnixSignalDeathPe
         error, outcome = exc, JobAttempt.Outcome.TIMED_OUT
     except Exception as exc:  # the task's own failure: recorded, then retried or dead-lettered
         error, outcome = exc, JobAttempt.Outcome.FAILED
+    except (SystemExit, KeyboardInterrupt):
+        # The worker is being stopped mid-job (second signal, or the shutdown grace ran out):
+        # record the attempt now so the job is retried without waiting for the heartbeat rescue.
+        record_failure(record, started, worker_name, JobAttempt.Outcome.WORKER_LOST, WorkerLost("the worker was stopped during the job"))
+        raise
     finally:
         current_correlation_id.reset(token)
 
@@ -68,7 +78,7 @@ def execute(job_id: str, worker_name: str, death_penalty_class=UnixSignalDeathPe
         if not sql.record_success(record, started, timezone.now(), worker_name[:255], _json_result(result)):
             return _taken_over(record)
         return State.SUCCEEDED
-    return _record_failure(record, task, attempt, started, worker_name, outcome, error)
+    return record_failure(record, started, worker_name, outcome, error, retry_allowed=task is not None)
 
 
 def _report_progress(job_id, attempt: int, percent: int, message: str) -> None:
@@ -87,32 +97,40 @@ def _json_result(result):
     return result
 
 
-def _record_failure(record, task, attempt, started, worker_name, outcome, error) -> str:
+def record_failure(record, started, worker_name: str, outcome: str, error: BaseException, *, retry_allowed: bool = True) -> str:
+    """Close a running attempt as failed, then retry it by its policy or move it to the dead-letter queue.
+
+    ``record`` is a jobs.sql.Claimed (or anything with its fields). Lands only on the
+    row still running that attempt; returns the new state, or "skipped" if it was not.
+    """
     finished = timezone.now()
-    if task is None:
-        retry = False  # the code for this task is gone; retrying cannot help
-    else:
-        policy = policy_from_dict(record.retry_policy) if record.retry_policy else task.retry_policy()
-        retry = policy.should_retry(attempt)
+    retry = False
+    if retry_allowed:
+        if record.retry_policy:
+            policy = policy_from_dict(record.retry_policy)
+        else:
+            try:
+                policy = get_task(record.task_name).retry_policy()
+            except UnknownTask:
+                policy = None  # the code for this task is gone; retrying cannot help
+        retry = policy is not None and policy.should_retry(record.attempts)
     message = f"{type(error).__name__}: {error}"[:ERROR_LIMIT]
-    fields = {"finished_at": finished, "last_error": message}
+    fields = {"finished_at": finished, "last_error": message, "run_at": None}
+    target = State.DEAD
     if retry:
         target = State.RETRYING
-        fields["run_at"] = finished + timedelta(seconds=policy.delay_after(attempt))
-    else:
-        target = State.DEAD
-        fields["run_at"] = None
+        fields["run_at"] = finished + timedelta(seconds=policy.delay_after(record.attempts))
     with transaction.atomic():
-        moved = transition(JobRecord.objects.filter(pk=record.pk, attempts=attempt), {State.RUNNING}, target, **fields)
+        moved = transition(JobRecord.objects.filter(pk=record.pk, attempts=record.attempts), {State.RUNNING}, target, **fields)
         if not moved:
             return _taken_over(record)
         JobAttempt.objects.create(
             job_id=record.pk, number=record.total_attempts, started_at=started, finished_at=finished,
             outcome=outcome, worker_name=worker_name[:255], exc_type=type(error).__qualname__[:255],
             exc_message=str(error)[:ERROR_LIMIT],
-            traceback="".join(traceback.format_exception(error))[-TRACEBACK_LIMIT:],
+            traceback="".join(traceback.format_exception(error))[-TRACEBACK_LIMIT:] if error.__traceback__ else "",
         )
-    log.warning("job %s (%s) attempt %d %s: %s -> %s", record.pk, record.task_name, attempt, outcome, message, target)
+    log.warning("job %s (%s) attempt %d %s: %s -> %s", record.pk, record.task_name, record.attempts, outcome, message, target)
     return target
 
 

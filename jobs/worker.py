@@ -19,16 +19,22 @@ are not rewritten, and a finished job's transport keys go in one pipeline.
 from __future__ import annotations
 
 import logging
+import os
+import signal
+import socket
 import sys
+import threading
 import time
 
 from django.conf import settings
-from django.db import close_old_connections
+from django.db import close_old_connections, connection
+from django.utils import timezone
 from rq.job import JobStatus
 from rq.utils import now
 from rq.worker import SimpleWorker, WorkerStatus
 
 from jobs import runtime
+from jobs.models import WorkerHeartbeat
 from jobs.queues import logical_queue_name, tiered_rq_names
 
 log = logging.getLogger(__name__)
@@ -40,6 +46,8 @@ HEARTBEAT_EVERY = 5.0
 class ConveyorWorker(SimpleWorker):
     log_job_description = False
     _last_beat = float("-inf")
+    _current_job = None
+    _jobs_done = 0
 
     def __init__(self, queues, *args, **kwargs):
         super().__init__(queues, *args, **kwargs)
@@ -54,6 +62,55 @@ class ConveyorWorker(SimpleWorker):
         connection = queues[0].connection
         tiered = [self.queue_class(name, connection=connection, job_class=self.job_class, serializer=self.serializer) for name in names]
         return tiered + [q for q in extra if logical_queue_name(q.name) not in logical]
+
+    # --- Database heartbeat (crash detection; see jobs/recovery.py) ---------------
+
+    def bootstrap(self, *args, **kwargs):
+        super().bootstrap(*args, **kwargs)
+        stamp = timezone.now()
+        WorkerHeartbeat.objects.update_or_create(
+            name=self.name,
+            defaults={"hostname": socket.gethostname()[:255], "pid": os.getpid(), "queues": self.queue_names(),
+                      "started_at": stamp, "last_seen": stamp, "current_job": None, "jobs_done": 0},
+        )
+        self._beating = threading.Event()
+        self._beat_thread = threading.Thread(target=self._beat_loop, name="conveyor-heartbeat", daemon=True)
+        self._beat_thread.start()
+
+    def _beat_loop(self) -> None:
+        try:
+            while not self._beating.wait(settings.WORKER_HEARTBEAT_INTERVAL):
+                try:
+                    WorkerHeartbeat.objects.filter(name=self.name).update(
+                        last_seen=timezone.now(), current_job=self._current_job, jobs_done=self._jobs_done
+                    )
+                except Exception:
+                    log.exception("worker %s: heartbeat failed", self.name)
+                    close_old_connections()
+        finally:
+            connection.close()  # this thread's own connection
+
+    def teardown(self):
+        beating = getattr(self, "_beating", None)
+        if beating is not None:
+            beating.set()
+            self._beat_thread.join(timeout=5)
+            try:
+                WorkerHeartbeat.objects.filter(name=self.name).delete()
+            except Exception:
+                log.exception("worker %s: could not remove its heartbeat row", self.name)
+        super().teardown()
+
+    def request_stop(self, signum, frame):
+        """Warm shutdown: finish the running job, but for at most WORKER_SHUTDOWN_GRACE seconds."""
+        if self.get_state() == WorkerStatus.BUSY:
+            # RQ ignores a repeated signal within one second of the first.
+            deadline = threading.Timer(max(settings.WORKER_SHUTDOWN_GRACE, 1.1), os.kill, (os.getpid(), signal.SIGTERM))
+            deadline.daemon = True
+            deadline.start()
+        super().request_stop(signum, frame)
+
+    # --- Lean RQ bookkeeping --------------------------------------------------
 
     def heartbeat(self, timeout=None, pipeline=None):
         if pipeline is None and timeout is None and time.monotonic() - self._last_beat < HEARTBEAT_EVERY:
@@ -71,7 +128,9 @@ class ConveyorWorker(SimpleWorker):
         try:
             self.prepare_job_execution(job, remove_from_intermediate_queue=len(self.queues) == 1)
             job.started_at = now()
+            self._current_job = job.id
             runtime.execute(job.id, worker_name=self.name, death_penalty_class=self.death_penalty_class)
+            self._jobs_done += 1
             job.ended_at = now()
             job._status = JobStatus.FINISHED
             self._finish_transport(job, execution)
@@ -82,6 +141,7 @@ class ConveyorWorker(SimpleWorker):
             self._finalize_failure(job, queue, execution, sys.exc_info())
             return False
         finally:
+            self._current_job = None
             close_old_connections()
         return True
 

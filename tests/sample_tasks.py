@@ -45,3 +45,11 @@ def progress(ctx):
 @task("test.unserialisable_result", queue="default")
 def unserialisable_result(ctx):
     return object()
+
+
+@task("test.chaos", queue="default", retry=Fixed(retries=50, delay=0.2))
+def chaos(ctx, seconds: float = 0.3):
+    """Records every start (job id -> start times) so a run after success is detectable."""
+    get_redis().rpush(f"test:starts:{ctx.job_id}", time.time())
+    time.sleep(seconds)
+    get_redis().incr(f"test:done:{ctx.job_id}")

@@ -33,7 +33,7 @@ def test_redis_down_at_enqueue_then_back_runs_once(settings, run_worker):
     job = enqueue("test.count", kwargs={"key": "outage"})  # no exception for the caller
     bulk = enqueue_many([JobSpec("test.count", kwargs={"key": "outage-bulk"}) for _ in range(3)])
     assert set(JobRecord.objects.values_list("state", flat=True)) == {State.PENDING}
-    assert dispatch.sweep(now=soon()) == {"pending": 0, "due": 0, "lost": 0}  # still down: nothing moves
+    assert dispatch.sweep(now=soon()) == {"pending": 0, "due": 0, "lost": 0, "rescued": 0}  # still down: nothing moves
 
     settings.REDIS_URL = real_url
     reset_redis()
@@ -70,4 +70,4 @@ def test_redis_flush_redispatches_waiting_jobs_and_never_finished_ones(redis_db,
 
 def test_queued_jobs_still_in_redis_are_left_alone(redis_db):
     enqueue("test.count")
-    assert dispatch.sweep(now=soon()) == {"pending": 0, "due": 0, "lost": 0}
+    assert dispatch.sweep(now=soon()) == {"pending": 0, "due": 0, "lost": 0, "rescued": 0}

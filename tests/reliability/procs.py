@@ -1,0 +1,72 @@
+"""Real worker and scheduler processes for reliability tests, pointed at the test database."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from django.conf import settings
+from django.db import connection
+
+ROOT = Path(__file__).resolve().parents[2]
+
+FAST_RECOVERY = {
+    "WORKER_HEARTBEAT_INTERVAL": "0.5",
+    "WORKER_LOST_AFTER": "2",
+    "DISPATCH_INTERVAL": "0.2",
+    "WORKER_SHUTDOWN_GRACE": "5",
+}
+
+
+def test_database_url() -> str:
+    db = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"sqlite:///{db['NAME']}"
+    auth = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
+    return f"postgres://{auth}@{db['HOST'] or 'localhost'}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+class Processes:
+    """Starts manage.py processes and makes sure none outlives the test."""
+
+    def __init__(self, redis_url: str | None = None, **env):
+        self.env = {
+            **os.environ, **FAST_RECOVERY,
+            "DATABASE_URL": test_database_url(), "REDIS_URL": redis_url or settings.REDIS_URL,
+            "CONVEYOR_TASK_MODULES": "tests.sample_tasks", "LOG_LEVEL": "WARNING", **env,
+        }
+        self.procs: list[subprocess.Popen] = []
+
+    def start(self, *args: str) -> subprocess.Popen:
+        proc = subprocess.Popen(
+            [sys.executable, "manage.py", *args], cwd=ROOT, env=self.env,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        )
+        self.procs.append(proc)
+        return proc
+
+    def worker(self, *queues: str) -> subprocess.Popen:
+        return self.start("rqworker", *(queues or ("default",)), "--verbosity", "0")
+
+    def scheduler(self) -> subprocess.Popen:
+        return self.start("conveyor_scheduler")
+
+    def stop_all(self) -> None:
+        for proc in self.procs:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+        for proc in self.procs:
+            proc.wait(timeout=10)
+
+
+def wait_for(predicate, timeout: float, interval: float = 0.05, message: str = "condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {message}")

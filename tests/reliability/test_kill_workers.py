@@ -1,0 +1,61 @@
+"""kill -9 real workers mid-job, again and again: no job is lost, none runs again after it succeeded.
+
+CHAOS_KILLS=100 make test PYTEST_ARGS="tests/reliability -k kill" runs the long version.
+"""
+import os
+import random
+import signal
+
+import pytest
+from django.utils import timezone
+
+from jobs.models import JobAttempt, JobRecord, WorkerHeartbeat
+from jobs.services import JobSpec, enqueue_many
+from jobs.states import TERMINAL, State
+from tests.reliability.procs import wait_for
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+KILLS = int(os.environ.get("CHAOS_KILLS", "20"))
+
+
+def assert_no_run_after_success(redis_db, jobs):
+    for job in JobRecord.objects.filter(pk__in=[j.pk for j in jobs]):
+        starts = [float(s) for s in redis_db.lrange(f"test:starts:{job.pk}", 0, -1)]
+        assert starts, f"job {job.pk} never started"
+        assert max(starts) <= job.finished_at.timestamp(), f"job {job.pk} started again after it succeeded"
+
+
+def test_kill_9_workers_mid_job_repeatedly(processes, redis_db):
+    rng = random.Random(1234)
+    jobs = enqueue_many([JobSpec("test.chaos", kwargs={"seconds": 0.25}) for _ in range(max(60, KILLS * 4))])
+    processes.scheduler()
+    for _ in range(2):
+        processes.worker()
+
+    kills = 0
+    while kills < KILLS:
+        # A worker that is running a job right now, by its heartbeat row's pid.
+        victim = wait_for(
+            lambda: WorkerHeartbeat.objects.filter(
+                name__in=JobRecord.objects.filter(state=State.RUNNING).values("worker_name")
+            ).values_list("pid", flat=True).first(),
+            timeout=30, message="a busy worker",
+        )
+        os.kill(victim, signal.SIGKILL)
+        kills += 1
+        WorkerHeartbeat.objects.filter(pid=victim).update(pid=0)  # never pick the corpse twice
+        processes.worker()
+        wait_for(lambda: True, timeout=rng.uniform(0.05, 0.3))
+
+    wait_for(
+        lambda: not JobRecord.objects.exclude(state__in=TERMINAL).exists(), timeout=180, interval=0.2,
+        message="every job to finish",
+    )
+    states = set(JobRecord.objects.values_list("state", flat=True))
+    assert states == {State.SUCCEEDED}
+    lost = JobAttempt.objects.filter(outcome=JobAttempt.Outcome.WORKER_LOST).count()
+    assert lost >= KILLS * 0.75, f"only {lost} of {KILLS} kills were recorded as lost attempts"
+    assert JobAttempt.objects.filter(outcome=JobAttempt.Outcome.SUCCEEDED).count() == len(jobs)
+    assert_no_run_after_success(redis_db, jobs)
+    assert JobRecord.objects.filter(finished_at__gt=timezone.now()).count() == 0
