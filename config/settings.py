@@ -93,6 +93,38 @@ CONVEYOR_QUEUES = {
     "default": {"concurrency": MAX_QUEUE_CONCURRENCY, "retry": _default_retry, "rate_limit": None},
 }
 
+# Per-deploy tuning without a code change, as JSON, e.g.
+# QUEUE_OVERRIDES='{"reports": {"concurrency": 2, "rate_limit": [5, 1]}}'
+def _apply_queue_overrides(queues: dict) -> None:
+    import json
+
+    raw = env.str("QUEUE_OVERRIDES", "")
+    if not raw:
+        return
+    try:
+        overrides = json.loads(raw)
+        assert isinstance(overrides, dict)
+    except (ValueError, AssertionError):
+        raise ImproperlyConfigured("QUEUE_OVERRIDES must be a JSON object of queue name -> settings.") from None
+    for name, values in overrides.items():
+        if name not in queues:
+            raise ImproperlyConfigured(f"QUEUE_OVERRIDES names unknown queue {name!r}.")
+        unknown = set(values) - {"concurrency", "rate_limit", "retry"}
+        if unknown:
+            raise ImproperlyConfigured(f"QUEUE_OVERRIDES[{name!r}] has unknown keys {sorted(unknown)}.")
+        if "rate_limit" in values and values["rate_limit"] is not None:
+            values["rate_limit"] = tuple(values["rate_limit"])
+        queues[name].update(values)
+
+
+_apply_queue_overrides(CONVEYOR_QUEUES)
+for _name, _queue in CONVEYOR_QUEUES.items():
+    _cap, _rate = _queue["concurrency"], _queue["rate_limit"]
+    if not isinstance(_cap, int) or _cap < 0:
+        raise ImproperlyConfigured(f"queue {_name!r}: concurrency must be a whole number, 0 meaning unlimited.")
+    if _rate is not None and not (len(_rate) == 2 and all(isinstance(v, (int, float)) and v > 0 for v in _rate)):
+        raise ImproperlyConfigured(f"queue {_name!r}: rate_limit must be (jobs, window seconds), both positive.")
+
 # --- Django ----------------------------------------------------------------
 INSTALLED_APPS = [
     "django.contrib.admin",

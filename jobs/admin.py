@@ -7,8 +7,8 @@ from django.db.models import Q
 from django.urls import reverse
 from django.utils.html import format_html
 
-from jobs import services
-from jobs.models import AuditEntry, DeadLetterJob, JobAttempt, JobRecord
+from jobs import selectors, services
+from jobs.models import AuditEntry, DeadLetterJob, JobAttempt, JobRecord, QueueState, WorkerHeartbeat
 from jobs.states import State
 
 _STATE_COLOURS = {
@@ -161,4 +161,87 @@ class AuditEntryAdmin(admin.ModelAdmin):
         return False
 
     def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(QueueState)
+class QueueStateAdmin(admin.ModelAdmin):
+    """Every queue with its load and limits; pause and resume from here."""
+
+    list_display = ("name", "status", "waiting", "running", "retrying", "dead", "rate_limit", "changed_at", "changed_by", "reason")
+    list_filter = ("paused",)
+    actions = ["pause_queues", "resume_queues"]
+    readonly_fields = ("name", "paused", "changed_at", "changed_by", "reason")
+
+    def changelist_view(self, request, extra_context=None):
+        self._stats = {row["name"]: row for row in selectors.queue_stats()}
+        return super().changelist_view(request, extra_context)
+
+    def _stat(self, queue, key):
+        return getattr(self, "_stats", {}).get(queue.name, {}).get(key, "-")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="status", ordering="paused")
+    def status(self, queue):
+        colour, label = ("#c82333", "paused") if queue.paused else ("#28a745", "running")
+        return format_html('<span style="color:{};font-weight:bold">{}</span>', colour, label)
+
+    @admin.display(description="waiting")
+    def waiting(self, queue):
+        url = reverse("admin:jobs_jobrecord_changelist") + f"?queue={queue.name}&state__exact=queued"
+        return format_html('<a href="{}">{}</a>', url, self._stat(queue, "waiting"))
+
+    @admin.display(description="running / cap")
+    def running(self, queue):
+        cap = self._stat(queue, "concurrency")
+        return f"{self._stat(queue, 'running')} / {cap or 'unlimited'}"
+
+    @admin.display(description="retrying")
+    def retrying(self, queue):
+        return self._stat(queue, "retrying")
+
+    @admin.display(description="dead")
+    def dead(self, queue):
+        url = reverse("admin:jobs_deadletterjob_changelist") + f"?queue={queue.name}"
+        return format_html('<a href="{}">{}</a>', url, self._stat(queue, "dead"))
+
+    @admin.display(description="rate limit")
+    def rate_limit(self, queue):
+        limit = self._stat(queue, "rate_limit")
+        return f"{limit[0]} per {limit[1]:g}s" if limit and limit != "-" else "-"
+
+    def _act(self, request, queryset, service, verb):
+        for queue in queryset:
+            service(queue.name, actor=request.user, reason=f"admin action: {verb}")
+        self.message_user(request, f"{verb}: {', '.join(q.name for q in queryset)}.", messages.SUCCESS)
+
+    @admin.action(description="Pause (running jobs finish; no new starts)", permissions=["change"])
+    def pause_queues(self, request, queryset):
+        self._act(request, queryset, services.queue_pause, "Paused")
+
+    @admin.action(description="Resume", permissions=["change"])
+    def resume_queues(self, request, queryset):
+        self._act(request, queryset, services.queue_resume, "Resumed")
+
+
+@admin.register(WorkerHeartbeat)
+class WorkerHeartbeatAdmin(admin.ModelAdmin):
+    list_display = ("name", "hostname", "pid", "heartbeat_age", "current_job", "jobs_done", "started_at")
+    readonly_fields = ("name", "hostname", "pid", "queues", "started_at", "last_seen", "current_job", "jobs_done")
+
+    @admin.display(description="heartbeat age", ordering="last_seen")
+    def heartbeat_age(self, worker):
+        from django.utils import timezone
+
+        return f"{(timezone.now() - worker.last_seen).total_seconds():.0f} s"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
         return False

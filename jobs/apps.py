@@ -1,5 +1,15 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
 from django.utils.module_loading import autodiscover_modules
+
+
+def ensure_queue_rows(sender, **kwargs) -> None:
+    """One QueueState row per configured queue, so the admin lists them all."""
+    from django.conf import settings
+
+    from jobs.models import QueueState
+
+    QueueState.objects.bulk_create([QueueState(name=name) for name in settings.CONVEYOR_QUEUES], ignore_conflicts=True)
 
 
 class JobsConfig(AppConfig):
@@ -7,6 +17,7 @@ class JobsConfig(AppConfig):
     verbose_name = "Jobs"
 
     def ready(self) -> None:
+        post_migrate.connect(ensure_queue_rows, sender=self)
         # Every installed app's tasks.py registers its tasks on start-up, in
         # web, worker and scheduler processes alike.
         autodiscover_modules("tasks")

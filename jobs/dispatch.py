@@ -25,7 +25,8 @@ from redis.exceptions import RedisError
 from rq import Queue
 from rq.job import Job
 
-from jobs.models import JobRecord
+from jobs import flow
+from jobs.models import JobRecord, QueueState
 from jobs.queues import rq_queue_name
 from jobs.redis import get_redis
 from jobs.states import State, transition
@@ -96,6 +97,15 @@ def push(rows) -> None:
         pipe.execute()
 
 
+def sync_paused() -> None:
+    """Mirror the paused queues from the database to Redis, where workers read them.
+    Run by every sweep, so a Redis that lost its data is paused again within a second."""
+    try:
+        flow.sync_paused(get_redis(), list(QueueState.objects.filter(paused=True).values_list("name", flat=True)))
+    except RedisError as exc:
+        log.info("could not mirror paused queues to Redis (%s)", exc)
+
+
 def forget(records: list[JobRecord]) -> None:
     """Best effort: drop cancelled jobs from Redis (workers would skip them anyway)."""
     connection = get_redis()
@@ -116,6 +126,7 @@ def sweep(now=None) -> dict:
     from jobs.recovery import rescue_lost_jobs
 
     now = now or timezone.now()
+    sync_paused()
     counts = {"pending": 0, "due": 0, "lost": 0, "rescued": rescue_lost_jobs(now)}
     lost = _queued_missing_from_redis(now)
     if lost:

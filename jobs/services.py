@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from jobs import dispatch
 from jobs.context import current_correlation_id, new_correlation_id
-from jobs.models import AuditEntry, JobRecord
+from jobs.models import AuditEntry, JobRecord, QueueState
 from jobs.policies import InvalidPolicy, Policy, policy_from_dict
 from jobs.queues import Priority, UnknownQueue, get_queue_config
 from jobs.registry import UnknownTask, get_task
@@ -175,13 +175,18 @@ def _check_json(value, path: str) -> None:
 # --- Staff actions ----------------------------------------------------------
 
 def _audit(actor, action: str, job: JobRecord, reason: str = "", **details) -> None:
+    audit(actor, action, "job", job.pk, reason, **details)
+
+
+def audit(actor, action: str, object_type: str, object_id, reason: str = "", **details) -> AuditEntry:
+    """Record a staff (or system) action. ``actor`` is a user, or a label like "system:scheduler"."""
     label = getattr(actor, "get_username", lambda: "")() if actor is not None else ""
-    AuditEntry.objects.create(
+    return AuditEntry.objects.create(
         actor=actor if getattr(actor, "is_authenticated", False) else None,
         actor_label=label or (actor if isinstance(actor, str) else "system"),
         action=action,
-        object_type="job",
-        object_id=str(job.pk),
+        object_type=object_type,
+        object_id=str(object_id),
         reason=reason,
         details=details,
     )
@@ -247,3 +252,30 @@ def job_cancel(job_id, *, actor, reason: str = "") -> JobRecord:
         _audit(actor, "job.cancel", job, reason, from_state=job.state)
         transaction.on_commit(partial(dispatch.forget, [job]), robust=True)
     return JobRecord.objects.get(pk=job_id)
+
+
+# --- Queues -----------------------------------------------------------------
+
+def queue_pause(name: str, *, actor, reason: str = "") -> QueueState:
+    """Stop new starts in queue ``name`` (running jobs finish). Survives restarts; audited."""
+    return _set_paused(name, True, actor, reason)
+
+
+def queue_resume(name: str, *, actor, reason: str = "") -> QueueState:
+    return _set_paused(name, False, actor, reason)
+
+
+def _set_paused(name: str, paused: bool, actor, reason: str) -> QueueState:
+    try:
+        get_queue_config(name)
+    except UnknownQueue as exc:
+        raise InvalidJob("queue", str(exc)) from None
+    with transaction.atomic():
+        state, _ = QueueState.objects.select_for_update().get_or_create(name=name)
+        state.paused = paused
+        state.reason = reason[:255]
+        state.changed_by = actor if getattr(actor, "is_authenticated", False) else None
+        state.save()
+        audit(actor, "queue.pause" if paused else "queue.resume", "queue", name, reason)
+        transaction.on_commit(dispatch.sync_paused, robust=True)
+    return state

@@ -29,12 +29,15 @@ import time
 from django.conf import settings
 from django.db import close_old_connections, connection
 from django.utils import timezone
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from rq.exceptions import NoSuchJobError
 from rq.job import JobStatus
 from rq.utils import now
 from rq.worker import SimpleWorker, WorkerStatus
 
-from jobs import runtime
+from jobs import flow, runtime
 from jobs.models import WorkerHeartbeat
 from jobs.queues import logical_queue_name, tiered_rq_names
 
@@ -42,6 +45,8 @@ log = logging.getLogger(__name__)
 
 
 HEARTBEAT_EVERY = 5.0
+# While idle, how often a worker re-checks paused, capped and rate-limited queues.
+FLOW_RECHECK = 1.0
 
 
 class ConveyorWorker(SimpleWorker):
@@ -54,6 +59,9 @@ class ConveyorWorker(SimpleWorker):
         super().__init__(queues, *args, **kwargs)
         self.queues = self._tiered(self.queues)
         self._ordered_queues = self.queues[:]
+        self._queue_by_key = {q.key: q for q in self.queues}
+        self._flow = flow.FlowControl(self.connection)
+        self._current_queue = None
 
     def _tiered(self, queues):
         """Replace each logical queue by its four tier lists, tier-major; keep explicit tier lists as given."""
@@ -82,9 +90,12 @@ class ConveyorWorker(SimpleWorker):
         try:
             while not self._beating.wait(settings.WORKER_HEARTBEAT_INTERVAL):
                 try:
+                    job_id, queue = self._current_job, self._current_queue
                     WorkerHeartbeat.objects.filter(name=self.name).update(
-                        last_seen=timezone.now(), current_job=self._current_job, jobs_done=self._jobs_done
+                        last_seen=timezone.now(), current_job=job_id, jobs_done=self._jobs_done
                     )
+                    if job_id is not None:
+                        self._flow.refresh(queue, str(job_id))  # keep this job's concurrency slot
                 except Exception:
                     log.exception("worker %s: heartbeat failed", self.name)
                     close_old_connections()
@@ -110,6 +121,58 @@ class ConveyorWorker(SimpleWorker):
             deadline.daemon = True
             deadline.start()
         super().request_stop(signum, frame)
+
+    # --- Dequeue with flow control (jobs/flow.py) -----------------------------
+
+    def dequeue_job_and_maintain_ttl(self, timeout, max_idle_time=None):
+        """Take the next job this worker may run: priority order, skipping paused, capped and
+        rate-limited queues (their jobs wait in Redis, untouched). Blocks on the open lists when idle."""
+        self.set_state(WorkerStatus.IDLE)
+        self.procline("Listening on " + ",".join(self.queue_names()))
+        idle_since = time.monotonic()
+        backoff = 1.0
+        while True:
+            self.heartbeat()
+            if self.should_run_maintenance_tasks:
+                self.run_maintenance_tasks()
+            lists = [(q.key, flow.limits_for(q.name)) for q in self.queues]
+            try:
+                popped, open_keys = self._flow.pop(lists)
+                if popped is None and timeout is not None:
+                    if open_keys:
+                        wait = FLOW_RECHECK if max_idle_time is None else max(0.1, min(FLOW_RECHECK, max_idle_time))
+                        popped = self._flow.wait(open_keys, wait, dict(lists))
+                    else:
+                        time.sleep(FLOW_RECHECK)
+                backoff = 1.0
+            except (RedisConnectionError, RedisTimeoutError) as exc:
+                log.error("worker %s: Redis unavailable (%s); retrying in %.0fs", self.name, exc, backoff)
+                time.sleep(backoff)
+                backoff = min(backoff * 2, self.max_connection_wait_time)
+                continue
+            if popped is not None:
+                key, job_id = popped
+                queue = self._queue_by_key[key]
+                try:
+                    job = self.job_class.fetch(job_id, connection=self.connection, serializer=self.serializer)
+                except NoSuchJobError:
+                    # Cancelled, or its hash was lost: the row decides; the dispatcher re-sends if needed.
+                    self._release(queue, job_id)
+                    continue
+                self._current_queue = logical_queue_name(queue.name)
+                return job, queue
+            if timeout is None:
+                return None  # burst mode: nothing this worker may run now
+            if max_idle_time is not None and time.monotonic() - idle_since >= max_idle_time:
+                return None
+
+    def _release(self, queue, job_id) -> None:
+        try:
+            with self.connection.pipeline() as pipe:
+                flow.release(pipe, logical_queue_name(queue.name), job_id)
+                pipe.execute()
+        except RedisError as exc:
+            log.warning("job %s: could not release its slot (%s); the lease expires by itself", job_id, exc)
 
     # --- Lean RQ bookkeeping --------------------------------------------------
 
@@ -159,6 +222,7 @@ class ConveyorWorker(SimpleWorker):
             except RedisError as exc:
                 # Not run, not claimed: the row is still waiting, and the dispatcher re-sends it.
                 log.warning("job %s: Redis failed before the job started (%s); left for the dispatcher", job.id, exc)
+                self._release(queue, job.id)
                 return False
             job.started_at = now()
             self._current_job = job.id
@@ -167,23 +231,26 @@ class ConveyorWorker(SimpleWorker):
             job.ended_at = now()
             job._status = JobStatus.FINISHED
             try:
-                self._finish_transport(job, execution)
+                self._finish_transport(job, queue, execution)
             except RedisError as exc:
                 log.warning("job %s: recorded, but Redis bookkeeping failed (%s)", job.id, exc)
         except Exception:
             # Infrastructure trouble (database or Redis), not the task's own failure:
             # RQ records it; the row stays as it was and the recovery sweep takes over.
             log.exception("job %s: could not be run or recorded", job.id)
+            self._release(queue, job.id)
             self._finalize_failure(job, queue, execution, sys.exc_info())
             return False
         finally:
-            self._current_job = None
+            self._current_job = self._current_queue = None
             close_old_connections()
         return True
 
-    def _finish_transport(self, job, execution) -> None:
-        """What RQ's handle_job_success does for a result_ttl=0 job without dependents, in one round trip."""
+    def _finish_transport(self, job, queue, execution) -> None:
+        """What RQ's handle_job_success does for a result_ttl=0 job without dependents, plus
+        releasing the concurrency slot, in one round trip."""
         with self.connection.pipeline() as pipe:
+            flow.release(pipe, logical_queue_name(queue.name), job.id)
             self.increment_successful_job_count(pipeline=pipe)
             self.increment_total_working_time(job.ended_at - job.started_at, pipe)
             execution.delete(job=job, pipeline=pipe)

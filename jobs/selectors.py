@@ -1,0 +1,39 @@
+"""Reads about jobs and queues (no writes)."""
+from __future__ import annotations
+
+from django.conf import settings
+from django.db.models import Count
+
+from jobs import flow
+from jobs.models import JobRecord, QueueState
+from jobs.redis import get_redis
+from jobs.states import State
+
+
+def queue_stats() -> list[dict]:
+    """Per queue: counts by state from one grouped query, running slots and pause from Redis/DB."""
+    names = list(settings.CONVEYOR_QUEUES)
+    counts = {name: {} for name in names}
+    for row in JobRecord.objects.filter(state__in=[State.PENDING, State.SCHEDULED, State.QUEUED, State.RUNNING, State.RETRYING, State.DEAD]).values("queue", "state").annotate(n=Count("id")):
+        counts.setdefault(row["queue"], {})[row["state"]] = row["n"]
+    paused = set(QueueState.objects.filter(paused=True).values_list("name", flat=True))
+    try:
+        slots = flow.running_counts(get_redis(), names)
+    except Exception:
+        slots = {}
+    result = []
+    for name in names:
+        config, c = settings.CONVEYOR_QUEUES[name], counts.get(name, {})
+        result.append({
+            "name": name,
+            "paused": name in paused,
+            "waiting": c.get(State.PENDING, 0) + c.get(State.QUEUED, 0),
+            "scheduled": c.get(State.SCHEDULED, 0),
+            "running": c.get(State.RUNNING, 0),
+            "slots_in_use": slots.get(name),
+            "retrying": c.get(State.RETRYING, 0),
+            "dead": c.get(State.DEAD, 0),
+            "concurrency": config["concurrency"],
+            "rate_limit": config["rate_limit"],
+        })
+    return result

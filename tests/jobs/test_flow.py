@@ -1,0 +1,131 @@
+"""Flow control at dequeue time, with an in-process worker: priorities, pause, caps, rate limits."""
+import datetime as dt
+import random
+import time
+
+import pytest
+from django.core.management import call_command
+from django.utils import timezone
+
+from jobs import dispatch, flow
+from jobs.models import AuditEntry, JobRecord, QueueState
+from jobs.queues import Priority
+from jobs.services import InvalidJob, JobSpec, enqueue, enqueue_many, queue_pause, queue_resume
+from jobs.states import State
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def with_queue(settings, name, **changes):
+    queues = dict(settings.CONVEYOR_QUEUES)
+    queues[name] = {**queues[name], **changes}
+    settings.CONVEYOR_QUEUES = queues
+
+
+def test_thousand_mixed_jobs_start_in_tier_order(run_worker):
+    queue_pause("default", actor="test")
+    rng = random.Random(5)
+    enqueue_many([JobSpec("test.count", kwargs={"key": "p"}, priority=rng.choice(list(Priority))) for _ in range(1000)])
+    run_worker("default")
+    assert JobRecord.objects.filter(state=State.QUEUED).count() == 1000  # paused: nothing started
+
+    queue_resume("default", actor="test")
+    run_worker("default")
+    order = list(JobRecord.objects.order_by("started_at").values_list("priority", flat=True))
+    assert len(order) == 1000 and order == sorted(order)
+    assert set(JobRecord.objects.values_list("state", flat=True)) == {State.SUCCEEDED}
+
+
+def test_pausing_one_queue_leaves_the_others_running_and_survives_redis_loss(run_worker, redis_db, django_user_model):
+    staff = django_user_model.objects.create_user("ops", is_staff=True)
+    queue_pause("payouts", actor=staff, reason="provider incident")
+    held = enqueue("test.count", kwargs={"key": "held"}, queue="payouts")
+    other = enqueue("test.count", kwargs={"key": "other"})
+    run_worker("payouts", "default")
+    assert JobRecord.objects.get(pk=other.pk).state == State.SUCCEEDED
+    assert JobRecord.objects.get(pk=held.pk).state == State.QUEUED
+
+    redis_db.flushdb()  # the paused flag is in the database: the sweep mirrors it back
+    assert dispatch.sweep(now=timezone.now() + dispatch.SWEEP_GRACE + dt.timedelta(seconds=1))["lost"] == 1
+    assert redis_db.sismember(flow.PAUSED_KEY, "payouts")
+    run_worker("payouts", "default")
+    assert JobRecord.objects.get(pk=held.pk).state == State.QUEUED
+
+    queue_resume("payouts", actor=staff)
+    run_worker("payouts", "default")
+    assert JobRecord.objects.get(pk=held.pk).state == State.SUCCEEDED
+    assert list(AuditEntry.objects.filter(object_type="queue").order_by("created_at").values_list("action", "actor")) == [
+        ("queue.pause", staff.pk), ("queue.resume", staff.pk)
+    ]
+    assert QueueState.objects.get(name="payouts").paused is False
+
+
+def test_unknown_queue_cannot_be_paused():
+    with pytest.raises(InvalidJob) as info:
+        queue_pause("nope", actor="test")
+    assert info.value.field == "queue"
+
+
+def test_rate_limited_jobs_wait_without_failing_or_using_attempts(settings, run_worker):
+    with_queue(settings, "default", rate_limit=(3, 60))
+    jobs = [enqueue("test.count") for _ in range(5)]
+    run_worker("default")
+    states = [JobRecord.objects.get(pk=j.pk) for j in jobs]
+    assert [j.state for j in states].count(State.SUCCEEDED) == 3
+    waiting = [j for j in states if j.state != State.SUCCEEDED]
+    assert len(waiting) == 2 and all(j.state == State.QUEUED and j.attempts == 0 for j in waiting)
+
+
+def test_rate_window_slides(settings, run_worker):
+    with_queue(settings, "default", rate_limit=(2, 0.5))
+    for _ in range(4):
+        enqueue("test.count")
+    run_worker("default")
+    assert JobRecord.objects.filter(state=State.SUCCEEDED).count() == 2
+    time.sleep(0.6)
+    run_worker("default")
+    assert JobRecord.objects.filter(state=State.SUCCEEDED).count() == 4
+
+
+def test_capped_queue_makes_the_worker_take_other_work(settings, run_worker, redis_db):
+    with_queue(settings, "payouts", concurrency=1)
+    redis_db.zadd(flow.RUNNING_KEY.format("payouts"), {"job-on-another-worker": time.time() + 60})
+    capped = enqueue("test.count", queue="payouts", priority=Priority.CRITICAL)
+    other = enqueue("test.count", priority=Priority.LOW)
+    run_worker("payouts", "default")
+    assert JobRecord.objects.get(pk=other.pk).state == State.SUCCEEDED
+    assert JobRecord.objects.get(pk=capped.pk).state == State.QUEUED
+
+    redis_db.zrem(flow.RUNNING_KEY.format("payouts"), "job-on-another-worker")
+    run_worker("payouts", "default")
+    assert JobRecord.objects.get(pk=capped.pk).state == State.SUCCEEDED
+    assert redis_db.zcard(flow.RUNNING_KEY.format("payouts")) == 0  # the slot was released
+
+
+def test_expired_lease_of_a_dead_worker_frees_the_slot(settings, run_worker, redis_db):
+    with_queue(settings, "payouts", concurrency=1)
+    redis_db.zadd(flow.RUNNING_KEY.format("payouts"), {"dead-workers-job": time.time() - 1})
+    job = enqueue("test.count", queue="payouts")
+    run_worker("payouts")
+    assert JobRecord.objects.get(pk=job.pk).state == State.SUCCEEDED
+
+
+def test_queue_command_pauses_lists_and_resumes(capsys):
+    call_command("conveyor_queue", "pause", "exports", "--reason", "maintenance window")
+    call_command("conveyor_queue", "list")
+    out = capsys.readouterr().out
+    assert "queue exports paused" in out and any("exports" in line and "PAUSED" in line for line in out.splitlines())
+    call_command("conveyor_queue", "resume", "exports")
+    assert not QueueState.objects.get(name="exports").paused
+    assert AuditEntry.objects.filter(object_id="exports", actor_label="system:manage.py").count() == 2
+
+
+def test_admin_lists_queues_and_pauses_with_audit(client, django_user_model):
+    boss = django_user_model.objects.create_superuser("boss", "b@example.com", "pw")
+    client.force_login(boss)
+    page = client.get("/admin/jobs/queuestate/")
+    assert page.status_code == 200 and b"daily_reports" in page.content and b"10 per 60s" in page.content
+    response = client.post("/admin/jobs/queuestate/", {"action": "pause_queues", "_selected_action": ["imports"]}, follow=True)
+    assert b"Paused: imports" in response.content
+    assert QueueState.objects.get(name="imports").paused
+    assert AuditEntry.objects.get(action="queue.pause").actor == boss
