@@ -45,9 +45,17 @@ class JobRecord(models.Model):
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     subject_type = models.CharField(max_length=32, blank=True, help_text='What the job is about, e.g. "user" or "payee".')
     subject_id = models.CharField(max_length=64, blank=True)
+    dedup_key = models.CharField(
+        max_length=255, null=True, blank=True,
+        help_text="While a job with this key is active, enqueueing another returns it instead.",
+    )
 
     class Meta:
         ordering = ["-created_at"]
+        constraints = [
+            # The dedup window: one active job per key, enforced by the database for every producer.
+            models.UniqueConstraint(fields=["dedup_key"], condition=models.Q(state__in=sorted(ACTIVE)), name="job_dedup_active"),
+        ]
         indexes = [
             models.Index(fields=["state", "run_at"], name="job_state_run_at"),
             models.Index(fields=["queue", "state"], name="job_queue_state"),

@@ -28,7 +28,7 @@ class Task:
     priority: Priority
     timeout: int | None
     retry: Policy | None
-    dedup_key: Callable | None = None
+    dedup: Callable | None = None  # (*args, **kwargs) -> key, e.g. lambda user_id: f"user-analytics:{user_id}"
 
     def retry_policy(self) -> Policy:
         return self.retry or policy_from_dict(get_queue_config(self.queue).retry)
@@ -44,8 +44,14 @@ def task(
     priority: Priority | int = Priority.NORMAL,
     timeout: int | None = None,
     retry: Policy | None = None,
+    dedup: Callable | None = None,
 ):
-    """Register ``func`` as task ``name``. The queue must exist in CONVEYOR_QUEUES."""
+    """Register ``func`` as task ``name``. The queue must exist in CONVEYOR_QUEUES.
+
+    ``dedup`` derives a dedup key from the job's arguments: while a job with that key
+    is active (pending, scheduled, queued, running or retrying), enqueueing the task
+    again returns the existing job.
+    """
     get_queue_config(queue)  # unknown queue: fail at import, not at the first enqueue
     priority = Priority(priority)
     if timeout is not None and timeout < 1:
@@ -55,7 +61,7 @@ def task(
         existing = _REGISTRY.get(name)
         if existing and existing.func.__qualname__ != func.__qualname__:
             raise ValueError(f"task name {name!r} is already used by {existing.func.__module__}.{existing.func.__qualname__}")
-        _REGISTRY[name] = Task(name=name, func=func, queue=queue, priority=priority, timeout=timeout, retry=retry)
+        _REGISTRY[name] = Task(name=name, func=func, queue=queue, priority=priority, timeout=timeout, retry=retry, dedup=dedup)
         func.task_name = name
         return func
 

@@ -13,7 +13,7 @@ from functools import partial
 from typing import Any, Iterable
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Model
 from django.utils import timezone
 
@@ -23,7 +23,7 @@ from jobs.models import AuditEntry, JobRecord, QueueState
 from jobs.policies import InvalidPolicy, Policy, policy_from_dict
 from jobs.queues import Priority, UnknownQueue, get_queue_config
 from jobs.registry import UnknownTask, get_task
-from jobs.states import WAITING, State, check_transition, transition
+from jobs.states import ACTIVE, WAITING, State, check_transition, transition
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +54,7 @@ class JobSpec:
     retry: Policy | dict | None = None
     timeout: int | None = None
     subject: Any = None
+    dedup_key: str | None = None
 
 
 def enqueue(task_name: str, args=(), kwargs=None, *, delay: float | None = None, created_by=None, correlation_id=None, **options) -> JobRecord:
@@ -70,17 +71,58 @@ def enqueue(task_name: str, args=(), kwargs=None, *, delay: float | None = None,
 
 
 def enqueue_many(specs: Iterable[JobSpec], *, created_by=None, correlation_id=None) -> list[JobRecord]:
-    """Create many jobs with one bulk INSERT and one pipelined Redis dispatch."""
+    """Create many jobs with one bulk INSERT and one pipelined Redis dispatch.
+
+    A spec whose dedup key belongs to an active job yields that job instead (marked
+    ``deduplicated = True``); the database's partial unique index decides races.
+    """
     now = timezone.now()
     correlation_id = correlation_id or current_correlation_id.get() or new_correlation_id()
     records = [_build_record(spec, now, created_by, correlation_id) for spec in specs]
     if not records:
         return []
-    JobRecord.objects.bulk_create(records, batch_size=1000)
-    ready = [r for r in records if r.state == State.PENDING]
+    if not any(r.dedup_key for r in records):
+        JobRecord.objects.bulk_create(records, batch_size=1000)
+        created = records
+    else:
+        records, created = _insert_deduplicated(records)
+    ready = [r for r in created if r.state in (State.PENDING,)]
     if ready:
         transaction.on_commit(partial(dispatch.dispatch_new, ready), robust=True)
     return records
+
+
+def _insert_deduplicated(records: list[JobRecord]) -> tuple[list[JobRecord], list[JobRecord]]:
+    """Insert, skipping rows whose dedup key is taken by an active job; return (result, created)."""
+    seen: dict[str, JobRecord] = {}
+    unique = []
+    for record in records:  # the same key twice in one call: the first wins
+        if record.dedup_key and record.dedup_key in seen:
+            continue
+        if record.dedup_key:
+            seen[record.dedup_key] = record
+        unique.append(record)
+    result = {}
+    pending = unique
+    for _ in range(3):  # an existing job may finish between our conflict and our look-up: try again
+        JobRecord.objects.bulk_create(pending, batch_size=1000, ignore_conflicts=True)
+        inserted = set(JobRecord.objects.filter(pk__in=[r.pk for r in pending]).values_list("pk", flat=True))
+        for record in pending:
+            if record.pk in inserted:
+                result[record.dedup_key or record.pk] = (record, True)
+        lost = [r for r in pending if r.pk not in inserted]
+        existing = {j.dedup_key: j for j in JobRecord.objects.filter(dedup_key__in=[r.dedup_key for r in lost], state__in=ACTIVE)}
+        for record in lost:
+            if record.dedup_key in existing:
+                existing[record.dedup_key].deduplicated = True
+                result[record.dedup_key] = (existing[record.dedup_key], False)
+        pending = [r for r in lost if r.dedup_key not in existing]
+        if not pending:
+            break
+    else:
+        raise JobStateError("could not insert or find jobs for dedup keys " + ", ".join(r.dedup_key for r in pending))
+    ordered = [result[r.dedup_key or r.pk][0] for r in records]
+    return ordered, [record for record, created in result.values() if created]
 
 
 def _build_record(spec: JobSpec, now: datetime, created_by, correlation_id: str) -> JobRecord:
@@ -112,7 +154,11 @@ def _build_record(spec: JobSpec, now: datetime, created_by, correlation_id: str)
         raise InvalidJob("run_at", "must be a datetime")
     scheduled = spec.run_at is not None and spec.run_at > now
     subject_type, subject_id = _subject(spec.subject)
+    dedup_key = spec.dedup_key if spec.dedup_key is not None else (task.dedup(*spec.args, **kwargs) if task.dedup else None)
+    if dedup_key is not None and (not isinstance(dedup_key, str) or not 0 < len(dedup_key) <= 255):
+        raise InvalidJob("dedup_key", "must be a non-empty string of at most 255 characters")
     return JobRecord(
+        dedup_key=dedup_key,
         task_name=task.name,
         queue=queue,
         args=list(spec.args),
@@ -233,11 +279,16 @@ def job_requeue(job_id, *, actor, reason: str = "") -> JobRecord:
 def _restart_chain(job: JobRecord, actor, action: str, reason: str) -> None:
     from_state = job.state
     check_transition({from_state}, State.PENDING)
-    transition(
-        JobRecord.objects.filter(pk=job.pk), {from_state}, State.PENDING,
-        attempts=0, run_at=None, enqueued_at=None, started_at=None, finished_at=None,
-        progress=0, progress_message="", result=None,
-    )
+    try:
+        with transaction.atomic():
+            transition(
+                JobRecord.objects.filter(pk=job.pk), {from_state}, State.PENDING,
+                attempts=0, run_at=None, enqueued_at=None, started_at=None, finished_at=None,
+                progress=0, progress_message="", result=None,
+            )
+    except IntegrityError:
+        other = JobRecord.objects.filter(dedup_key=job.dedup_key, state__in=ACTIVE).values_list("pk", flat=True).first()
+        raise JobStateError(f"job {job.pk} cannot restart: job {other} with the same dedup key {job.dedup_key!r} is active") from None
     _audit(actor, action, job, reason, from_state=from_state, previous_attempts=job.attempts)
     transaction.on_commit(partial(dispatch.dispatch_due, [job.pk]), robust=True)
 

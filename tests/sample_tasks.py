@@ -55,3 +55,8 @@ def chaos(ctx, seconds: float = 0.3):
     with open(os.environ["CONVEYOR_TEST_STARTS"], "a") as log:
         log.write(f"{ctx.job_id} {time.time()}\n")
     time.sleep(seconds)
+
+
+@task("test.per_user", queue="analytics", dedup=lambda user_id: f"user analytics for user {user_id}")
+def per_user(ctx, user_id: int):
+    return {"user": user_id}
