@@ -67,7 +67,7 @@ class JobRecordAdmin(admin.ModelAdmin):
     actions = ["retry_jobs", "requeue_jobs", "cancel_jobs"]
     fieldsets = (
         (None, {"fields": ("id", "task_name", "queue", "state_badge", "priority", "progress_bar", "progress_message")}),
-        ("Arguments and result", {"fields": ("args", "kwargs", "result", "last_error")}),
+        ("Arguments and result", {"fields": ("args", "kwargs", "result", "last_error", "dedup_key", "cancel_requested")}),
         ("Attempts", {"fields": ("attempts", "max_attempts", "total_attempts", "retry_policy", "timeout")}),
         ("Times", {"fields": ("created_at", "run_at", "enqueued_at", "started_at", "finished_at", "worker_name")}),
         ("Tracing", {"fields": ("correlation_id", "created_by", "subject_type", "subject_id", "audit_trail")}),
@@ -131,7 +131,7 @@ class JobRecordAdmin(admin.ModelAdmin):
     def requeue_jobs(self, request, queryset):
         _run_action(self, request, queryset, services.job_requeue, "Requeued")
 
-    @admin.action(description="Cancel (jobs that have not started)", permissions=["change"])
+    @admin.action(description="Cancel (running jobs stop at their next progress report)", permissions=["change"])
     def cancel_jobs(self, request, queryset):
         _run_action(self, request, queryset, services.job_cancel, "Cancelled")
 

@@ -5,6 +5,10 @@ import contextvars
 import uuid
 from dataclasses import dataclass, field
 
+class JobCancelled(Exception):
+    """Raised by ctx.progress() when staff asked this running job to stop."""
+
+
 current_correlation_id: contextvars.ContextVar[str] = contextvars.ContextVar("conveyor_correlation_id", default="")
 
 
@@ -24,7 +28,11 @@ class JobContext:
     _reporter: callable = field(repr=False, default=None)
 
     def progress(self, percent: int, message: str = "") -> None:
-        """Record progress (0-100) and an optional message on the job row."""
+        """Record progress (0-100) and an optional message on the job row.
+
+        Raises JobCancelled if the job was asked to stop (or was taken over): let it
+        propagate, after cleaning up if the task must.
+        """
         if not 0 <= percent <= 100:
             raise ValueError("progress percent must be between 0 and 100")
         if self._reporter is not None:

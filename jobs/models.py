@@ -33,6 +33,7 @@ class JobRecord(models.Model):
     progress_message = models.CharField(max_length=255, blank=True)
     result = models.JSONField(null=True, blank=True)
     last_error = models.TextField(blank=True)
+    cancel_requested = models.BooleanField(default=False, help_text="Staff asked a running job to stop at its next progress report.")
 
     created_at = models.DateTimeField(auto_now_add=True)
     run_at = models.DateTimeField(null=True, blank=True, help_text="Earliest start (scheduled) or next retry.")
@@ -77,6 +78,7 @@ class JobAttempt(models.Model):
         FAILED = "failed", "Failed"
         TIMED_OUT = "timed_out", "Timed out"
         WORKER_LOST = "worker_lost", "Worker lost"
+        CANCELLED = "cancelled", "Cancelled while running"
 
     job = models.ForeignKey(JobRecord, on_delete=models.CASCADE, related_name="attempt_set")
     number = models.PositiveIntegerField(help_text="1-based, counted over the job's whole life.")

@@ -33,7 +33,7 @@ def rescue_lost_jobs(now=None) -> int:
     lost = list(
         JobRecord.objects.filter(state=State.RUNNING, started_at__lt=cutoff)
         .exclude(worker_name__in=live)
-        .values("id", "task_name", "args", "kwargs", "attempts", "max_attempts", "total_attempts", "timeout",
+        .values("id", "task_name", "queue", "args", "kwargs", "attempts", "max_attempts", "total_attempts", "timeout",
                 "correlation_id", "retry_policy", "worker_name", "started_at")[:BATCH]
     )
     rescued = 0

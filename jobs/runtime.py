@@ -17,7 +17,8 @@ from django.utils import timezone
 from rq.timeouts import JobTimeoutException, UnixSignalDeathPenalty
 
 from jobs import sql
-from jobs.context import JobContext, current_correlation_id
+from jobs import signals
+from jobs.context import JobCancelled, JobContext, current_correlation_id
 from jobs.models import ERROR_LIMIT, TRACEBACK_LIMIT, JobAttempt, JobRecord
 from jobs.policies import policy_from_dict
 from jobs.registry import UnknownTask, get_task
@@ -52,7 +53,7 @@ def execute(job_id: str, worker_name: str, death_penalty_class=UnixSignalDeathPe
     attempt = record.attempts
     ctx = JobContext(
         job_id=record.pk, task_name=record.task_name, attempt=attempt, max_attempts=record.max_attempts,
-        correlation_id=record.correlation_id, _reporter=partial(_report_progress, record.pk, attempt),
+        correlation_id=record.correlation_id, _reporter=partial(_report_progress, record),
     )
     token = current_correlation_id.set(record.correlation_id)
     error = task = None
@@ -64,6 +65,10 @@ def execute(job_id: str, worker_name: str, death_penalty_class=UnixSignalDeathPe
         error, outcome = exc, JobAttempt.Outcome.FAILED
     except JobTimeoutException as exc:
         error, outcome = exc, JobAttempt.Outcome.TIMED_OUT
+    except JobCancelled as exc:
+        current_correlation_id.reset(token)
+        token = None
+        return _record_cancelled(record, started, worker_name, exc)
     except Exception as exc:  # the task's own failure: recorded, then retried or dead-lettered
         error, outcome = exc, JobAttempt.Outcome.FAILED
     except (SystemExit, KeyboardInterrupt):
@@ -72,19 +77,46 @@ def execute(job_id: str, worker_name: str, death_penalty_class=UnixSignalDeathPe
         record_failure(record, started, worker_name, JobAttempt.Outcome.WORKER_LOST, WorkerLost("the worker was stopped during the job"))
         raise
     finally:
-        current_correlation_id.reset(token)
+        if token is not None:
+            current_correlation_id.reset(token)
 
     if error is None:
-        if not sql.record_success(record, started, timezone.now(), worker_name[:255], _json_result(result)):
+        result = _json_result(result)
+        if not sql.record_success(record, started, timezone.now(), worker_name[:255], result):
             return _taken_over(record)
+        signals.job_succeeded.send(JobRecord, result=result, **_event(record))
         return State.SUCCEEDED
     return record_failure(record, started, worker_name, outcome, error, retry_allowed=task is not None)
 
 
-def _report_progress(job_id, attempt: int, percent: int, message: str) -> None:
-    JobRecord.objects.filter(pk=job_id, state=State.RUNNING, attempts=attempt).update(
+def _event(record) -> dict:
+    return {"job_id": record.pk, "task_name": record.task_name, "queue": record.queue, "attempt": record.attempts}
+
+
+def _report_progress(record, percent: int, message: str) -> None:
+    updated = JobRecord.objects.filter(pk=record.pk, state=State.RUNNING, attempts=record.attempts, cancel_requested=False).update(
         progress=percent, progress_message=message[:255]
     )
+    if not updated:
+        raise JobCancelled("the job was asked to stop")
+    signals.job_progress.send(JobRecord, percent=percent, message=message, **_event(record))
+
+
+def _record_cancelled(record, started, worker_name: str, error: JobCancelled) -> str:
+    finished = timezone.now()
+    with transaction.atomic():
+        moved = transition(
+            JobRecord.objects.filter(pk=record.pk, attempts=record.attempts), {State.RUNNING}, State.CANCELLED,
+            finished_at=finished, run_at=None, last_error="cancelled while running",
+        )
+        if not moved:
+            return _taken_over(record)
+        JobAttempt.objects.create(
+            job_id=record.pk, number=record.total_attempts, started_at=started, finished_at=finished,
+            outcome=JobAttempt.Outcome.CANCELLED, worker_name=worker_name[:255], exc_type="JobCancelled", exc_message=str(error),
+        )
+    signals.job_cancelled.send(JobRecord, while_running=True, **_event(record))
+    return State.CANCELLED
 
 
 def _json_result(result):
@@ -131,6 +163,12 @@ def record_failure(record, started, worker_name: str, outcome: str, error: BaseE
             traceback="".join(traceback.format_exception(error))[-TRACEBACK_LIMIT:] if error.__traceback__ else "",
         )
     log.warning("job %s (%s) attempt %d %s: %s -> %s", record.pk, record.task_name, record.attempts, outcome, message, target)
+    event = _event(record)
+    signals.job_failed.send(JobRecord, error=message, will_retry=retry, **event)
+    if retry:
+        signals.job_retrying.send(JobRecord, run_at=fields["run_at"], **event)
+    else:
+        signals.job_dead.send(JobRecord, error=message, **event)
     return target
 
 

@@ -17,7 +17,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Model
 from django.utils import timezone
 
-from jobs import dispatch
+from jobs import dispatch, signals
 from jobs.context import current_correlation_id, new_correlation_id
 from jobs.models import AuditEntry, JobRecord, QueueState
 from jobs.policies import InvalidPolicy, Policy, policy_from_dict
@@ -284,7 +284,7 @@ def _restart_chain(job: JobRecord, actor, action: str, reason: str) -> None:
             transition(
                 JobRecord.objects.filter(pk=job.pk), {from_state}, State.PENDING,
                 attempts=0, run_at=None, enqueued_at=None, started_at=None, finished_at=None,
-                progress=0, progress_message="", result=None,
+                progress=0, progress_message="", result=None, cancel_requested=False,
             )
     except IntegrityError:
         other = JobRecord.objects.filter(dedup_key=job.dedup_key, state__in=ACTIVE).values_list("pk", flat=True).first()
@@ -294,14 +294,23 @@ def _restart_chain(job: JobRecord, actor, action: str, reason: str) -> None:
 
 
 def job_cancel(job_id, *, actor, reason: str = "") -> JobRecord:
-    """Cancel a job that has not started (pending, scheduled, queued or retrying)."""
+    """Cancel a waiting job at once; ask a running one to stop at its next progress report."""
     with transaction.atomic():
         job = _locked(job_id)
+        if job.state == State.RUNNING:
+            if not job.cancel_requested:
+                JobRecord.objects.filter(pk=job.pk, state=State.RUNNING).update(cancel_requested=True)
+                _audit(actor, "job.cancel_requested", job, reason, from_state=job.state)
+            return JobRecord.objects.get(pk=job_id)
         if job.state not in WAITING:
-            raise JobStateError(f"job {job.pk} is {job.state}; only waiting jobs can be cancelled")
+            raise JobStateError(f"job {job.pk} is {job.state}; only waiting or running jobs can be cancelled")
         transition(JobRecord.objects.filter(pk=job.pk), WAITING, State.CANCELLED, finished_at=timezone.now())
         _audit(actor, "job.cancel", job, reason, from_state=job.state)
         transaction.on_commit(partial(dispatch.forget, [job]), robust=True)
+        transaction.on_commit(
+            partial(signals.job_cancelled.send, JobRecord, job_id=job.pk, task_name=job.task_name, queue=job.queue,
+                    attempt=job.attempts, while_running=False), robust=True,
+        )
     return JobRecord.objects.get(pk=job_id)
 
 

@@ -23,13 +23,14 @@ from jobs.states import WAITING, State, check_transition
 check_transition(WAITING, State.RUNNING)
 check_transition({State.RUNNING}, State.SUCCEEDED)
 
-_RETURNED = ("task_name", "args", "kwargs", "attempts", "max_attempts", "total_attempts", "timeout", "correlation_id", "retry_policy")
+_RETURNED = ("task_name", "queue", "args", "kwargs", "attempts", "max_attempts", "total_attempts", "timeout", "correlation_id", "retry_policy")
 
 
 @dataclass
 class Claimed:
     pk: uuid.UUID
     task_name: str
+    queue: str
     args: list
     kwargs: dict
     attempts: int

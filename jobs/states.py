@@ -4,7 +4,8 @@
     pending ───┼─> queued ──> running ──> succeeded
        ^       │      │          ├──────> retrying ──> queued (after backoff)
        │       │      │          └──────> dead (dead-letter; requeue → pending)
-       └───────┴──────┴─> cancelled (from any waiting state)
+       └───────┴──────┴─> cancelled (from any waiting state; a running job
+                              stops at its next progress report when asked)
 
 ``pending``: row written, not yet handed to Redis. Workers claim a job only from a
 *waiting* state, with one conditional UPDATE, so a duplicate delivery of the
@@ -35,7 +36,7 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     State.SCHEDULED: frozenset({State.QUEUED, State.RUNNING, State.CANCELLED}),
     State.QUEUED: frozenset({State.RUNNING, State.CANCELLED, State.PENDING}),
     State.RETRYING: frozenset({State.QUEUED, State.RUNNING, State.CANCELLED}),
-    State.RUNNING: frozenset({State.SUCCEEDED, State.RETRYING, State.DEAD}),
+    State.RUNNING: frozenset({State.SUCCEEDED, State.RETRYING, State.DEAD, State.CANCELLED}),
     State.SUCCEEDED: frozenset(),
     State.DEAD: frozenset({State.PENDING}),
     State.CANCELLED: frozenset({State.PENDING}),

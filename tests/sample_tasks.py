@@ -60,3 +60,14 @@ def chaos(ctx, seconds: float = 0.3):
 @task("test.per_user", queue="analytics", dedup=lambda user_id: f"user analytics for user {user_id}")
 def per_user(ctx, user_id: int):
     return {"user": user_id}
+
+
+@task("test.cancel_me", queue="default")
+def cancel_me(ctx):
+    """Staff cancel this job while it runs (simulated from inside); it stops at its next progress report."""
+    from jobs.services import job_cancel
+
+    ctx.progress(10, "working")
+    job_cancel(ctx.job_id, actor="system:test", reason="stop it")
+    ctx.progress(50, "never recorded")
+    get_redis().incr("test:runs:after-cancel")
