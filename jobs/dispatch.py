@@ -19,6 +19,7 @@ import time
 from collections import defaultdict
 from datetime import timedelta
 
+from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 from redis.exceptions import RedisError
@@ -34,6 +35,12 @@ from jobs.states import State, transition
 log = logging.getLogger(__name__)
 
 RUN_FUNC = "jobs.runtime.run_job"
+# Present while Redis keeps its data. When it is missing (first start, FLUSHALL, restart
+# without persistence), the next sweep checks *every* queued row against Redis at once.
+EPOCH_KEY = "conveyor:epoch"
+CLEANUP_LOCK = "conveyor:cleanup:next"
+# A sweep keeps sending batches for at most this long, so a large backlog is restored quickly.
+SWEEP_BUDGET = 10.0
 # RQ's own timeout only sizes its registries; the worker enforces JobRecord.timeout itself.
 RQ_TIMEOUT_GRACE = 60
 SWEEP_GRACE = timedelta(seconds=5)
@@ -88,6 +95,7 @@ def push(rows) -> None:
                 job_id=str(job_id),
                 timeout=timeout + RQ_TIMEOUT_GRACE,
                 result_ttl=0,  # results live in JobRecord.result
+                failure_ttl=settings.FAILED_JOB_RETENTION,
                 description=task_name,
             )
         )
@@ -128,39 +136,72 @@ def sweep(now=None) -> dict:
     now = now or timezone.now()
     sync_paused()
     counts = {"pending": 0, "due": 0, "lost": 0, "rescued": rescue_lost_jobs(now)}
+    deadline = time.monotonic() + SWEEP_BUDGET
     lost = _queued_missing_from_redis(now)
+    for chunk in _chunks(lost, SWEEP_BATCH):
+        counts["lost"] += transition(JobRecord.objects.filter(id__in=chunk), {State.QUEUED}, State.PENDING, enqueued_at=None)
+        counts["pending"] += _dispatch(chunk, {State.PENDING}, now=now)
     if lost:
-        counts["lost"] = transition(JobRecord.objects.filter(id__in=lost), {State.QUEUED}, State.PENDING, enqueued_at=None)
-        log.warning("%d queued job(s) were missing from Redis; re-dispatching", counts["lost"])
-    pending = list(
-        JobRecord.objects.filter(state=State.PENDING)
-        .filter(Q(enqueued_at__isnull=True, created_at__lte=now - SWEEP_GRACE) | Q(id__in=lost))
-        .order_by("created_at").values_list("id", flat=True)[:SWEEP_BATCH]
-    )
-    counts["pending"] = _dispatch(pending, {State.PENDING}, now=now)
-    due = list(
-        JobRecord.objects.filter(state__in=(State.SCHEDULED, State.RETRYING), run_at__lte=now)
-        .order_by("run_at").values_list("id", flat=True)[:SWEEP_BATCH]
-    )
-    counts["due"] = _dispatch(due, {State.SCHEDULED, State.RETRYING}, now=now)
+        log.warning("%d queued job(s) were missing from Redis; re-dispatched", counts["lost"])
+    while time.monotonic() < deadline:
+        pending = list(
+            JobRecord.objects.filter(state=State.PENDING, created_at__lte=now - SWEEP_GRACE)
+            .order_by("created_at").values_list("id", flat=True)[:SWEEP_BATCH]
+        )
+        sent = _dispatch(pending, {State.PENDING}, now=now)
+        counts["pending"] += sent
+        if len(pending) < SWEEP_BATCH or not sent:
+            break
+    while time.monotonic() < deadline:
+        due = list(
+            JobRecord.objects.filter(state__in=(State.SCHEDULED, State.RETRYING), run_at__lte=now)
+            .order_by("run_at").values_list("id", flat=True)[:SWEEP_BATCH]
+        )
+        sent = _dispatch(due, {State.SCHEDULED, State.RETRYING}, now=now)
+        counts["due"] += sent
+        if len(due) < SWEEP_BATCH or not sent:
+            break
     return counts
 
 
+def _chunks(items: list, size: int):
+    for i in range(0, len(items), size):
+        yield items[i:i + size]
+
+
 def _queued_missing_from_redis(now) -> list:
-    candidates = list(
-        JobRecord.objects.filter(state=State.QUEUED, enqueued_at__lte=now - SWEEP_GRACE)
-        .order_by("enqueued_at").values_list("id", flat=True)[:SWEEP_BATCH]
-    )
-    if not candidates:
-        return []
+    """Queued rows whose RQ job is gone. Normally the oldest batch past the grace period;
+    after Redis lost its data (no epoch key), every queued row, with no grace."""
+    connection = get_redis()
     try:
-        with get_redis().pipeline(transaction=False) as pipe:
-            for job_id in candidates:
-                pipe.exists(Job.key_for(str(job_id)))
-            present = pipe.execute()
+        everything = connection.set(EPOCH_KEY, timezone.now().isoformat(), nx=True)
     except RedisError:
         return []
-    return [job_id for job_id, there in zip(candidates, present) if not there]
+    queued = JobRecord.objects.filter(state=State.QUEUED)
+    if everything:
+        candidates = list(queued.values_list("id", flat=True))
+    else:
+        candidates = list(queued.filter(enqueued_at__lte=now - SWEEP_GRACE).order_by("enqueued_at").values_list("id", flat=True)[:SWEEP_BATCH])
+    missing = []
+    try:
+        for chunk in _chunks(candidates, 5000):
+            with connection.pipeline(transaction=False) as pipe:
+                for job_id in chunk:
+                    pipe.exists(Job.key_for(str(job_id)))
+                missing += [job_id for job_id, there in zip(chunk, pipe.execute()) if not there]
+    except RedisError:
+        return []
+    return missing
+
+
+def enqueue_cleanup_if_due() -> bool:
+    """Enqueue the retention cleanup once per QUEUE_CLEANUP_INTERVAL, whichever scheduler gets there first."""
+    from jobs.services import enqueue
+
+    if not get_redis().set(CLEANUP_LOCK, 1, nx=True, ex=settings.QUEUE_CLEANUP_INTERVAL):
+        return False
+    enqueue("jobs.cleanup", dedup_key="retention cleanup", correlation_id="scheduler")
+    return True
 
 
 def run_forever(interval: float, stop=lambda: False) -> None:
@@ -171,6 +212,7 @@ def run_forever(interval: float, stop=lambda: False) -> None:
             counts = sweep()
             if any(counts.values()):
                 log.info("dispatcher: %s", counts)
+            enqueue_cleanup_if_due()
         except RedisError as exc:
             log.warning("dispatcher: Redis unavailable (%s)", exc)
         except Exception:

@@ -37,3 +37,35 @@ def queue_stats() -> list[dict]:
             "rate_limit": config["rate_limit"],
         })
     return result
+
+
+def health() -> dict:
+    """Readiness of the job platform. "ok"; "degraded" (Redis down: work is accepted and waits as
+    pending; or no live worker); "down" (the database, the source of truth, is unreachable)."""
+    from datetime import timedelta
+
+    from django.db import connection
+    from django.utils import timezone
+
+    from jobs.models import WorkerHeartbeat
+
+    report = {"database": "ok", "redis": "ok", "workers": 0, "undispatched": 0}
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+        cutoff = timezone.now() - timedelta(seconds=settings.WORKER_LOST_AFTER)
+        report["workers"] = WorkerHeartbeat.objects.filter(last_seen__gte=cutoff).count()
+        report["undispatched"] = JobRecord.objects.filter(state=State.PENDING).count()
+    except Exception as exc:
+        report["database"] = f"unavailable: {type(exc).__name__}"
+    try:
+        get_redis().ping()
+    except Exception as exc:
+        report["redis"] = f"unavailable: {type(exc).__name__}"
+    if report["database"] != "ok":
+        report["status"] = "down"
+    elif report["redis"] != "ok" or not report["workers"]:
+        report["status"] = "degraded"
+    else:
+        report["status"] = "ok"
+    return report

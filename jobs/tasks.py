@@ -34,3 +34,11 @@ def flaky(ctx, fail_times: int = 2):
     if ctx.attempt <= fail_times:
         raise RuntimeError(f"flaky failure on attempt {ctx.attempt}")
     return {"succeeded_on_attempt": ctx.attempt}
+
+
+@task("jobs.cleanup", queue="maintenance")
+def cleanup(ctx):
+    """The retention cleanup (jobs/retention.py); the scheduler enqueues it every QUEUE_CLEANUP_INTERVAL."""
+    from jobs import retention
+
+    return retention.cleanup()
