@@ -86,6 +86,14 @@ class Processes:
             assert max(starts[str(job.pk)]) <= job.finished_at.timestamp(), f"job {job.pk} started again after it succeeded"
 
 
+def finished(jobs) -> bool:
+    """True once every one of these jobs is terminal (other jobs, like the scheduler's cleanup, aside)."""
+    from jobs.models import JobRecord
+    from jobs.states import TERMINAL
+
+    return not JobRecord.objects.filter(pk__in=[j.pk for j in jobs]).exclude(state__in=TERMINAL).exists()
+
+
 def wait_for(predicate, timeout: float, interval: float = 0.05, message: str = "condition"):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

