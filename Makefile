@@ -7,7 +7,7 @@ WITH_SERVICES := $(BIN)/python scripts/with_services.py --
 PORT ?= 8000
 export PORT
 
-.PHONY: run test bench venv clean
+.PHONY: run test bench chaos venv clean
 
 $(BIN)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -24,7 +24,11 @@ test: venv
 	$(WITH_SERVICES) $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: venv
-	$(WITH_SERVICES) $(BIN)/python bench/throughput.py
+	$(WITH_SERVICES) sh bench/run.sh
+
+# The long reliability run: 100 kill -9s of busy workers (make test does 20).
+chaos: venv
+	CHAOS_KILLS=100 $(WITH_SERVICES) $(BIN)/python -m pytest -q tests/reliability/test_kill_workers.py
 
 clean:
 	rm -rf $(VENV) db.sqlite3 test_db.sqlite3* staticfiles

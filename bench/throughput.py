@@ -4,13 +4,11 @@
 * Worker throughput: N no-op jobs through the full tracked path (JobRecord,
   ConveyorWorker via `manage.py rqworker`, attempts recorded) and N through bare
   RQ SimpleWorker (`rq worker`, no Django), each with the same number of worker
-  processes. Workers start suspended, the queue is filled, then they are resumed
-  and timed until the last job is done. Redis commands per job from INFO commandstats.
+  processes. The queue is filled, the workers start, and they are timed from the
+  moment all are registered until the last job is done. Redis commands per job from INFO commandstats.
 * Enqueue throughput: single and bulk, tracked and bare.
 
-It uses Redis database 15 of REDIS_URL's server (flushed) and its own database
-(bench.sqlite3, or a `conveyor_bench` database beside DATABASE_URL's), so it
-never touches development data. Results go to bench/results/.
+Isolated from development data (bench/common.py). Results go to bench/results/.
 """
 from __future__ import annotations
 
@@ -23,27 +21,11 @@ import sys
 import time
 from datetime import datetime, timezone
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-
-def bench_env() -> dict:
-    env = dict(os.environ)
-    redis = urlsplit(env["REDIS_URL"])
-    env["REDIS_URL"] = urlunsplit(redis._replace(path="/15"))
-    db = env.get("DATABASE_URL")
-    if db:
-        parts = urlsplit(db)
-        env["DATABASE_URL"] = urlunsplit(parts._replace(path="/conveyor_bench"))
-        admin_url = urlunsplit(parts._replace(path="/postgres"))
-        subprocess.run(["psql", admin_url, "-qc", "CREATE DATABASE conveyor_bench"], capture_output=True)
-    else:
-        env["DATABASE_URL"] = f"sqlite:///{ROOT / 'bench.sqlite3'}"
-    env["LOG_LEVEL"] = "WARNING"
-    env["DJANGO_SETTINGS_MODULE"] = "config.settings"
-    return env
+from bench.common import reset, setup  # noqa: E402
 
 
 def main() -> None:
@@ -53,28 +35,19 @@ def main() -> None:
     parser.add_argument("--enqueue", type=int, default=1000, help="single enqueues to time")
     parser.add_argument("--bulk", type=int, default=10000, help="jobs in one bulk enqueue")
     parser.add_argument("--out", default=str(ROOT / "bench" / "results"))
+    parser.add_argument("--label", default="", help="suffix for the result file name")
     opts = parser.parse_args()
 
-    env = bench_env()
-    os.environ.update(env)
-    subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, env=env, check=True)
-    import django
-
-    django.setup()
+    env = setup()
     from django.db import connection
     from rq import Queue
     
-    from jobs.models import JobAttempt, JobRecord
+    from jobs.models import JobRecord
     from jobs.redis import get_redis
     from jobs.services import JobSpec, enqueue, enqueue_many
     from jobs.states import State
 
     redis = get_redis()
-
-    def reset():
-        redis.flushdb()
-        JobAttempt.objects.all().delete()
-        JobRecord.objects.all().delete()
 
     def commands() -> int:
         return sum(v["calls"] for k, v in redis.info("commandstats").items())
@@ -113,7 +86,7 @@ def main() -> None:
     reset()
     tracked = run_workers(
         lambda i: [sys.executable, "manage.py", "rqworker", "default", "--verbosity", "0", "--name", f"bench-tracked-{i}"],
-        lambda: enqueue_many([JobSpec("demo.noop") for _ in range(opts.jobs)]),
+        lambda: enqueue_many([JobSpec("bench.noop") for _ in range(opts.jobs)]),
         lambda: opts.jobs - JobRecord.objects.filter(state=State.SUCCEEDED).count(),
     )
     results["tracked_worker"] = tracked
@@ -133,11 +106,11 @@ def main() -> None:
     reset()
     started = time.perf_counter()
     for _ in range(opts.enqueue):
-        enqueue("demo.noop")
+        enqueue("bench.noop")
     results["tracked_enqueue_single_per_s"] = round(opts.enqueue / (time.perf_counter() - started), 1)
     reset()
     started = time.perf_counter()
-    enqueue_many([JobSpec("demo.noop") for _ in range(opts.bulk)])
+    enqueue_many([JobSpec("bench.noop") for _ in range(opts.bulk)])
     results["tracked_enqueue_bulk_per_s"] = round(opts.bulk / (time.perf_counter() - started), 1)
     reset()
     started = time.perf_counter()
@@ -155,11 +128,12 @@ def main() -> None:
         "machine": f"{platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}",
         "database": connection.vendor,
         "workers": opts.workers,
+        "queue_overrides": os.environ.get("QUEUE_OVERRIDES", ""),
         **results,
     }
     out = Path(opts.out)
     out.mkdir(parents=True, exist_ok=True)
-    path = out / f"throughput-{connection.vendor}.json"
+    path = out / f"throughput-{connection.vendor}{'-' + opts.label if opts.label else ''}.json"
     path.write_text(json.dumps(report, indent=2) + "\n")
     print(json.dumps(report, indent=2))
     print(f"\nwritten to {path.relative_to(ROOT)}")

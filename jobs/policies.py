@@ -18,11 +18,11 @@ class InvalidPolicy(ValueError):
 
 
 @dataclass(frozen=True)
-class Fixed:
+class _Policy:
     retries: int
     delay: float
 
-    kind = "fixed"
+    kind = ""
 
     def __post_init__(self):
         _check(self.retries, self.delay)
@@ -34,17 +34,20 @@ class Fixed:
     def should_retry(self, attempt: int) -> bool:
         return attempt < self.max_attempts
 
-    def delay_after(self, attempt: int, rng: random.Random | None = None) -> float:
-        return float(self.delay)
-
     def to_dict(self) -> dict:
         return {"kind": self.kind, **asdict(self)}
 
 
 @dataclass(frozen=True)
-class Exponential:
-    retries: int
-    delay: float
+class Fixed(_Policy):
+    kind = "fixed"
+
+    def delay_after(self, attempt: int, rng: random.Random | None = None) -> float:
+        return float(self.delay)
+
+
+@dataclass(frozen=True)
+class Exponential(_Policy):
     factor: float = 2.0
     max_delay: float = 3600.0
     jitter: float = 0.0  # 0.2 = each delay drawn uniformly within ±20%
@@ -52,7 +55,7 @@ class Exponential:
     kind = "exponential"
 
     def __post_init__(self):
-        _check(self.retries, self.delay)
+        super().__post_init__()
         if self.factor < 1:
             raise InvalidPolicy("factor must be at least 1")
         if self.max_delay < self.delay:
@@ -60,22 +63,12 @@ class Exponential:
         if not 0 <= self.jitter <= 1:
             raise InvalidPolicy("jitter must be between 0 and 1")
 
-    @property
-    def max_attempts(self) -> int:
-        return self.retries + 1
-
-    def should_retry(self, attempt: int) -> bool:
-        return attempt < self.max_attempts
-
     def delay_after(self, attempt: int, rng: random.Random | None = None) -> float:
         base = min(self.delay * self.factor ** (attempt - 1), self.max_delay)
         if self.jitter:
             spread = base * self.jitter
             base = (rng or random).uniform(base - spread, base + spread)
         return max(0.0, base)
-
-    def to_dict(self) -> dict:
-        return {"kind": self.kind, **asdict(self)}
 
 
 _KINDS = {"fixed": Fixed, "exponential": Exponential}

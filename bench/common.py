@@ -1,0 +1,52 @@
+"""Set-up shared by the benchmarks: an isolated Redis db and database, Django, a reset."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def bench_env() -> dict:
+    """Redis database 15 of REDIS_URL's server, and bench.sqlite3 or a conveyor_bench database
+    beside DATABASE_URL's: benchmarks never touch development data."""
+    env = dict(os.environ)
+    redis = urlsplit(env["REDIS_URL"])
+    env["REDIS_URL"] = urlunsplit(redis._replace(path="/15"))
+    db = env.get("DATABASE_URL")
+    if db:
+        parts = urlsplit(db)
+        env["DATABASE_URL"] = urlunsplit(parts._replace(path="/conveyor_bench"))
+        admin_url = urlunsplit(parts._replace(path="/postgres"))
+        subprocess.run(["psql", admin_url, "-qc", "CREATE DATABASE conveyor_bench"], capture_output=True)
+    else:
+        env["DATABASE_URL"] = f"sqlite:///{ROOT / 'bench.sqlite3'}"
+    env["LOG_LEVEL"] = "WARNING"
+    env["DJANGO_SETTINGS_MODULE"] = "config.settings"
+    env["CONVEYOR_TASK_MODULES"] = "bench.bench_tasks"
+    return env
+
+
+def setup() -> dict:
+    """Point this process at the benchmark services, migrate, start Django; returns the env for children."""
+    env = bench_env()
+    os.environ.update(env)
+    subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, env=env, check=True)
+    import django
+
+    django.setup()
+    return env
+
+
+def reset() -> None:
+    """Empty the benchmark Redis db and job tables."""
+    from jobs.models import JobAttempt, JobRecord, WorkerHeartbeat
+    from jobs.redis import get_redis
+
+    get_redis().flushdb()
+    JobAttempt.objects.all().delete()
+    JobRecord.objects.all().delete()
+    WorkerHeartbeat.objects.all().delete()

@@ -1,0 +1,8 @@
+#!/bin/sh
+# `make bench`, inside with_services.py. Results go to bench/results/.
+set -e
+python bench/throughput.py
+# Caps and a rate limit on the benchmark queue that never bind: the cost of checking them.
+QUEUE_OVERRIDES='{"default": {"concurrency": 1000, "rate_limit": [1000000, 60]}}' \
+  python bench/throughput.py --label flow-configured --enqueue 10 --bulk 10
+python bench/flow.py
