@@ -66,6 +66,15 @@ if WORKER_LOST_AFTER < 2 * WORKER_HEARTBEAT_INTERVAL:
     raise ImproperlyConfigured("WORKER_LOST_AFTER must be at least twice WORKER_HEARTBEAT_INTERVAL.")
 # After SIGTERM a busy worker finishes its job for up to this long, then stops (the job is retried).
 WORKER_SHUTDOWN_GRACE = env.float("WORKER_SHUTDOWN_GRACE", 25.0, minimum=0)
+# Testing only: run the schedulers' clock at a different place and speed, "START,ANCHOR,SPEED"
+# (simulated epoch seconds at real epoch ANCHOR, SPEED simulated seconds per real second).
+SCHEDULER_CLOCK = env.str("SCHEDULER_CLOCK", "")
+if SCHEDULER_CLOCK:
+    try:
+        _start, _anchor, _speed = (float(v) for v in SCHEDULER_CLOCK.split(","))
+        assert _speed > 0
+    except (ValueError, AssertionError):
+        raise ImproperlyConfigured(f"SCHEDULER_CLOCK={SCHEDULER_CLOCK!r} must be START,ANCHOR,SPEED (epoch seconds, speed > 0).") from None
 # Extra modules whose tasks to register at start-up (the reliability tests use tests.sample_tasks).
 CONVEYOR_TASK_MODULES = env.list("CONVEYOR_TASK_MODULES", [])
 

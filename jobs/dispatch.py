@@ -38,7 +38,6 @@ RUN_FUNC = "jobs.runtime.run_job"
 # Present while Redis keeps its data. When it is missing (first start, FLUSHALL, restart
 # without persistence), the next sweep checks *every* queued row against Redis at once.
 EPOCH_KEY = "conveyor:epoch"
-CLEANUP_LOCK = "conveyor:cleanup:next"
 # A sweep keeps sending batches for at most this long, so a large backlog is restored quickly.
 SWEEP_BUDGET = 10.0
 # RQ's own timeout only sizes its registries; the worker enforces JobRecord.timeout itself.
@@ -194,27 +193,21 @@ def _queued_missing_from_redis(now) -> list:
     return missing
 
 
-def enqueue_cleanup_if_due() -> bool:
-    """Enqueue the retention cleanup once per QUEUE_CLEANUP_INTERVAL, whichever scheduler gets there first."""
-    from jobs.services import enqueue
-
-    if not get_redis().set(CLEANUP_LOCK, 1, nx=True, ex=settings.QUEUE_CLEANUP_INTERVAL):
-        return False
-    enqueue("jobs.cleanup", dedup_key="retention cleanup", correlation_id="scheduler")
-    return True
-
-
 def run_forever(interval: float, stop=lambda: False) -> None:
-    """The dispatcher loop used by the scheduler process."""
+    """The scheduler process's loop: a dispatcher sweep, then due schedules, every ``interval``."""
+    from jobs import scheduling
+
+    mode = scheduling.SchedulerMode()
     while not stop():
         started = time.monotonic()
         try:
             counts = sweep()
             if any(counts.values()):
                 log.info("dispatcher: %s", counts)
-            enqueue_cleanup_if_due()
+            if mode.may_fire():
+                scheduling.tick()
         except RedisError as exc:
-            log.warning("dispatcher: Redis unavailable (%s)", exc)
+            log.warning("scheduler: Redis unavailable (%s)", exc)
         except Exception:
-            log.exception("dispatcher: sweep failed")
+            log.exception("scheduler: pass failed")
         time.sleep(max(0.0, interval - (time.monotonic() - started)))

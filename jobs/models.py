@@ -169,3 +169,63 @@ class QueueState(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({'paused' if self.paused else 'running'})"
+
+
+class Schedule(models.Model):
+    """A recurring job: a cron expression or a fixed interval, evaluated in its time zone."""
+
+    class MissedFires(models.TextChoices):
+        RUN_ONCE = "run_once", "Run once for all missed fires"
+        SKIP = "skip", "Skip missed fires"
+
+    name = models.CharField(max_length=100, unique=True)
+    task_name = models.CharField(max_length=200)
+    args = models.JSONField(default=list, blank=True)
+    kwargs = models.JSONField(default=dict, blank=True)
+    queue = models.CharField(max_length=64, blank=True, help_text="Blank: the task's own queue.")
+    priority = models.PositiveSmallIntegerField(choices=[(p.value, p.name.title()) for p in Priority], null=True, blank=True, help_text="Blank: the task's own priority.")
+    cron = models.CharField(max_length=100, blank=True, help_text='Cron expression, e.g. "0 * * * *" (hourly) or "30 6 * * 1-5".')
+    interval_seconds = models.PositiveIntegerField(null=True, blank=True, help_text="Or a fixed interval, in seconds.")
+    timezone = models.CharField(max_length=64, default="UTC", help_text="Time zone the cron expression is read in.")
+    missed_fires = models.CharField(max_length=16, choices=MissedFires.choices, default=MissedFires.RUN_ONCE)
+    enabled = models.BooleanField(default=True)
+    next_fire_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    last_fire_at = models.DateTimeField(null=True, blank=True)
+    last_job = models.ForeignKey(JobRecord, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    last_error = models.TextField(blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self):
+        from jobs import scheduling
+
+        scheduling.validate_schedule(self)
+
+    def save(self, *args, **kwargs):
+        from jobs import scheduling
+
+        if self.next_fire_at is None or scheduling.timing_changed(self):
+            self.next_fire_at = scheduling.next_fire_after(self, scheduling.now()) if self.enabled else None
+        super().save(*args, **kwargs)
+
+
+class ScheduleFire(models.Model):
+    """One fire of a schedule. Unique per (schedule, fire time): each fire happens exactly once."""
+
+    schedule = models.ForeignKey(Schedule, on_delete=models.CASCADE, related_name="fires")
+    fire_time = models.DateTimeField()
+    job = models.ForeignKey(JobRecord, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    missed = models.PositiveIntegerField(default=0, help_text="Earlier fire times folded into this one (schedulers were down).")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-fire_time"]
+        constraints = [models.UniqueConstraint(fields=["schedule", "fire_time"], name="schedule_fire_once")]
+
+    def __str__(self) -> str:
+        return f"{self.schedule} at {self.fire_time:%Y-%m-%d %H:%M:%S}"

@@ -25,6 +25,9 @@ def manage_check(**env_overrides):
         ({"DATABASE_URL": "nosuchdb://x"}, "DATABASE_URL='nosuchdb://x' is not a valid database URL"),
         ({"DJANGO_ENV": "staging"}, "DJANGO_ENV='staging' must be development, test or production"),
         ({"DJANGO_ENV": "production", "ALLOWED_HOSTS": "example.com"}, "SECRET_KEY must be set"),
+        ({"SCHEDULER_CLOCK": "soon"}, "SCHEDULER_CLOCK='soon' must be START,ANCHOR,SPEED"),
+        ({"WORKER_LOST_AFTER": "1", "WORKER_HEARTBEAT_INTERVAL": "5"}, "WORKER_LOST_AFTER must be at least twice"),
+        ({"QUEUE_OVERRIDES": '{"payouts": {"colour": 1}}'}, "QUEUE_OVERRIDES['payouts'] has unknown keys"),
     ],
 )
 def test_bad_values_fail_naming_the_variable(overrides, expected):

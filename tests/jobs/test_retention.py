@@ -55,11 +55,20 @@ def test_retention_is_configurable_per_queue(settings):
     assert JobRecord.objects.filter(queue="analytics").count() == 10
 
 
-def test_the_scheduler_enqueues_one_cleanup_per_interval(redis_db):
-    assert dispatch.enqueue_cleanup_if_due() is True
-    assert dispatch.enqueue_cleanup_if_due() is False  # another scheduler, same interval
-    assert JobRecord.objects.filter(task_name="jobs.cleanup").count() == 1
-    assert 0 < redis_db.ttl(dispatch.CLEANUP_LOCK)
+def test_retention_cleanup_is_a_default_schedule(settings):
+    import importlib
+
+    from django.apps import apps
+
+    from jobs.models import Schedule
+
+    Schedule.objects.all().delete()
+    importlib.import_module("jobs.migrations.0007_default_schedules").create(apps, None)
+    schedule = Schedule.objects.get(task_name="jobs.cleanup")
+    assert schedule.enabled and schedule.interval_seconds == settings.QUEUE_CLEANUP_INTERVAL
+    assert set(Schedule.objects.values_list("task_name", flat=True)) == {
+        "analytics.fan_out", "reports.daily_report", "payouts.reconcile_credits", "payouts.daily_run", "jobs.cleanup"
+    }
 
 
 def test_a_large_backlog_is_restored_in_one_sweep_after_redis_loss(redis_db):

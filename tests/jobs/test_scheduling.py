@@ -1,0 +1,137 @@
+"""Recurring schedules: validation, fire arithmetic, exactly-once ticks, missed fires, edits."""
+import datetime as dt
+
+import pytest
+from django.core.exceptions import ValidationError
+
+from jobs import scheduling
+from jobs.models import AuditEntry, JobRecord, Schedule, ScheduleFire
+from jobs.states import State
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+UTC = dt.timezone.utc
+
+
+def at(*args):
+    return dt.datetime(*args, tzinfo=UTC)
+
+
+@pytest.fixture
+def minutely(monkeypatch):
+    Schedule.objects.all().delete()
+    monkeypatch.setattr(scheduling, "now", lambda: at(2026, 1, 1, 12, 0, 30))
+    schedule = Schedule.objects.create(name="every minute", task_name="test.count", cron="* * * * *")
+    assert schedule.next_fire_at == at(2026, 1, 1, 12, 1)
+    return schedule
+
+
+@pytest.mark.parametrize("fields, bad", [
+    ({"task_name": "no.such"}, "task_name"),
+    ({"cron": "61 * * * *"}, "cron"),
+    ({"cron": "every hour"}, "cron"),
+    ({"cron": ""}, "cron"),
+    ({"interval_seconds": 60}, "cron"),  # both given
+    ({"timezone": "Mars/Olympus"}, "timezone"),
+    ({"queue": "nope"}, "queue"),
+    ({"kwargs": {"when": {1, 2}}}, "kwargs"),
+    ({"args": {"a": 1}}, "args"),
+])
+def test_invalid_schedules_are_refused_naming_the_field(fields, bad):
+    values = {"name": "x", "task_name": "test.count", "cron": "0 * * * *", **fields}
+    with pytest.raises(ValidationError) as info:
+        Schedule(**values).full_clean()
+    assert bad in info.value.message_dict
+
+
+def test_cron_is_read_in_the_schedules_time_zone_across_dst():
+    schedule = Schedule(name="x", task_name="test.count", cron="30 6 * * *", timezone="Europe/London")
+    assert scheduling.next_fire_after(schedule, at(2026, 3, 28, 12)) == at(2026, 3, 29, 5, 30)  # BST starts: 06:30 local = 05:30 UTC
+    assert scheduling.next_fire_after(schedule, at(2026, 3, 27, 12)) == at(2026, 3, 28, 6, 30)
+
+
+def test_each_due_fire_happens_once(minutely):
+    assert scheduling.tick(at(2026, 1, 1, 12, 0, 59)) == 0
+    assert scheduling.tick(at(2026, 1, 1, 12, 1, 0)) == 1
+    assert scheduling.tick(at(2026, 1, 1, 12, 1, 0)) == 0  # a second scheduler, same instant
+    assert scheduling.tick(at(2026, 1, 1, 12, 1, 40)) == 0
+    assert scheduling.tick(at(2026, 1, 1, 12, 2, 1)) == 1
+    fires = list(ScheduleFire.objects.order_by("fire_time").values_list("fire_time", "missed"))
+    assert fires == [(at(2026, 1, 1, 12, 1), 0), (at(2026, 1, 1, 12, 2), 0)]
+    minutely.refresh_from_db()
+    assert minutely.next_fire_at == at(2026, 1, 1, 12, 3) and minutely.last_job.state == State.QUEUED
+    assert JobRecord.objects.filter(task_name="test.count").count() == 2
+
+
+def test_the_unique_fire_key_stops_a_second_insert(minutely):
+    ScheduleFire.objects.create(schedule=minutely, fire_time=at(2026, 1, 1, 12, 1))  # another scheduler won the race
+    assert scheduling.tick(at(2026, 1, 1, 12, 1, 5)) == 0
+    assert JobRecord.objects.count() == 0
+    minutely.refresh_from_db()
+    assert minutely.next_fire_at == at(2026, 1, 1, 12, 2)
+
+
+def test_missed_fires_run_once_when_a_scheduler_comes_back(minutely):
+    assert scheduling.tick(at(2026, 1, 1, 12, 30, 10)) == 1  # down from 12:00:30 to 12:30:10
+    (fire,) = ScheduleFire.objects.all()
+    assert fire.fire_time == at(2026, 1, 1, 12, 30) and fire.missed == 29
+    minutely.refresh_from_db()
+    assert minutely.next_fire_at == at(2026, 1, 1, 12, 31)
+
+
+def test_skip_policy_drops_stale_fires(minutely):
+    Schedule.objects.filter(pk=minutely.pk).update(missed_fires=Schedule.MissedFires.SKIP, cron="0 * * * *", next_fire_at=at(2026, 1, 1, 13))
+    assert scheduling.tick(at(2026, 1, 1, 15, 30)) == 0  # 15:00 is 30 minutes stale
+    minutely.refresh_from_db()
+    assert minutely.next_fire_at == at(2026, 1, 1, 16) and not ScheduleFire.objects.exists()
+    assert scheduling.tick(at(2026, 1, 1, 16, 0, 20)) == 1  # within the grace: fires
+
+
+def test_interval_schedules(monkeypatch):
+    monkeypatch.setattr(scheduling, "now", lambda: at(2026, 1, 1, 12))
+    schedule = Schedule.objects.create(name="every 10s", task_name="test.count", interval_seconds=10)
+    assert schedule.next_fire_at == at(2026, 1, 1, 12, 0, 10)
+    assert scheduling.tick(at(2026, 1, 1, 12, 0, 45)) == 1
+    fire = ScheduleFire.objects.get()
+    assert fire.fire_time == at(2026, 1, 1, 12, 0, 40) and fire.missed == 3
+
+
+def test_editing_the_timing_moves_the_next_fire_and_disabling_stops_it(minutely):
+    minutely.cron = "0 18 * * *"
+    minutely.save()
+    assert minutely.next_fire_at == at(2026, 1, 1, 18)
+    minutely.enabled = False
+    minutely.save()
+    assert minutely.next_fire_at is None
+    assert scheduling.tick(at(2026, 1, 2, 0, 0)) == 0
+
+
+def test_a_schedule_whose_task_vanished_records_the_error_and_keeps_going(minutely):
+    Schedule.objects.filter(pk=minutely.pk).update(task_name="gone.task")
+    assert scheduling.tick(at(2026, 1, 1, 12, 1, 1)) == 0
+    minutely.refresh_from_db()
+    assert "Unknown task" in minutely.last_error and minutely.next_fire_at == at(2026, 1, 1, 12, 2)
+
+
+def test_admin_validates_and_fires_now(client, django_user_model, minutely):
+    boss = django_user_model.objects.create_superuser("boss", "b@example.com", "pw")
+    client.force_login(boss)
+    form = {"name": "bad", "task_name": "test.count", "args": "[]", "kwargs": "{}", "cron": "not cron", "timezone": "UTC", "missed_fires": "run_once", "enabled": "on"}
+    page = client.post("/admin/jobs/schedule/add/", form)
+    assert page.status_code == 200 and b"is not a valid cron expression" in page.content
+    assert not Schedule.objects.filter(name="bad").exists()
+    response = client.post("/admin/jobs/schedule/", {"action": "fire_now", "_selected_action": [minutely.pk]}, follow=True)
+    assert b"Enqueued 1 job" in response.content
+    assert AuditEntry.objects.get(action="schedule.fire_now").actor == boss
+    assert client.get(f"/admin/jobs/schedule/{minutely.pk}/change/").status_code == 200
+
+
+def test_single_instance_mode_lets_one_process_fire(settings, redis_db):
+    settings.USE_DISTRIBUTED_SCHEDULER = False
+    first, second = scheduling.SchedulerMode(), scheduling.SchedulerMode()
+    second.identity += "-other"
+    assert first.may_fire() and not second.may_fire() and first.may_fire()
+    redis_db.delete(scheduling.SINGLE_LOCK)  # the holder died and its lock expired
+    assert second.may_fire() and not first.may_fire()
+    settings.USE_DISTRIBUTED_SCHEDULER = True
+    assert first.may_fire() and second.may_fire()

@@ -1,0 +1,50 @@
+"""Three real scheduler processes over a simulated hour: every fire exactly once, none missed,
+even when one of them is killed half-way."""
+import datetime as dt
+import os
+import signal
+import time
+
+import pytest
+
+from jobs.models import JobRecord, Schedule, ScheduleFire
+from tests.reliability.procs import Processes
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+SPEED = 120  # simulated seconds per real second: an hour in 30 s
+START = dt.datetime(2026, 1, 1, 0, 0, 30, tzinfo=dt.timezone.utc)
+
+
+def test_three_schedulers_fire_every_minute_exactly_once():
+    Schedule.objects.all().delete()
+    minutely = Schedule.objects.create(name="minutely", task_name="test.count", cron="* * * * *")
+    five = Schedule.objects.create(name="five minutes", task_name="test.count", interval_seconds=300)
+    Schedule.objects.filter(pk=minutely.pk).update(next_fire_at=START + dt.timedelta(seconds=30))
+    Schedule.objects.filter(pk=five.pk).update(next_fire_at=START + dt.timedelta(seconds=270))
+
+    anchor = time.time() + 2  # simulated START happens two real seconds from now, for every process
+    procs = Processes(SCHEDULER_CLOCK=f"{START.timestamp()},{anchor},{SPEED}", DISPATCH_INTERVAL="0.1")
+    try:
+        schedulers = [procs.scheduler() for _ in range(3)]
+        time.sleep(anchor - time.time() + 15)  # half an hour, simulated
+        os.killpg(schedulers[0].pid, signal.SIGKILL)
+        time.sleep(16)
+    finally:
+        procs.stop_all()
+    simulated_end = START + dt.timedelta(seconds=(time.time() - anchor) * SPEED)
+
+    for schedule, step in ((minutely, 60), (five, 300)):
+        fires = list(ScheduleFire.objects.filter(schedule=schedule).order_by("fire_time").values_list("fire_time", "missed"))
+        times = [t for t, _ in fires]
+        first = START + dt.timedelta(seconds=30 if step == 60 else 270)
+        expected = []
+        moment = first
+        while moment <= times[-1]:
+            expected.append(moment)
+            moment += dt.timedelta(seconds=step)
+        assert times == expected, f"{schedule.name}: fires are not exactly the expected times"
+        assert all(missed == 0 for _, missed in fires), f"{schedule.name}: a fire was missed"
+        assert times[-1] >= simulated_end - dt.timedelta(seconds=step + 60)  # it kept firing to the end
+        assert len(times) >= (55 * 60) // step
+    assert JobRecord.objects.filter(task_name="test.count").count() == ScheduleFire.objects.count()
