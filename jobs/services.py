@@ -17,7 +17,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Model
 from django.utils import timezone
 
-from jobs import dispatch, signals
+from jobs import dispatch, signals, sql
 from jobs.context import current_correlation_id, new_correlation_id
 from jobs.models import AuditEntry, JobRecord, QueueState
 from jobs.policies import InvalidPolicy, Policy, policy_from_dict
@@ -71,7 +71,7 @@ def enqueue(task_name: str, args=(), kwargs=None, *, delay: float | None = None,
 
 
 def enqueue_many(specs: Iterable[JobSpec], *, created_by=None, correlation_id=None) -> list[JobRecord]:
-    """Create many jobs with one bulk INSERT and one pipelined Redis dispatch.
+    """Create many jobs with one bulk INSERT and one pipelined Redis push after commit.
 
     A spec whose dedup key belongs to an active job yields that job instead (marked
     ``deduplicated = True``); the database's partial unique index decides races.
@@ -82,11 +82,11 @@ def enqueue_many(specs: Iterable[JobSpec], *, created_by=None, correlation_id=No
     if not records:
         return []
     if not any(r.dedup_key for r in records):
-        JobRecord.objects.bulk_create(records, batch_size=1000)
+        sql.bulk_insert_jobs(records, ignore_conflicts=False)
         created = records
     else:
         records, created = _insert_deduplicated(records)
-    ready = [r for r in created if r.state in (State.PENDING,)]
+    ready = [r for r in created if r.state == State.QUEUED]
     if ready:
         transaction.on_commit(partial(dispatch.dispatch_new, ready), robust=True)
     return records
@@ -105,7 +105,7 @@ def _insert_deduplicated(records: list[JobRecord]) -> tuple[list[JobRecord], lis
     result = {}
     pending = unique
     for _ in range(3):  # an existing job may finish between our conflict and our look-up: try again
-        JobRecord.objects.bulk_create(pending, batch_size=1000, ignore_conflicts=True)
+        sql.bulk_insert_jobs(pending, ignore_conflicts=True)
         inserted = set(JobRecord.objects.filter(pk__in=[r.pk for r in pending]).values_list("pk", flat=True))
         for record in pending:
             if record.pk in inserted:
@@ -163,7 +163,11 @@ def _build_record(spec: JobSpec, now: datetime, created_by, correlation_id: str)
         queue=queue,
         args=list(spec.args),
         kwargs=kwargs,
-        state=State.SCHEDULED if scheduled else State.PENDING,
+        # Written as queued: nobody sees the row before the caller commits, and the push
+        # follows the commit. A failed push sets it back to pending (docs/decisions.md 16).
+        state=State.SCHEDULED if scheduled else State.QUEUED,
+        created_at=now,
+        enqueued_at=None if scheduled else now,
         run_at=spec.run_at if scheduled else None,
         priority=priority,
         max_attempts=policy.max_attempts,

@@ -38,8 +38,7 @@ def test_rolled_back_transaction_enqueues_nothing(redis_db):
 def test_job_reaches_redis_only_after_commit(redis_db):
     with transaction.atomic():
         job = enqueue("test.count")
-        assert JobRecord.objects.get(pk=job.pk).state == State.PENDING
-        assert Queue("default", connection=redis_db).count == 0
+        assert Queue("default", connection=redis_db).count == 0  # invisible to everyone until commit
     job.refresh_from_db()
     assert job.state == State.QUEUED and in_redis(redis_db, job)
 
@@ -98,3 +97,20 @@ def test_one_bad_spec_in_a_bulk_call_writes_none(redis_db):
     with pytest.raises(InvalidJob):
         enqueue_many([JobSpec("test.count"), JobSpec("test.count", args=[object()])])
     assert JobRecord.objects.count() == 0
+
+
+def test_a_committed_job_whose_push_never_happened_is_sent_by_the_sweep(redis_db):
+    """The process died between commit and push: the row says queued, Redis has nothing."""
+    import datetime as dt
+
+    from jobs import dispatch
+
+    JobRecord.objects.create(task_name="test.count", queue="default", state=State.QUEUED, timeout=5,
+                             enqueued_at=timezone.now() - dt.timedelta(seconds=30))
+    dispatch.sweep()  # first sweep sets the epoch and checks everything
+    assert dispatch.sweep(now=timezone.now() + dt.timedelta(seconds=10))["lost"] == 0
+    redis_db.delete("rq:queue:default")
+    job = JobRecord.objects.create(task_name="test.count", queue="default", state=State.QUEUED, timeout=5,
+                                   enqueued_at=timezone.now() - dt.timedelta(seconds=30))
+    assert dispatch.sweep()["lost"] == 1
+    assert str(job.pk) in Queue("default", connection=redis_db).job_ids
