@@ -93,6 +93,33 @@ def _dispatch(ids: list, sources: set, now=None) -> int:
     return len(rows)
 
 
+# Writes one RQ job hash per job (the list's template fields plus the job's own) and pushes
+# the ids, server-side: the client sends four values per job instead of the ~37 of a full
+# HSET, which is most of the cost of a 10,000-job fan-out.
+# KEYS: the RQ list, RQ's set of queues. ARGV: job key prefix, fresh (1/0), number of
+# template values, the template's field/value pairs, then (id, data, description, timeout)
+# for each job.
+PUSH = """
+local prefix, fresh, n = ARGV[1], ARGV[2] == '1', tonumber(ARGV[3])
+local ids = {}
+for i = 4 + n, #ARGV, 4 do
+  local key = prefix .. ARGV[i]
+  if not fresh then redis.call('DEL', key) end
+  local fields = {'data', ARGV[i + 1], 'description', ARGV[i + 2], 'timeout', ARGV[i + 3]}
+  for j = 4, 3 + n do fields[#fields + 1] = ARGV[j] end
+  redis.call('HSET', key, unpack(fields))
+  ids[#ids + 1] = ARGV[i]
+end
+if #ids > 0 then
+  redis.call('RPUSH', KEYS[1], unpack(ids))
+  redis.call('SADD', KEYS[2], KEYS[1])
+end
+return #ids
+"""
+PUSH_CHUNK = 1000  # jobs per script call: keeps Lua's unpack() in bounds and Redis responsive
+_PER_JOB = ("data", "description", "timeout")
+
+
 def push(rows, fresh: bool = False) -> None:
     """Push (id, queue, priority, timeout, task_name) rows to their RQ lists in one pipeline.
 
@@ -101,6 +128,7 @@ def push(rows, fresh: bool = False) -> None:
     fraction of the cost of building 10,000 Job objects (see docs/decisions.md).
     """
     connection = get_redis()
+    script = connection.register_script(PUSH)
     by_list = defaultdict(list)
     for row in rows:
         by_list[rq_queue_name(row[1], row[2])].append(row)
@@ -111,21 +139,16 @@ def push(rows, fresh: bool = False) -> None:
             template = queue.create_job(
                 RUN_FUNC, args=("",), result_ttl=0, failure_ttl=settings.FAILED_JOB_RETENTION, status=JobStatus.QUEUED,
             )
-            base = {**template.to_dict(), "enqueued_at": enqueued_at}
+            base = [v for field, value in {**template.to_dict(), "enqueued_at": enqueued_at}.items()
+                    if field not in _PER_JOB for v in (field, value)]
+            head = [Job.redis_job_namespace_prefix, "1" if fresh else "0", len(base), *base]
             dumps = template.serializer.dumps
-            ids = []
-            for job_id, _, _, timeout, task_name in group:
-                job_id = str(job_id)
-                key = Job.key_for(job_id)
-                if not fresh:
-                    pipe.delete(key)  # a re-sent job starts from a clean hash
-                pipe.hset(key, mapping={
-                    **base, "data": zlib.compress(dumps((RUN_FUNC, None, (job_id,), {}))),
-                    "description": task_name, "timeout": timeout + RQ_TIMEOUT_GRACE,
-                })
-                ids.append(job_id)
-            pipe.rpush(queue.key, *ids)
-            pipe.sadd(queue.redis_queues_keys, queue.key)
+            for start in range(0, len(group), PUSH_CHUNK):
+                args = list(head)
+                for job_id, _, _, timeout, task_name in group[start:start + PUSH_CHUNK]:
+                    job_id = str(job_id)
+                    args += (job_id, zlib.compress(dumps((RUN_FUNC, None, (job_id,), {}))), task_name, timeout + RQ_TIMEOUT_GRACE)
+                script(keys=[queue.key, queue.redis_queues_keys], args=args, client=pipe)
         pipe.execute()
 
 

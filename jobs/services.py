@@ -9,7 +9,7 @@ import json
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import partial
+from functools import cache, partial
 from typing import Any, Iterable
 
 from django.conf import settings
@@ -105,8 +105,9 @@ def _insert_deduplicated(records: list[JobRecord]) -> tuple[list[JobRecord], lis
     result = {}
     pending = unique
     for _ in range(3):  # an existing job may finish between our conflict and our look-up: try again
-        sql.bulk_insert_jobs(pending, ignore_conflicts=True)
-        inserted = set(JobRecord.objects.filter(pk__in=[r.pk for r in pending]).values_list("pk", flat=True))
+        inserted = sql.bulk_insert_jobs(pending, ignore_conflicts=True)
+        if inserted is None:
+            inserted = set(JobRecord.objects.filter(pk__in=[r.pk for r in pending]).values_list("pk", flat=True))
         for record in pending:
             if record.pk in inserted:
                 result[record.dedup_key or record.pk] = (record, True)
@@ -157,7 +158,7 @@ def _build_record(spec: JobSpec, now: datetime, created_by, correlation_id: str)
     dedup_key = spec.dedup_key if spec.dedup_key is not None else (task.dedup(*spec.args, **kwargs) if task.dedup else None)
     if dedup_key is not None and (not isinstance(dedup_key, str) or not 0 < len(dedup_key) <= 255):
         raise InvalidJob("dedup_key", "must be a non-empty string of at most 255 characters")
-    return JobRecord(
+    return _new_record(
         dedup_key=dedup_key,
         task_name=task.name,
         queue=queue,
@@ -174,10 +175,22 @@ def _build_record(spec: JobSpec, now: datetime, created_by, correlation_id: str)
         retry_policy=policy.to_dict() if spec.retry is not None else None,
         timeout=timeout,
         correlation_id=correlation_id,
-        created_by=created_by if created_by is not None and getattr(created_by, "is_authenticated", False) else None,
+        created_by_id=created_by.pk if created_by is not None and getattr(created_by, "is_authenticated", False) else None,
         subject_type=subject_type,
         subject_id=subject_id,
     )
+
+
+def _new_record(**values) -> JobRecord:
+    """JobRecord(**values), built the way Django builds rows it loads: positional values in field
+    order skip the keyword handling that is most of a model's construction cost (a 10,000-job
+    fan-out spends a third of its time there otherwise)."""
+    return JobRecord(*[values[name] if name in values else default() for name, default in _record_defaults()])
+
+
+@cache
+def _record_defaults() -> list:
+    return [(f.attname, f.get_default) for f in JobRecord._meta.concrete_fields]
 
 
 def _policy(retry, task) -> Policy:

@@ -11,6 +11,7 @@ this attempt. PostgreSQL and SQLite (3.35+) both support RETURNING.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import uuid
 from dataclasses import dataclass
@@ -108,33 +109,72 @@ def record_success(record: Claimed, started, finished, worker_name: str, result)
             return True
 
 
-def bulk_insert_jobs(records: list[JobRecord], ignore_conflicts: bool) -> None:
-    """Insert JobRecords. On PostgreSQL: one INSERT ... SELECT FROM unnest(column arrays) per
-    5,000 rows, about four times faster than bulk_create for a 10,000-job fan-out (Django
-    prepares every value of every row in Python). Elsewhere: bulk_create."""
+def bulk_insert_jobs(records: list[JobRecord], ignore_conflicts: bool) -> set | None:
+    """Insert JobRecords, several times faster than bulk_create for a large fan-out (which
+    prepares every value of every row through its field in Python). PostgreSQL: COPY into a
+    session-local staging table, then one INSERT ... SELECT. SQLite: one executemany.
+    Other databases: bulk_create. Returns the ids inserted where the database says so in the
+    same statement (PostgreSQL), else None."""
     connection = _connection()
-    if connection.vendor != "postgresql":
+    fields = list(JobRecord._meta.concrete_fields)
+    if connection.vendor == "postgresql":
+        return _pg_copy_insert(connection, fields, records, ignore_conflicts)
+    if connection.vendor == "sqlite":
+        _sqlite_insert(connection, fields, records, ignore_conflicts)
+    else:
         JobRecord.objects.bulk_create(records, batch_size=1000, ignore_conflicts=ignore_conflicts)
-        return
-    fields = [f for f in JobRecord._meta.concrete_fields]
-    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
-    arrays = ", ".join(f"%s::{_pg_array_type(f, connection)}" for f in fields)
+    return None
+
+
+def _pg_copy_insert(connection, fields, records, ignore_conflicts: bool) -> set:
+    """COPY is the fastest way into PostgreSQL (10,000 jobs in about 0.35 s here, against 0.7 s
+    for one INSERT of unnest()ed arrays), but it cannot skip conflicts, so rows go through a
+    temporary table. Its name carries the column list, so a process that outlives a migration
+    never copies into a stale shape; its rows are deleted after use and at commit."""
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(f.column) for f in fields)
+    stage = "conveyor_stage_" + hashlib.sha1(columns.encode()).hexdigest()[:10]
     conflict = " ON CONFLICT DO NOTHING" if ignore_conflicts else ""
-    query = f"INSERT INTO {connection.ops.quote_name(JobRecord._meta.db_table)} ({columns}) SELECT * FROM unnest({arrays}){conflict}"
-    for start in range(0, len(records), 5000):
-        chunk = records[start:start + 5000]
-        params = [[_pg_value(f, getattr(r, f.attname)) for r in chunk] for f in fields]
-        with connection.cursor() as cursor:
-            cursor.execute(query, params)
+    jsons = {i for i, f in enumerate(fields) if f.get_internal_type() == "JSONField"}
+    attnames = [f.attname for f in fields]
+    with transaction.atomic(using=connection.alias), connection.cursor() as cursor:
+        cursor.execute(f"CREATE TEMPORARY TABLE IF NOT EXISTS {stage} "
+                       f"(LIKE {quote(JobRecord._meta.db_table)} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS")
+        with cursor.cursor.copy(f"COPY {stage} ({columns}) FROM STDIN") as copy:
+            for record in records:
+                row = [getattr(record, name) for name in attnames]
+                for i in jsons:
+                    if row[i] is not None:
+                        row[i] = json.dumps(row[i])
+                copy.write_row(row)
+        cursor.execute(f"INSERT INTO {quote(JobRecord._meta.db_table)} ({columns}) "
+                       f"SELECT {columns} FROM {stage}{conflict} RETURNING {quote(JobRecord._meta.pk.column)}")
+        inserted = {row[0] for row in cursor.fetchall()}
+        cursor.execute(f"DELETE FROM {stage}")
+    return inserted
 
 
-def _pg_array_type(field, connection) -> str:
-    return field.db_type(connection).split("(")[0] + "[]"
+def _sqlite_insert(connection, fields, records, ignore_conflicts: bool) -> None:
+    ops = connection.ops
+    columns = ", ".join(ops.quote_name(f.column) for f in fields)
+    verb = "INSERT OR IGNORE" if ignore_conflicts else "INSERT"
+    query = f"{verb} INTO {ops.quote_name(JobRecord._meta.db_table)} ({columns}) VALUES ({', '.join(['%s'] * len(fields))})"
+    kinds = [f.get_internal_type() for f in fields]
+    stamps = {}  # a fan-out shares one created_at: adapt each distinct datetime once
 
+    def value(kind, v):
+        if v is None:
+            return None
+        if kind == "JSONField":
+            return json.dumps(v)
+        if kind == "UUIDField":
+            return v.hex
+        if kind == "DateTimeField":
+            if v not in stamps:
+                stamps[v] = ops.adapt_datetimefield_value(v)
+            return stamps[v]
+        return v
 
-def _pg_value(field, value):
-    if value is None:
-        return None
-    if field.get_internal_type() == "JSONField":
-        return json.dumps(value)
-    return value
+    rows = [[value(kind, getattr(r, f.attname)) for f, kind in zip(fields, kinds)] for r in records]
+    with transaction.atomic(using=connection.alias), connection.cursor() as cursor:  # one commit, not one per row
+        cursor.executemany(query, rows)

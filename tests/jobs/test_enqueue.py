@@ -68,6 +68,31 @@ def test_bulk_enqueue_writes_and_dispatches_all(redis_db):
     assert len({j.correlation_id for j in jobs}) == 1  # one call, one correlation id
 
 
+def test_several_bulk_enqueues_in_one_transaction_each_insert_their_own_rows(redis_db):
+    with transaction.atomic():
+        first = enqueue_many([JobSpec("test.count", kwargs={"key": str(i)}) for i in range(30)])
+        second = enqueue_many([JobSpec("test.per_user", [i]) for i in range(20)])  # the dedup path
+        third = enqueue_many([JobSpec("test.per_user", [i]) for i in range(10, 25)])
+    assert JobRecord.objects.count() == 30 + 20 + 5
+    assert {j.pk for j in third[:10]} <= {j.pk for j in second}
+    assert all(j.deduplicated for j in third[:10]) and not any(getattr(j, "deduplicated", False) for j in third[10:])
+    assert Queue("default", connection=redis_db).count == 30
+    assert Queue("analytics", connection=redis_db).count == 25
+    assert len(first) == 30
+
+
+def test_pushed_jobs_are_complete_rq_jobs(redis_db):
+    from rq.job import Job
+
+    jobs = enqueue_many([JobSpec("test.count", kwargs={"key": "x"}, timeout=7) for _ in range(3)])
+    queue = Queue("default", connection=redis_db)
+    assert queue.job_ids == [str(j.pk) for j in jobs]  # in order
+    rq_job = Job.fetch(str(jobs[1].pk), connection=redis_db)
+    assert rq_job.func_name == "jobs.runtime.run_job" and rq_job.args == (str(jobs[1].pk),)
+    assert rq_job.description == "test.count" and rq_job.timeout == 7 + 60
+    assert rq_job.origin == "default" and rq_job.get_status() == "queued" and rq_job.enqueued_at is not None
+
+
 @pytest.mark.parametrize(
     "call, field",
     [
