@@ -6,6 +6,8 @@ so a typo in a PaaS config stops start-up with a readable message.
 """
 from __future__ import annotations
 
+from decimal import Decimal, InvalidOperation
+
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
@@ -58,6 +60,18 @@ class Env:
             return value
 
         return self._read("number", name, default, parse)
+
+    def decimal(self, name: str, default=_NOT_SET, *, minimum: Decimal | None = None) -> Decimal:
+        def parse(key):
+            try:
+                value = Decimal(self._env.ENVIRON[key].strip())
+            except InvalidOperation:
+                raise ValueError("must be a decimal number such as 1000.00") from None
+            if not value.is_finite() or (minimum is not None and value < minimum):
+                raise ValueError(f"must be a finite number, at least {minimum}")
+            return value
+
+        return self._read("decimal", name, default, parse)
 
     def list(self, name: str, default=_NOT_SET) -> list[str]:
         def parse(key):

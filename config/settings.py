@@ -1,6 +1,7 @@
 """Conveyor settings. The environment is read here, once; see .env.example."""
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 from urllib.parse import quote
 
@@ -77,6 +78,48 @@ if SCHEDULER_CLOCK:
         raise ImproperlyConfigured(f"SCHEDULER_CLOCK={SCHEDULER_CLOCK!r} must be START,ANCHOR,SPEED (epoch seconds, speed > 0).") from None
 # Extra modules whose tasks to register at start-up (the reliability tests use tests.sample_tasks).
 CONVEYOR_TASK_MODULES = env.list("CONVEYOR_TASK_MODULES", [])
+
+# --- Payouts (docs/payouts.md) -----------------------------------------------
+# Payouts above this amount wait for staff approval; a request not approved within
+# PAYOUT_APPROVAL_TTL seconds expires and its hold on the balance is released.
+PAYOUT_APPROVAL_THRESHOLD = env.decimal("PAYOUT_APPROVAL_THRESHOLD", Decimal("1000.00"), minimum=Decimal("0"))
+PAYOUT_APPROVAL_TTL = env.int("PAYOUT_APPROVAL_TTL", 30 * 60, minimum=1)
+# After this many failed calls to the primary provider for one payout, it goes to the fallback.
+PAYOUT_FALLBACK_AFTER = env.int("PAYOUT_FALLBACK_AFTER", 3, minimum=1)
+PAYOUT_PRIMARY_PROVIDER = env.str("PAYOUT_PRIMARY_PROVIDER", "sandbox")
+PAYOUT_FALLBACK_PROVIDER = env.str("PAYOUT_FALLBACK_PROVIDER", "sandbox_backup")
+# Fernet key for payout method details at rest; derived from SECRET_KEY when empty.
+PAYOUT_ENCRYPTION_KEY = env.str("PAYOUT_ENCRYPTION_KEY", "")
+# The sandbox providers: latency in seconds, chance of an error before the transfer, chance
+# of a timeout *after* it (the money moved but the caller hears nothing). Per provider:
+# SANDBOX_<NAME>_LATENCY etc. override these for one of them (e.g. SANDBOX_SANDBOX_ERROR_RATE).
+SANDBOX_LATENCY = env.float("SANDBOX_LATENCY", 0.0, minimum=0)
+SANDBOX_ERROR_RATE = env.float("SANDBOX_ERROR_RATE", 0.0, minimum=0)
+SANDBOX_TIMEOUT_RATE = env.float("SANDBOX_TIMEOUT_RATE", 0.0, minimum=0)
+SANDBOX_PROVIDERS = {
+    name: {
+        "latency": env.float(f"SANDBOX_{name.upper()}_LATENCY", SANDBOX_LATENCY, minimum=0),
+        "error_rate": env.float(f"SANDBOX_{name.upper()}_ERROR_RATE", SANDBOX_ERROR_RATE, minimum=0),
+        "timeout_rate": env.float(f"SANDBOX_{name.upper()}_TIMEOUT_RATE", SANDBOX_TIMEOUT_RATE, minimum=0),
+    }
+    for name in ("sandbox", "sandbox_backup")
+}
+PAYOUT_PROVIDERS = {
+    "sandbox": "payouts.providers.SandboxProvider",
+    "sandbox_backup": "payouts.providers.SandboxProvider",
+}
+for _name in (PAYOUT_PRIMARY_PROVIDER, PAYOUT_FALLBACK_PROVIDER):
+    if _name not in PAYOUT_PROVIDERS:
+        raise ImproperlyConfigured(f"payout provider {_name!r} is not one of {sorted(PAYOUT_PROVIDERS)} (PAYOUT_*_PROVIDER).")
+
+# --- Email (payout notices; console in development) ---------------------------
+EMAIL_BACKEND = env.str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+EMAIL_HOST = env.str("EMAIL_HOST", "localhost")
+EMAIL_PORT = env.int("EMAIL_PORT", 25, minimum=1)
+EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", False)
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", "conveyor@localhost")
 
 # One registry of queues. Names and numbers come from the seeds (see docs/architecture.md):
 # concurrency = jobs at once across all workers; rate_limit = (jobs, window seconds);

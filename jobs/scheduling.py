@@ -67,16 +67,7 @@ def validate_schedule(schedule) -> None:
             get_queue_config(schedule.queue)
         except UnknownQueue as exc:
             errors["queue"] = str(exc)
-    if bool(schedule.cron) == bool(schedule.interval_seconds):
-        errors["cron"] = "Give either a cron expression or an interval, not both and not neither."
-    elif schedule.cron and not croniter.is_valid(schedule.cron):
-        errors["cron"] = f"{schedule.cron!r} is not a valid cron expression (five fields: minute hour day month weekday)."
-    if schedule.interval_seconds is not None and schedule.interval_seconds < 1:
-        errors["interval_seconds"] = "The interval must be at least 1 second."
-    try:
-        ZoneInfo(schedule.timezone)
-    except (ZoneInfoNotFoundError, ValueError):
-        errors["timezone"] = f"{schedule.timezone!r} is not a known time zone (e.g. UTC, Europe/London)."
+    errors.update(timing_errors(schedule.cron, schedule.interval_seconds, schedule.timezone))
     for field in ("args", "kwargs"):
         try:
             _check_json(getattr(schedule, field), field)
@@ -88,6 +79,22 @@ def validate_schedule(schedule) -> None:
         errors["kwargs"] = "Must be a JSON object."
     if errors:
         raise ValidationError(errors)
+
+
+def timing_errors(cron: str, interval_seconds, timezone_name: str) -> dict[str, str]:
+    """What is wrong with a cron-or-interval timing, by field (schedules and recurring payouts)."""
+    errors = {}
+    if bool(cron) == bool(interval_seconds):
+        errors["cron"] = "Give either a cron expression or an interval, not both and not neither."
+    elif cron and not croniter.is_valid(cron):
+        errors["cron"] = f"{cron!r} is not a valid cron expression (five fields: minute hour day month weekday)."
+    if interval_seconds is not None and interval_seconds < 1:
+        errors["interval_seconds"] = "The interval must be at least 1 second."
+    try:
+        ZoneInfo(timezone_name)
+    except (ZoneInfoNotFoundError, ValueError):
+        errors["timezone"] = f"{timezone_name!r} is not a known time zone (e.g. UTC, Europe/London)."
+    return errors
 
 
 def timing_changed(schedule) -> bool:

@@ -1,13 +1,65 @@
+"""Payout jobs: thin bodies that take ids and call payouts.services. Each is safe to run twice."""
+from django.utils import timezone
+
 from jobs.registry import task
+from payouts import reconciliation, services
+from payouts.models import PayoutRun
 
 
-@task("payouts.daily_run", queue="payouts")
+@task("payouts.process", queue="payouts", timeout=120, dedup=lambda payout_id: f"payout {payout_id}")
+def process(ctx, payout_id: int):
+    """Pay one payout through its provider (retried on provider errors, with backoff)."""
+    return {"payout": payout_id, "state": services.process_payout(payout_id, last_attempt=ctx.is_last_attempt)}
+
+
+@task("payouts.fallback", queue="provider_fallback", timeout=120, dedup=lambda payout_id: f"payout {payout_id} fallback")
+def fallback(ctx, payout_id: int):
+    """The same payout, through the fallback provider, after the primary failed it repeatedly."""
+    return {"payout": payout_id, "state": services.process_payout(payout_id, last_attempt=ctx.is_last_attempt)}
+
+
+@task("payouts.settle", queue="payouts", dedup=lambda payout_id: f"payout {payout_id} settle")
+def settle(ctx, payout_id: int):
+    """Decide a payout whose processing job died: paid if a provider holds the transfer, else failed."""
+    return {"payout": payout_id, "state": services.settle(payout_id)}
+
+
+@task("payouts.expire", queue="payout_expiry", dedup=lambda payout_id: f"payout {payout_id} expiry")
+def expire(ctx, payout_id: int):
+    """The approval deadline of a large payout (a delayed job, PAYOUT_APPROVAL_TTL after the request)."""
+    return {"payout": payout_id, "state": services.payout_expire(payout_id)}
+
+
+@task("payouts.notify", queue="notifications", dedup=lambda payout_id, state: f"payout {payout_id} notice {state}")
+def notify(ctx, payout_id: int, state: str):
+    """Tell the payee their payout was paid or failed (one email per payout and outcome)."""
+    from payouts.notifications import send_payout_notice
+
+    return send_payout_notice(payout_id, state)
+
+
+@task("payouts.daily_run", queue="payouts", timeout=1800)
 def daily_payout_run(ctx):
-    """The daily payout run. Placeholder until the payouts issue builds it; its schedule is real."""
-    return {"status": "placeholder: the payout run is built by the payouts issue"}
+    """The scheduled daily run: one payout per payee over its threshold, once per day."""
+    plan = services.payout_run(trigger=PayoutRun.Trigger.SCHEDULE, run_key=f"daily-{timezone.now():%Y-%m-%d}",
+                               actor="system:scheduler")
+    return {"run": plan.run.pk if plan.run else None, "payouts": len(plan.payouts), "total": str(plan.total)}
 
 
-@task("payouts.reconcile_credits", queue="reconciliation")
+@task("payouts.recurring_due", queue="payouts", timeout=600)
+def recurring_due(ctx):
+    """Create the payouts of standing instructions whose time has come."""
+    return services.recurring_due()
+
+
+@task("payouts.reconcile_credits", queue="reconciliation", timeout=1800)
 def reconcile_credits(ctx):
-    """Credit reconciliation. Placeholder until the payouts issue builds it; its schedule is real."""
-    return {"status": "placeholder: reconciliation is built by the payouts issue"}
+    """Compare the ledger with the providers' records; flag mismatches for staff."""
+    report = reconciliation.reconcile()
+    return {"report": report.pk, "mismatches": report.mismatch_count}
+
+
+@task("payouts.recover", queue="payouts", timeout=600)
+def recover(ctx):
+    """Send again approved payouts that have no job; settle processing ones whose job is gone."""
+    return reconciliation.recover_stuck()

@@ -1,0 +1,338 @@
+"""Staff screens for payees, the ledger, payouts, runs, standing instructions and reconciliation.
+
+Every action calls a service in payouts.services, which checks the rules and leaves an
+audit entry. Account numbers are write-only here: staff see the last four digits.
+"""
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.core.exceptions import ValidationError
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils.html import format_html, format_html_join
+
+from jobs.models import JobRecord
+from payouts import reconciliation, services
+from payouts.models import LedgerEntry, Payee, Payout, PayoutRun, ReconciliationReport, RecurringPayout
+
+_STATE_COLOURS = {
+    "requested": "#6f42c1", "approved": "#417690", "processing": "#e0a800", "paid": "#28a745",
+    "failed": "#c82333", "cancelled": "#5a5a5a", "expired": "#8a8a8a",
+}
+
+
+def _badge(state: str, label: str):
+    return format_html('<b style="color:{}">{}</b>', _STATE_COLOURS.get(state, "#000"), label)
+
+
+def _each(modeladmin, request, ids, service, verb):
+    done, refused = 0, []
+    for pk in ids:
+        try:
+            service(pk, actor=request.user, reason=f"admin action: {verb}")
+            done += 1
+        except services.PayoutError as exc:
+            refused.append(f"#{pk}: {exc.message}")
+    if done:
+        modeladmin.message_user(request, f"{verb}: {done} payout(s).", messages.SUCCESS)
+    for message in refused[:10]:
+        modeladmin.message_user(request, message, messages.WARNING)
+    if len(refused) > 10:
+        modeladmin.message_user(request, f"... and {len(refused) - 10} more refused.", messages.WARNING)
+
+
+class PayeeForm(forms.ModelForm):
+    account_number = forms.CharField(
+        required=False, min_length=4, max_length=64, widget=forms.PasswordInput(render_value=False),
+        help_text="Write-only: stored encrypted, shown as its last four digits. Leave empty to keep the current one.",
+    )
+
+    class Meta:
+        model = Payee
+        fields = ("user", "currency", "method", "threshold", "active")
+
+    def clean_currency(self):
+        currency = self.cleaned_data["currency"].upper()
+        if len(currency) != 3 or not currency.isalpha():
+            raise ValidationError("A three-letter ISO 4217 code such as EUR.")
+        if self.instance.pk and currency != self.instance.currency and self.instance.ledger.exists():
+            raise ValidationError("The currency cannot change once the ledger has entries.")
+        return currency
+
+    def clean(self):
+        cleaned = super().clean()
+        if not self.instance.pk and not cleaned.get("account_number"):
+            self.add_error("account_number", "A new payee needs an account number.")
+        return cleaned
+
+
+class RecentPayoutsInline(admin.TabularInline):
+    model = Payout
+    fk_name = "payee"
+    extra = 0
+    max_num = 0
+    can_delete = False
+    fields = ("link", "amount", "currency", "state", "provider", "created_at", "paid_at")
+    readonly_fields = fields
+    verbose_name_plural = "recent payouts (newest 20)"
+
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request)
+        recent = list(queryset.order_by("-created_at").values_list("pk", flat=True)[:20])
+        return queryset.filter(pk__in=recent)
+
+    @admin.display(description="payout")
+    def link(self, payout):
+        return format_html('<a href="{}">#{}</a>', reverse("admin:payouts_payout_change", args=[payout.pk]), payout.pk)
+
+
+@admin.register(Payee)
+class PayeeAdmin(admin.ModelAdmin):
+    form = PayeeForm
+    list_display = ("id", "user", "currency", "balance", "held", "available_view", "threshold", "destination", "active")
+    list_filter = ("active", "currency", "method")
+    search_fields = ("user__username", "user__email", "method_last4")
+    search_help_text = "Username, email or the account's last four digits."
+    list_select_related = ("user",)
+    autocomplete_fields = ("user",)
+    readonly_fields = ("balance", "held", "available_view", "destination", "recent_jobs")
+    actions = ["pay_now", "preview_payouts"]
+
+    def get_inlines(self, request, obj):
+        return [RecentPayoutsInline] if obj else []
+
+    def get_fieldsets(self, request, obj=None):
+        fields = ["user", "currency", "method", "account_number", "threshold", "active"]
+        if obj is None:
+            return ((None, {"fields": fields}),)
+        return ((None, {"fields": fields}), ("Money", {"fields": ("balance", "held", "available_view", "destination")}),
+                ("Jobs", {"fields": ("recent_jobs",)}))
+
+    @admin.display(description="available")
+    def available_view(self, payee):
+        return payee.available
+
+    @admin.display(description="recent jobs")
+    def recent_jobs(self, payee):
+        payout_ids = [str(pk) for pk in payee.payouts.values_list("pk", flat=True)[:200]]
+        jobs = JobRecord.objects.filter(subject_type="payout", subject_id__in=payout_ids).order_by("-created_at")[:20]
+        if not jobs:
+            return "-"
+        return format_html_join(
+            "", '<div><a href="{}">{}</a> {} for payout {} ({})</div>',
+            ((reverse("admin:jobs_jobrecord_change", args=[j.pk]), j.task_name, j.state, j.subject_id, j.created_at.strftime("%Y-%m-%d %H:%M"))
+             for j in jobs),
+        )
+
+    def save_model(self, request, obj, form, change):
+        account = form.cleaned_data.get("account_number")
+        if not change:
+            try:
+                created = services.payee_create(obj.user, currency=obj.currency, account=account, method=obj.method,
+                                                threshold=obj.threshold, actor=request.user)
+            except services.PayoutError as exc:
+                raise ValidationError(exc.message) from None
+            obj.pk = created.pk
+            obj.__dict__.update(created.__dict__)
+            return
+        obj.save(update_fields=["currency", "method", "threshold", "active"])
+        if account:
+            services.payee_set_account(obj.pk, account, actor=request.user, reason="changed in the admin")
+
+    @admin.action(description="Pay now: one payout each for the available balance")
+    def pay_now(self, request, queryset):
+        plan = services.payout_run(actor=request.user, payee_ids=list(queryset.values_list("pk", flat=True)), reason="admin action")
+        self.message_user(request, f"Run {plan.run.run_key}: {len(plan.payouts)} payout(s), {plan.total} in total; "
+                                   f"{len(plan.skipped)} payee(s) skipped.", messages.SUCCESS)
+
+    @admin.action(description="Preview payouts (dry run, changes nothing)")
+    def preview_payouts(self, request, queryset):
+        plan = services.payout_run(payee_ids=list(queryset.values_list("pk", flat=True)), dry_run=True)
+        context = {**self.admin_site.each_context(request), "title": "Payout preview (dry run)", "plan": plan, "opts": self.model._meta}
+        return TemplateResponse(request, "admin/payouts/preview.html", context)
+
+
+@admin.register(LedgerEntry)
+class LedgerEntryAdmin(admin.ModelAdmin):
+    """Append-only. "Add" posts a credit through the service; debits come from paid payouts."""
+
+    list_display = ("created_at", "payee", "kind", "amount", "currency", "payout", "memo", "reference")
+    list_filter = ("kind", "currency", ("created_at", admin.DateFieldListFilter))
+    search_fields = ("payee__user__username", "memo", "reference")
+    list_select_related = ("payee__user",)
+    autocomplete_fields = ("payee",)
+    fields = ("payee", "amount", "currency", "memo", "reference")
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.fields if obj else ()
+
+    def has_change_permission(self, request, obj=None):
+        return obj is None and super().has_change_permission(request)
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def get_form(self, request, obj=None, **kwargs):
+        form = super().get_form(request, obj, **kwargs)
+        if obj is None:
+            form.base_fields["currency"].required = False
+            form.base_fields["currency"].help_text = "Leave empty for the payee's currency."
+        return form
+
+    def save_model(self, request, obj, form, change):
+        try:
+            entry = services.ledger_credit(obj.payee_id, obj.amount, currency=obj.currency or None, memo=obj.memo,
+                                           reference=obj.reference, actor=request.user)
+        except services.PayoutError as exc:
+            raise ValidationError(exc.message) from None
+        obj.pk = entry.pk
+
+
+@admin.register(Payout)
+class PayoutAdmin(admin.ModelAdmin):
+    list_display = ("id", "payee", "amount", "currency", "state_badge", "provider", "provider_failures", "run", "created_at", "paid_at")
+    list_filter = ("state", "provider", "currency", ("created_at", admin.DateFieldListFilter))
+    search_fields = ("=id", "payee__user__username", "=idempotency_key", "provider_reference")
+    search_help_text = "Payout id, username, idempotency key or provider reference."
+    list_select_related = ("payee__user", "run")
+    date_hierarchy = "created_at"
+    show_full_result_count = False
+    actions = ["approve", "cancel", "retry", "run_now"]
+    readonly_fields = (
+        "payee", "amount", "currency", "state_badge", "idempotency_key", "run", "recurring", "recurring_fire_at", "provider",
+        "provider_reference", "provider_failures", "failure_reason", "requested_by", "approved_by", "approved_at", "expires_at",
+        "created_at", "updated_at", "paid_at", "jobs",
+    )
+    fields = readonly_fields
+
+    def has_add_permission(self, request):
+        return False  # payouts are requested through the service (API, runs, recurring instructions)
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="state", ordering="state")
+    def state_badge(self, payout):
+        return _badge(payout.state, payout.get_state_display())
+
+    @admin.display(description="jobs")
+    def jobs(self, payout):
+        jobs = JobRecord.objects.filter(subject_type="payout", subject_id=str(payout.pk)).order_by("-created_at")[:20]
+        return format_html_join("", '<div><a href="{}">{}</a> {} ({})</div>', (
+            (reverse("admin:jobs_jobrecord_change", args=[j.pk]), j.task_name, j.state, j.created_at.strftime("%Y-%m-%d %H:%M:%S"))
+            for j in jobs)) or "-"
+
+    @admin.action(description="Approve")
+    def approve(self, request, queryset):
+        _each(self, request, queryset.values_list("pk", flat=True), services.payout_approve, "approved")
+
+    @admin.action(description="Cancel (releases the hold)")
+    def cancel(self, request, queryset):
+        _each(self, request, queryset.values_list("pk", flat=True), services.payout_cancel, "cancelled")
+
+    @admin.action(description="Retry failed payouts")
+    def retry(self, request, queryset):
+        _each(self, request, queryset.values_list("pk", flat=True), services.payout_retry, "sent again")
+
+    @admin.action(description="Run now (make sure a job is on its way)")
+    def run_now(self, request, queryset):
+        _each(self, request, queryset.values_list("pk", flat=True), services.payout_process_now, "queued")
+
+
+class RunPayoutsInline(RecentPayoutsInline):
+    fk_name = "run"
+    verbose_name_plural = "payouts (first 20)"
+
+
+@admin.register(PayoutRun)
+class PayoutRunAdmin(admin.ModelAdmin):
+    list_display = ("run_key", "trigger", "started_by", "payees_considered", "payouts_created", "total", "paid", "failed", "created_at")
+    list_filter = ("trigger", ("created_at", admin.DateFieldListFilter))
+    search_fields = ("run_key",)
+    readonly_fields = ("run_key", "trigger", "started_by", "status", "payees_considered", "payouts_created", "total", "created_at", "finished_at")
+    fields = readonly_fields
+    inlines = [RunPayoutsInline]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="paid")
+    def paid(self, run):
+        return run.payouts.filter(state=Payout.State.PAID).count()
+
+    @admin.display(description="failed")
+    def failed(self, run):
+        return run.payouts.filter(state=Payout.State.FAILED).count()
+
+
+class RecurringPayoutForm(forms.ModelForm):
+    class Meta:
+        model = RecurringPayout
+        fields = ("payee", "amount", "cron", "interval_seconds", "timezone", "enabled")
+
+    def clean(self):
+        from jobs.scheduling import timing_errors
+
+        cleaned = super().clean()
+        for name, message in timing_errors(cleaned.get("cron", ""), cleaned.get("interval_seconds"), cleaned.get("timezone", "")).items():
+            self.add_error(name if name in self.fields else None, message)
+        return cleaned
+
+
+@admin.register(RecurringPayout)
+class RecurringPayoutAdmin(admin.ModelAdmin):
+    form = RecurringPayoutForm
+    list_display = ("id", "payee", "amount", "cron", "interval_seconds", "timezone", "enabled", "next_run_at")
+    list_filter = ("enabled",)
+    search_fields = ("payee__user__username",)
+    autocomplete_fields = ("payee",)
+    readonly_fields = ("next_run_at",)
+
+    def save_model(self, request, obj, form, change):
+        if change and {"cron", "interval_seconds", "timezone"} & set(form.changed_data):
+            obj.next_run_at = None  # recomputed from the new timing
+        try:
+            services.recurring_save(obj, actor=request.user)
+        except services.PayoutError as exc:
+            raise ValidationError(exc.message) from None
+
+
+@admin.register(ReconciliationReport)
+class ReconciliationReportAdmin(admin.ModelAdmin):
+    list_display = ("created_at", "checked_payouts", "checked_transfers", "mismatch_count", "reviewed")
+    list_filter = ("reviewed",)
+    fields = ("created_at", "checked_payouts", "checked_transfers", "mismatch_count", "mismatch_table", "reviewed")
+    readonly_fields = ("created_at", "checked_payouts", "checked_transfers", "mismatch_count", "mismatch_table")
+    actions = ["run_reconciliation"]
+
+    def has_add_permission(self, request):
+        return False
+
+    @admin.display(description="mismatches")
+    def mismatch_table(self, report):
+        if not report.mismatches:
+            return "None: the ledger and the providers agree."
+        rows = format_html_join("", "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>", (
+            (m.get("kind"), m.get("payout", ""), m.get("payee", ""), m.get("provider", ""),
+             f"{m.get('amount', '')} {m.get('currency', '')}".strip(), m.get("detail", "")) for m in report.mismatches))
+        return format_html("<table><tr><th>kind</th><th>payout</th><th>payee</th><th>provider</th><th>amount</th><th>detail</th></tr>{}</table>", rows)
+
+    def changelist_view(self, request, extra_context=None):
+        # "Run a reconciliation now" needs no selection (there may be no report yet).
+        if request.method == "POST" and request.POST.get("action") == "run_reconciliation" and not request.POST.getlist(ACTION_CHECKBOX_NAME):
+            post = request.POST.copy()
+            post.setlist(ACTION_CHECKBOX_NAME, ["0"])
+            request.POST = post
+        return super().changelist_view(request, extra_context)
+
+    @admin.action(description="Run a reconciliation now")
+    def run_reconciliation(self, request, queryset):
+        report = reconciliation.reconcile(actor=request.user)
+        level = messages.WARNING if report.mismatch_count else messages.SUCCESS
+        self.message_user(request, f"Reconciliation done: {report.mismatch_count} mismatch(es) in {report.checked_payouts} payouts.", level)
+

@@ -1,0 +1,232 @@
+"""Payees, their ledger, payouts and payout runs.
+
+Money rules the database enforces on its own (so no code path can break them):
+
+* a payee's ``balance`` (credits minus paid payouts) and ``held`` (payouts on
+  their way) never go negative, and ``held`` never exceeds ``balance``;
+* a payout is debited once: one ledger debit per payout (unique);
+* one payout per payee per run, and one per recurring instruction per fire time;
+* every payout carries a unique idempotency key, which is what the provider sees,
+  so a repeated call can never become a second transfer.
+
+``balance`` and ``held`` are kept on the payee row, changed only under its row
+lock in the same transaction as the ledger entry or payout state they follow;
+``payouts.selectors.ledger_mismatches`` recomputes them from the ledger.
+"""
+from __future__ import annotations
+
+import uuid
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+
+from payouts import vault
+
+MONEY = {"max_digits": 18, "decimal_places": 2}
+
+
+class Payee(models.Model):
+    class Method(models.TextChoices):
+        BANK = "bank", "Bank account"
+        WALLET = "wallet", "Wallet"
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="payee")
+    currency = models.CharField(max_length=3, help_text="ISO 4217 code; every credit and payout of this payee uses it.")
+    method = models.CharField(max_length=16, choices=Method.choices, default=Method.BANK)
+    # The account number (or wallet id) is stored encrypted and never shown whole.
+    method_secret = models.TextField(blank=True, editable=False)
+    method_last4 = models.CharField(max_length=4, blank=True, editable=False)
+    threshold = models.DecimalField(
+        **MONEY, default=Decimal("10.00"), help_text="The daily run pays a payee whose available balance reaches this."
+    )
+    active = models.BooleanField(default=True)
+    balance = models.DecimalField(**MONEY, default=Decimal("0"), editable=False)
+    held = models.DecimalField(**MONEY, default=Decimal("0"), editable=False, help_text="Reserved by payouts on their way.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["pk"]
+        constraints = [
+            models.CheckConstraint(condition=Q(balance__gte=0), name="payee_balance_not_negative"),
+            models.CheckConstraint(condition=Q(held__gte=0), name="payee_held_not_negative"),
+            models.CheckConstraint(condition=Q(held__lte=F("balance")), name="payee_held_within_balance"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user.get_username()} ({self.currency})"
+
+    @property
+    def available(self) -> Decimal:
+        return self.balance - self.held
+
+    @property
+    def destination(self) -> str:
+        """What staff, logs and the API see of the payout method."""
+        return f"{self.get_method_display()} ••••{self.method_last4}" if self.method_last4 else "not set"
+
+    def set_account(self, number: str) -> None:
+        self.method_secret = vault.encrypt(number)
+        self.method_last4 = number[-4:]
+
+    def account(self) -> str:
+        """The whole account number: for the provider call only."""
+        return vault.decrypt(self.method_secret) if self.method_secret else ""
+
+
+class LedgerEntry(models.Model):
+    """Append-only: a credit adds to the balance; a debit is a paid payout."""
+
+    class Kind(models.TextChoices):
+        CREDIT = "credit", "Credit"
+        DEBIT = "debit", "Debit (paid payout)"
+
+    payee = models.ForeignKey(Payee, on_delete=models.PROTECT, related_name="ledger")
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    amount = models.DecimalField(**MONEY)
+    currency = models.CharField(max_length=3)
+    payout = models.OneToOneField("Payout", null=True, blank=True, on_delete=models.PROTECT, related_name="debit")
+    memo = models.CharField(max_length=255, blank=True)
+    reference = models.CharField(max_length=100, blank=True, help_text="The caller's id for a credit; a repeat is refused.")
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        verbose_name_plural = "ledger entries"
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="ledger_amount_positive"),
+            models.CheckConstraint(
+                condition=Q(kind="credit", payout__isnull=True) | Q(kind="debit", payout__isnull=False), name="ledger_debit_is_a_payout"
+            ),
+            models.UniqueConstraint(fields=["payee", "reference"], condition=~Q(reference=""), name="ledger_reference_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.amount} {self.currency} ({self.payee_id})"
+
+
+class PayoutRun(models.Model):
+    """A batch of payouts: the daily run, or a manual "pay now"."""
+
+    class Trigger(models.TextChoices):
+        SCHEDULE = "schedule", "Schedule"
+        MANUAL = "manual", "Manual"
+
+    class Status(models.TextChoices):
+        CREATED = "created", "Payouts created"
+        FINISHED = "finished", "Finished"
+
+    trigger = models.CharField(max_length=16, choices=Trigger.choices)
+    started_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    run_key = models.CharField(max_length=100, unique=True, help_text="One run per key: the daily run's is its date.")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.CREATED)
+    payees_considered = models.PositiveIntegerField(default=0)
+    payouts_created = models.PositiveIntegerField(default=0)
+    total = models.DecimalField(**MONEY, default=Decimal("0"))
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"run {self.run_key}"
+
+
+class RecurringPayout(models.Model):
+    """A payee's standing instruction: pay ``amount`` on a cron schedule or fixed interval."""
+
+    payee = models.ForeignKey(Payee, on_delete=models.CASCADE, related_name="recurring")
+    amount = models.DecimalField(**MONEY)
+    cron = models.CharField(max_length=100, blank=True, help_text="Cron expression, e.g. '0 9 * * 1' (Mondays 09:00).")
+    interval_seconds = models.PositiveIntegerField(null=True, blank=True, help_text="Or a fixed interval.")
+    timezone = models.CharField(max_length=64, default="UTC")
+    enabled = models.BooleanField(default=True)
+    next_run_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.CheckConstraint(condition=Q(amount__gt=0), name="recurring_amount_positive")]
+
+    def __str__(self) -> str:
+        return f"{self.amount} to {self.payee_id} ({self.cron or f'every {self.interval_seconds}s'})"
+
+
+class Payout(models.Model):
+    class State(models.TextChoices):
+        REQUESTED = "requested", "Requested (awaiting approval)"
+        APPROVED = "approved", "Approved"
+        PROCESSING = "processing", "Processing"
+        PAID = "paid", "Paid"
+        FAILED = "failed", "Failed"
+        CANCELLED = "cancelled", "Cancelled"
+        EXPIRED = "expired", "Expired"
+
+    payee = models.ForeignKey(Payee, on_delete=models.PROTECT, related_name="payouts")
+    amount = models.DecimalField(**MONEY)
+    currency = models.CharField(max_length=3)
+    state = models.CharField(max_length=16, choices=State.choices, db_index=True)
+    idempotency_key = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    run = models.ForeignKey(PayoutRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="payouts")
+    recurring = models.ForeignKey(RecurringPayout, null=True, blank=True, on_delete=models.SET_NULL, related_name="payouts")
+    recurring_fire_at = models.DateTimeField(null=True, blank=True)
+    provider = models.CharField(max_length=32, blank=True, help_text="The provider this payout is (or was) sent through.")
+    provider_reference = models.CharField(max_length=100, blank=True)
+    provider_failures = models.PositiveIntegerField(default=0, help_text="Failed calls to the current provider.")
+    failure_reason = models.TextField(blank=True)
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    approved_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    approved_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    paid_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="payout_amount_positive"),
+            models.UniqueConstraint(fields=["run", "payee"], name="payout_once_per_payee_per_run"),
+            models.UniqueConstraint(fields=["recurring", "recurring_fire_at"], name="payout_once_per_recurring_fire"),
+        ]
+
+    def __str__(self) -> str:
+        return f"payout {self.pk}: {self.amount} {self.currency} ({self.state})"
+
+
+class ReconciliationReport(models.Model):
+    """One comparison of the ledger with the providers' records, and what did not match."""
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    checked_payouts = models.PositiveIntegerField(default=0)
+    checked_transfers = models.PositiveIntegerField(default=0)
+    mismatch_count = models.PositiveIntegerField(default=0)
+    mismatches = models.JSONField(default=list, blank=True)
+    reviewed = models.BooleanField(default=False, help_text="Tick once staff have dealt with the mismatches.")
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"reconciliation {self.created_at:%Y-%m-%d %H:%M} ({self.mismatch_count} mismatches)"
+
+
+class SandboxTransfer(models.Model):
+    """The sandbox providers' own books: what a real provider would hold on its side. Kept in
+    this database for convenience, written outside the payout's transaction like a real call."""
+
+    provider = models.CharField(max_length=32)
+    idempotency_key = models.CharField(max_length=64)
+    amount = models.DecimalField(**MONEY)
+    currency = models.CharField(max_length=3)
+    destination = models.CharField(max_length=64, help_text="Masked.")
+    reference = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["provider", "idempotency_key"], name="sandbox_transfer_once_per_key")]
+
+    def __str__(self) -> str:
+        return f"{self.provider} {self.reference}: {self.amount} {self.currency}"

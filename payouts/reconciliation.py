@@ -1,0 +1,124 @@
+"""Credit reconciliation: compare our books with the providers' and flag what differs.
+
+Kinds of mismatch (each names the payout, payee, provider and amounts involved):
+
+* ``missing_transfer``: a paid payout whose provider holds no transfer under its key;
+* ``duplicated_transfer``: more than one provider holds a transfer under one key;
+* ``wrong_amount``: the transfer's amount or currency is not the payout's;
+* ``unrecorded_transfer``: a provider moved money for a payout we hold as failed,
+  cancelled or expired;
+* ``unknown_transfer``: a provider transfer whose key is no payout of ours;
+* ``ledger_mismatch``: a payee's balance or hold differs from what its ledger and
+  payouts add up to;
+* ``provider_unavailable``: a provider could not list its transfers (retried next run).
+
+Before comparing, payouts stuck without a job (approved or processing, no active job,
+quiet for ``STUCK_AFTER``) are sent again or settled, so a crash never leaves one behind.
+"""
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from datetime import timedelta
+from decimal import Decimal
+
+from django.conf import settings
+from django.db.models import Sum
+from django.utils import timezone
+
+from jobs.models import JobRecord
+from jobs.services import audit
+from jobs.states import ACTIVE
+from payouts.models import LedgerEntry, Payee, Payout, ReconciliationReport
+from payouts.providers import ProviderError, get_provider
+from payouts.services import IN_FLIGHT, _enqueue_processing, settle
+
+log = logging.getLogger(__name__)
+
+S = Payout.State
+STUCK_AFTER = timedelta(minutes=10)
+
+
+def recover_stuck(older_than: timedelta = STUCK_AFTER) -> dict:
+    """Approved payouts with no job get one; processing payouts with no job are settled."""
+    cutoff = timezone.now() - older_than
+    with_job = JobRecord.objects.filter(subject_type="payout", state__in=ACTIVE).values_list("subject_id", flat=True)
+    stuck = Payout.objects.filter(state__in=(S.APPROVED, S.PROCESSING), updated_at__lte=cutoff).exclude(
+        pk__in=[int(i) for i in with_job if i.isdigit()]
+    )
+    counts = {"resent": 0, "settled": 0}
+    for payout in stuck.iterator():
+        if payout.state == S.APPROVED:
+            _enqueue_processing(payout)
+            counts["resent"] += 1
+        else:
+            settle(payout.pk)
+            counts["settled"] += 1
+    return counts
+
+
+def reconcile(*, actor=None) -> ReconciliationReport:
+    recovered = recover_stuck()
+    mismatches: list[dict] = []
+    by_key: dict[str, list] = defaultdict(list)
+    transfer_count = 0
+    for name in settings.PAYOUT_PROVIDERS:
+        try:
+            transfers = get_provider(name).transfers()
+        except ProviderError as exc:
+            mismatches.append({"kind": "provider_unavailable", "provider": name, "detail": str(exc)})
+            continue
+        transfer_count += len(transfers)
+        for transfer in transfers:
+            by_key[transfer.key].append(transfer)
+
+    checked = 0
+    fields = ("pk", "payee_id", "idempotency_key", "state", "amount", "currency", "provider")
+    for pk, payee_id, key, state, amount, currency, provider in Payout.objects.values_list(*fields).iterator():
+        checked += 1
+        found = by_key.pop(str(key), [])
+        base = {"payout": pk, "payee": payee_id, "amount": str(amount), "currency": currency}
+        if len(found) > 1:
+            mismatches.append({**base, "kind": "duplicated_transfer", "provider": ", ".join(t.provider for t in found),
+                               "detail": f"{len(found)} transfers under one key: " + ", ".join(t.reference for t in found)})
+        if state == S.PAID:
+            if not found:
+                mismatches.append({**base, "kind": "missing_transfer", "provider": provider,
+                                   "detail": "paid in our ledger, no transfer at the provider"})
+            for t in found:
+                if t.amount != amount or t.currency != currency:
+                    mismatches.append({**base, "kind": "wrong_amount", "provider": t.provider,
+                                       "detail": f"the provider moved {t.amount} {t.currency} ({t.reference})"})
+        elif found and state not in IN_FLIGHT:
+            mismatches.append({**base, "kind": "unrecorded_transfer", "provider": found[0].provider,
+                               "detail": f"the payout is {state} but {found[0].reference} moved {found[0].amount} {found[0].currency}"})
+    for key, found in by_key.items():
+        for t in found:
+            mismatches.append({"kind": "unknown_transfer", "provider": t.provider, "amount": str(t.amount), "currency": t.currency,
+                               "detail": f"transfer {t.reference} under key {key} matches no payout"})
+    mismatches += ledger_mismatches()
+
+    report = ReconciliationReport.objects.create(
+        checked_payouts=checked, checked_transfers=transfer_count, mismatch_count=len(mismatches), mismatches=mismatches,
+    )
+    audit(actor or "system:reconciliation", "payout.reconcile", "reconciliation_report", report.pk,
+          mismatches=len(mismatches), **recovered)
+    if mismatches:
+        log.error("reconciliation %s: %d mismatch(es); see the admin", report.pk, len(mismatches))
+    return report
+
+
+def ledger_mismatches() -> list[dict]:
+    """Payees whose kept balance or hold differs from their ledger and in-flight payouts."""
+    credits = dict(LedgerEntry.objects.filter(kind=LedgerEntry.Kind.CREDIT).values("payee").annotate(s=Sum("amount")).values_list("payee", "s"))
+    debits = dict(LedgerEntry.objects.filter(kind=LedgerEntry.Kind.DEBIT).values("payee").annotate(s=Sum("amount")).values_list("payee", "s"))
+    held = dict(Payout.objects.filter(state__in=IN_FLIGHT).values("payee").annotate(s=Sum("amount")).values_list("payee", "s"))
+    zero = Decimal("0")
+    found = []
+    for pk, balance, hold, currency in Payee.objects.values_list("pk", "balance", "held", "currency").iterator():
+        expected_balance = credits.get(pk, zero) - debits.get(pk, zero)
+        expected_held = held.get(pk, zero)
+        if balance != expected_balance or hold != expected_held:
+            found.append({"kind": "ledger_mismatch", "payee": pk, "currency": currency,
+                          "detail": f"balance {balance} (ledger says {expected_balance}), held {hold} (payouts say {expected_held})"})
+    return found
