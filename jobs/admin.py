@@ -38,20 +38,26 @@ class JobAttemptInline(admin.TabularInline):
         return format_html("<details><summary>show</summary><pre style='white-space:pre-wrap'>{}</pre></details>", attempt.traceback)
 
 
-def _run_action(modeladmin, request, queryset, service, verb):
+def run_each(modeladmin, request, ids, service, verb: str, *, noun: str = "job", refusals=(services.JobStateError,)) -> None:
+    """Call ``service(pk, actor=..., reason=...)`` for each id; report what was done and what the
+    service refused (its error says why). Shared by every admin action that calls a service."""
     done, refused = 0, []
-    for job_id in queryset.values_list("pk", flat=True):
+    for pk in ids:
         try:
-            service(job_id, actor=request.user, reason=f"admin action: {verb}")
+            service(pk, actor=request.user, reason=f"admin action: {verb}")
             done += 1
-        except services.JobStateError as exc:
-            refused.append(str(exc))
+        except refusals as exc:
+            refused.append(f"#{pk}: {getattr(exc, 'message', exc)}")
     if done:
-        modeladmin.message_user(request, f"{verb}: {done} job(s).", messages.SUCCESS)
+        modeladmin.message_user(request, f"{verb}: {done} {noun}(s).", messages.SUCCESS)
     for message in refused[:10]:
         modeladmin.message_user(request, message, messages.WARNING)
     if len(refused) > 10:
         modeladmin.message_user(request, f"... and {len(refused) - 10} more refused.", messages.WARNING)
+
+
+def _run_action(modeladmin, request, queryset, service, verb):
+    run_each(modeladmin, request, queryset.values_list("pk", flat=True), service, verb)
 
 
 @admin.register(JobRecord)

@@ -13,6 +13,7 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
+from jobs.admin import run_each
 from jobs.models import JobRecord
 from payouts import reconciliation, services
 from payouts.models import LedgerEntry, Payee, Payout, PayoutRun, ReconciliationReport, RecurringPayout
@@ -28,19 +29,15 @@ def _badge(state: str, label: str):
 
 
 def _each(modeladmin, request, ids, service, verb):
-    done, refused = 0, []
-    for pk in ids:
-        try:
-            service(pk, actor=request.user, reason=f"admin action: {verb}")
-            done += 1
-        except services.PayoutError as exc:
-            refused.append(f"#{pk}: {exc.message}")
-    if done:
-        modeladmin.message_user(request, f"{verb}: {done} payout(s).", messages.SUCCESS)
-    for message in refused[:10]:
-        modeladmin.message_user(request, message, messages.WARNING)
-    if len(refused) > 10:
-        modeladmin.message_user(request, f"... and {len(refused) - 10} more refused.", messages.WARNING)
+    run_each(modeladmin, request, ids, service, verb, noun="payout", refusals=(services.PayoutError,))
+
+
+def _money(value):
+    """The services' amount rule (positive, two decimals), as a form error."""
+    try:
+        return services._amount(value)
+    except services.PayoutError as exc:
+        raise ValidationError(exc.message) from None
 
 
 class PayeeForm(forms.ModelForm):
@@ -60,6 +57,9 @@ class PayeeForm(forms.ModelForm):
         if self.instance.pk and currency != self.instance.currency and self.instance.ledger.exists():
             raise ValidationError("The currency cannot change once the ledger has entries.")
         return currency
+
+    def clean_threshold(self):
+        return _money(self.cleaned_data["threshold"])
 
     def clean(self):
         cleaned = super().clean()
@@ -154,6 +154,26 @@ class PayeeAdmin(admin.ModelAdmin):
         return TemplateResponse(request, "admin/payouts/preview.html", context)
 
 
+class CreditForm(forms.ModelForm):
+    class Meta:
+        model = LedgerEntry
+        fields = ("payee", "amount", "currency", "memo", "reference")
+
+    def clean(self):
+        cleaned = super().clean()
+        payee, reference = cleaned.get("payee"), (cleaned.get("reference") or "").strip()
+        try:  # the service's checks, shown on their fields (the service checks again when saving)
+            if cleaned.get("amount") is not None:
+                services._amount(cleaned["amount"])
+            if payee is not None:
+                services._currency(payee, cleaned.get("currency") or None)
+                if reference and LedgerEntry.objects.filter(payee=payee, reference=reference).exists():
+                    raise services.PayoutError("reference", f"a credit with reference {reference!r} was already posted for this payee")
+        except services.PayoutError as exc:
+            self.add_error(exc.field if exc.field in self.fields else None, exc.message)
+        return cleaned
+
+
 @admin.register(LedgerEntry)
 class LedgerEntryAdmin(admin.ModelAdmin):
     """Append-only. "Add" posts a credit through the service; debits come from paid payouts."""
@@ -175,6 +195,8 @@ class LedgerEntryAdmin(admin.ModelAdmin):
         return False
 
     def get_form(self, request, obj=None, **kwargs):
+        if obj is None:
+            kwargs["form"] = CreditForm
         form = super().get_form(request, obj, **kwargs)
         if obj is None:
             form.base_fields["currency"].required = False
@@ -248,8 +270,8 @@ class RunPayoutsInline(RecentPayoutsInline):
 
 @admin.register(PayoutRun)
 class PayoutRunAdmin(admin.ModelAdmin):
-    list_display = ("run_key", "trigger", "started_by", "payees_considered", "payouts_created", "total", "paid", "failed", "created_at")
-    list_filter = ("trigger", ("created_at", admin.DateFieldListFilter))
+    list_display = ("run_key", "trigger", "status", "started_by", "payees_considered", "payouts_created", "total", "paid", "failed", "created_at")
+    list_filter = ("trigger", "status", ("created_at", admin.DateFieldListFilter))
     search_fields = ("run_key",)
     readonly_fields = ("run_key", "trigger", "started_by", "status", "payees_considered", "payouts_created", "total", "created_at", "finished_at")
     fields = readonly_fields
@@ -274,6 +296,9 @@ class RecurringPayoutForm(forms.ModelForm):
     class Meta:
         model = RecurringPayout
         fields = ("payee", "amount", "cron", "interval_seconds", "timezone", "enabled")
+
+    def clean_amount(self):
+        return _money(self.cleaned_data["amount"])
 
     def clean(self):
         from jobs.scheduling import timing_errors

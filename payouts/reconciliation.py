@@ -29,7 +29,7 @@ from django.utils import timezone
 from jobs.models import JobRecord
 from jobs.services import audit
 from jobs.states import ACTIVE
-from payouts.models import LedgerEntry, Payee, Payout, ReconciliationReport
+from payouts.models import LedgerEntry, Payee, Payout, PayoutRun, ReconciliationReport
 from payouts.providers import ProviderError, get_provider
 from payouts.services import IN_FLIGHT, _enqueue_processing, settle
 
@@ -54,7 +54,16 @@ def recover_stuck(older_than: timedelta = STUCK_AFTER) -> dict:
         else:
             settle(payout.pk)
             counts["settled"] += 1
+    counts["runs_finished"] = finish_runs()
     return counts
+
+
+def finish_runs() -> int:
+    """Mark runs whose payouts have all ended (paid, failed, cancelled, expired) as finished."""
+    open_runs = PayoutRun.objects.filter(status=PayoutRun.Status.CREATED).exclude(payouts__state__in=IN_FLIGHT)
+    return PayoutRun.objects.filter(pk__in=list(open_runs.values_list("pk", flat=True))).update(
+        status=PayoutRun.Status.FINISHED, finished_at=timezone.now()
+    )
 
 
 def reconcile(*, actor=None) -> ReconciliationReport:

@@ -24,6 +24,7 @@ from decimal import Decimal, InvalidOperation
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from jobs.services import audit, enqueue, enqueue_many, JobSpec
@@ -475,9 +476,9 @@ def _run_batch(plan: RunPlan, ids: list, actor) -> None:
                 expires_at=now + timedelta(seconds=settings.PAYOUT_APPROVAL_TTL) if needs_approval else None,
             ))
         Payout.objects.bulk_create(new, batch_size=500)  # unique (run, payee): a payee is paid once per run
-        for payout in new:
-            payout.payee.held += payout.amount  # the payee rows are locked above
-        Payee.objects.bulk_update([p.payee for p in new], ["held"], batch_size=500)
+        # Each payout is the payee's whole available balance, so its hold makes held = balance:
+        # one UPDATE for the batch (the rows are locked above, so balance cannot have moved).
+        Payee.objects.filter(pk__in=[p.payee_id for p in new]).update(held=F("balance"))
         enqueue_many(
             [JobSpec("payouts.expire", [p.pk], run_at=p.expires_at, subject=("payout", p.pk)) for p in new if p.state == S.REQUESTED]
             + [JobSpec("payouts.process", [p.pk], subject=("payout", p.pk)) for p in new if p.state == S.APPROVED]

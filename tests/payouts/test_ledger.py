@@ -89,3 +89,15 @@ def test_inactive_payees_cannot_be_paid(make_payee):
     with pytest.raises(PayoutError) as info:
         services.payout_request(payee.pk, "5")
     assert info.value.field == "payee"
+
+
+def test_the_state_machine_allows_only_its_moves(make_payee):
+    P = Payout.State
+    assert services.TRANSITIONS[P.PAID] == services.TRANSITIONS[P.CANCELLED] == services.TRANSITIONS[P.EXPIRED] == set()
+    assert P.CANCELLED not in services.TRANSITIONS[P.PROCESSING]  # the provider may be moving the money
+    assert set(services.TRANSITIONS) == set(P.values)
+    payout = services.payout_request(make_payee().pk, "5")
+    for target in set(P.values) - services.TRANSITIONS[P.APPROVED]:
+        with pytest.raises(PayoutError):
+            services._move(payout, target)
+        assert Payout.objects.get(pk=payout.pk).state == P.APPROVED

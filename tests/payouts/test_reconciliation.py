@@ -59,8 +59,8 @@ def test_recovery_resends_approved_payouts_and_settles_processing_ones(make_paye
     Payout.objects.filter(pk=moved.pk).update(state=P.PROCESSING, provider="sandbox")
     payee = moved.payee
     get_provider("sandbox").transfer(str(moved.idempotency_key), moved.amount, "EUR", payee.account(), payee.destination)
-    assert reconciliation.recover_stuck(older_than=dt.timedelta(minutes=10)) == {"resent": 0, "settled": 0}  # too recent
-    assert reconciliation.recover_stuck(older_than=dt.timedelta(0)) == {"resent": 1, "settled": 1}
+    assert reconciliation.recover_stuck(older_than=dt.timedelta(minutes=10)) == {"resent": 0, "settled": 0, "runs_finished": 0}
+    assert reconciliation.recover_stuck(older_than=dt.timedelta(0)) == {"resent": 1, "settled": 1, "runs_finished": 0}
     drain()
     lost.refresh_from_db()
     moved.refresh_from_db()
@@ -76,3 +76,15 @@ def test_the_admin_runs_a_reconciliation_without_a_selection(client, django_user
     assert b"Reconciliation done: 0 mismatch(es) in 3 payouts" in response.content
     report = ReconciliationReport.objects.get()
     assert client.get(reverse("admin:payouts_reconciliationreport_change", args=[report.pk])).status_code == 200
+
+
+def test_a_run_is_marked_finished_once_its_payouts_have_ended(make_payee, drain):
+    from payouts.models import PayoutRun
+
+    make_payee(balance="50.00")
+    plan = services.payout_run(run_key="r1")
+    assert reconciliation.finish_runs() == 0
+    drain()
+    assert reconciliation.finish_runs() == 1
+    run = PayoutRun.objects.get(pk=plan.run.pk)
+    assert run.status == PayoutRun.Status.FINISHED and run.finished_at is not None

@@ -153,3 +153,18 @@ def test_admin_adds_payees_and_credits_through_the_services(client, staff, djang
     assert payee.balance == Decimal("12.34")
     bad = client.post(reverse("admin:payouts_recurringpayout_add"), {"payee": payee.pk, "amount": "5", "cron": "99 * * * *", "timezone": "UTC", "enabled": "on"})
     assert bad.status_code == 200 and b"not a valid cron expression" in bad.content and not RecurringPayout.objects.exists()
+
+
+@pytest.mark.parametrize("url, data, message", [
+    ("admin:payouts_ledgerentry_add", {"amount": "-5", "currency": "", "memo": "", "reference": ""}, b"must be greater than zero"),
+    ("admin:payouts_ledgerentry_add", {"amount": "5", "currency": "USD", "memo": "", "reference": ""}, b"this payee&#x27;s account is in EUR"),
+    ("admin:payouts_recurringpayout_add", {"amount": "0", "interval_seconds": "60", "timezone": "UTC"}, b"must be greater than zero"),
+])
+def test_admin_forms_show_bad_money_input_as_errors(client, staff, make_payee, url, data, message):
+    from payouts.models import LedgerEntry
+
+    payee = make_payee()
+    entries = LedgerEntry.objects.count()
+    response = client.post(reverse(url), {"payee": payee.pk, **data})
+    assert response.status_code == 200 and message in response.content
+    assert LedgerEntry.objects.count() == entries and not RecurringPayout.objects.exists()
