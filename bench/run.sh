@@ -7,3 +7,4 @@ QUEUE_OVERRIDES='{"default": {"concurrency": 1000, "rate_limit": [1000000, 60]}}
   python bench/throughput.py --label flow-configured --enqueue 10 --bulk 10
 python bench/flow.py
 python bench/payouts.py
+python bench/exports.py

@@ -269,7 +269,10 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
-MEDIA_ROOT = BASE_DIR / "media"
+MEDIA_ROOT = env.str("MEDIA_ROOT", str(BASE_DIR / "media"))
+# Reports and exports are files in the default storage (MEDIA_ROOT); they are deleted this long
+# after they were produced (the "Report file retention" schedule). docs/reports.md
+REPORT_RETENTION = env.int("REPORT_RETENTION", 7 * 24 * 3600, minimum=60)
 
 # --- RQ / django-rq ---------------------------------------------------------
 # Every logical queue has four Redis lists, one per priority tier; see jobs/queues.py.

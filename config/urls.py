@@ -1,5 +1,5 @@
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 
 admin.site.site_header = "Conveyor operations"
 admin.site.site_title = "Conveyor"
@@ -9,4 +9,5 @@ admin.site.index_title = "Jobs, payouts and reports"
 # behind the admin's staff check.
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("reports/", include("reports.urls")),
 ]

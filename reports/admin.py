@@ -24,3 +24,124 @@ class ConveyorUserAdmin(UserAdmin):
 if admin.site.is_registered(User):
     admin.site.unregister(User)
 admin.site.register(User, ConveyorUserAdmin)
+
+
+# --- Reports and exports ---------------------------------------------------------
+
+import json  # noqa: E402
+
+from django import forms  # noqa: E402
+from django.core.exceptions import ValidationError  # noqa: E402
+from django.urls import reverse  # noqa: E402
+from django.utils.html import format_html  # noqa: E402
+
+from reports import exports  # noqa: E402
+from reports.models import Report, UserFigures  # noqa: E402
+from reports.services import report_request  # noqa: E402
+
+
+class ReportRequestForm(forms.ModelForm):
+    """Staff pick a kind and fill the parameters it needs; the service validates them."""
+
+    period_start = forms.DateField(required=False, help_text="Payout summary and payee statement.")
+    period_end = forms.DateField(required=False)
+    date = forms.DateField(required=False, help_text="Daily operations report.")
+    payee = forms.IntegerField(required=False, help_text="Payee statement: the payee's id.")
+    dataset = forms.ChoiceField(required=False, choices=[("", "-")] + [(d, d) for d in exports.DATASETS], help_text="Export.")
+    format = forms.ChoiceField(required=False, choices=[(f, f.upper()) for f in exports.FORMATS], initial="csv")
+    filters = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3}),
+                              help_text='Export filters as JSON, e.g. {"state": "paid", "created_from": "2026-11-01"}.')
+
+    class Meta:
+        model = Report
+        fields = ("kind",)
+
+    def clean(self):
+        cleaned = super().clean()
+        kind = cleaned.get("kind")
+        if kind == Report.Kind.EXPORT:
+            try:
+                filters = json.loads(cleaned.get("filters") or "{}")
+            except ValueError:
+                raise ValidationError({"filters": "Not valid JSON."}) from None
+            params = {"dataset": cleaned.get("dataset"), "format": cleaned.get("format") or "csv", "filters": filters}
+        else:
+            params = {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in cleaned.items()
+                      if k in ("period_start", "period_end", "date", "payee") and v not in (None, "")}
+        self.report_parameters = params
+        if kind:
+            from reports import builders
+
+            try:  # the service's own checks, so a bad parameter is a form error on its field
+                exports.validate_export(params) if kind == Report.Kind.EXPORT else builders.validate(kind, params)
+            except exports.ReportError as exc:
+                name = exc.field.split(".")[0]
+                self.add_error(name if name in self.fields else None, exc.message if name in self.fields else f"{exc.field}: {exc.message}")
+        return cleaned
+
+
+@admin.register(Report)
+class ReportAdmin(admin.ModelAdmin):
+    list_display = ("id", "kind", "state", "progress_bar", "requested_by", "created_at", "row_count", "size", "download")
+    list_filter = ("kind", "state", ("created_at", admin.DateFieldListFilter))
+    search_fields = ("=id", "file_name", "requested_by__username")
+    readonly_fields = ("kind", "parameters", "requested_by", "state", "progress_bar", "progress_message", "download", "content_type",
+                       "size", "row_count", "error", "job_link", "created_at", "started_at", "finished_at", "expires_at")
+
+    def get_form(self, request, obj=None, **kwargs):
+        if obj is None:
+            kwargs["form"] = ReportRequestForm
+        return super().get_form(request, obj, **kwargs)
+
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return ("kind", "period_start", "period_end", "date", "payee", "dataset", "format", "filters")
+        return self.readonly_fields
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.readonly_fields if obj else ()
+
+    def has_change_permission(self, request, obj=None):
+        return obj is None and super().has_change_permission(request)
+
+    def save_model(self, request, obj, form, change):
+        try:
+            report = report_request(form.cleaned_data["kind"], form.report_parameters, requested_by=request.user)
+        except exports.ReportError as exc:
+            raise ValidationError(f"{exc.field}: {exc.message}") from None
+        obj.pk = report.pk
+
+    def delete_model(self, request, obj):
+        if obj.file:
+            obj.file.delete(save=False)
+        super().delete_model(request, obj)
+
+    @admin.display(description="progress")
+    def progress_bar(self, report):
+        return format_html('<progress max="100" value="{}"></progress> {}%', report.progress, report.progress)
+
+    @admin.display(description="file")
+    def download(self, report):
+        if report.state != Report.State.DONE:
+            return "-"
+        return format_html('<a href="{}">{}</a>', reverse("reports:download", args=[report.pk]), report.file_name)
+
+    @admin.display(description="job")
+    def job_link(self, report):
+        if not report.job_id:
+            return "-"
+        return format_html('<a href="{}">{}</a>', reverse("admin:jobs_jobrecord_change", args=[report.job_id]), report.job_id)
+
+
+@admin.register(UserFigures)
+class UserFiguresAdmin(admin.ModelAdmin):
+    list_display = ("user", "currency", "balance", "available", "earnings_30d", "payouts_paid", "paid_total", "payouts_in_flight",
+                    "jobs_last_24h", "last_activity", "computed_at")
+    search_fields = ("user__username", "user__email")
+    list_select_related = ("user",)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

@@ -24,14 +24,138 @@ def analytics_fan_out(user_ids=None, *, created_by=None) -> dict:
 
 
 def user_figures(user_id: int) -> dict:
-    """The figures kept per user. Payout and ledger figures join when the payouts app lands."""
-    user = get_user_model().objects.filter(pk=user_id).values("last_login", "date_joined").first()
+    """Compute and store one user's figures (UserFigures); returns them. Idempotent."""
+    from django.db.models import Count, Max, Sum
+
+    from payouts.models import LedgerEntry, Payee, Payout
+    from reports.models import UserFigures
+
+    user = get_user_model().objects.filter(pk=user_id).values("last_login").first()
     if user is None:
         return {"user": user_id, "missing": True}
-    since = timezone.now() - timedelta(hours=24)
-    jobs = JobRecord.objects.filter(subject_type="user", subject_id=str(user_id), created_at__gte=since)
-    return {
-        "user": user_id,
-        "jobs_last_24h": jobs.count(),
-        "last_login": user["last_login"].isoformat() if user["last_login"] else None,
-    }
+    now = timezone.now()
+    figures = {"currency": "", "balance": 0, "available": 0, "earnings_30d": 0, "payouts_paid": 0, "paid_total": 0, "payouts_in_flight": 0}
+    moments = [user["last_login"]]
+    payee = Payee.objects.filter(user_id=user_id).first()
+    if payee is not None:
+        credits = LedgerEntry.objects.filter(payee=payee, kind=LedgerEntry.Kind.CREDIT)
+        paid = Payout.objects.filter(payee=payee, state=Payout.State.PAID).aggregate(n=Count("id"), total=Sum("amount"), last=Max("paid_at"))
+        figures.update(
+            currency=payee.currency, balance=payee.balance, available=payee.available,
+            earnings_30d=credits.filter(created_at__gte=now - timedelta(days=30)).aggregate(s=Sum("amount"))["s"] or 0,
+            payouts_paid=paid["n"], paid_total=paid["total"] or 0,
+            payouts_in_flight=Payout.objects.filter(payee=payee, state__in=("requested", "approved", "processing")).count(),
+        )
+        moments += [credits.aggregate(m=Max("created_at"))["m"], Payout.objects.filter(payee=payee).aggregate(m=Max("created_at"))["m"]]
+    figures["jobs_last_24h"] = JobRecord.objects.filter(subject_type="user", subject_id=str(user_id), created_at__gte=now - timedelta(hours=24)).count()
+    figures["last_activity"] = max((m for m in moments if m), default=None)
+    UserFigures.objects.update_or_create(user_id=user_id, defaults={**figures, "computed_at": now})
+    return {"user": user_id, **{k: (str(v) if not isinstance(v, (int, type(None))) else v) for k, v in figures.items()}}
+
+
+# --- Reports and exports -------------------------------------------------------
+
+REPORT_QUEUES = {"daily_operations": "daily_reports", "export": "exports"}
+
+
+def report_request(kind: str, parameters: dict | None = None, *, requested_by=None) -> "Report":  # noqa: F821
+    """Validate, record and enqueue a report or export. Raises ReportError naming the bad field."""
+    from django.db import transaction
+
+    from jobs.services import audit, enqueue
+    from reports import builders, exports
+    from reports.models import Report
+
+    parameters = parameters or {}
+    if not isinstance(parameters, dict):
+        raise exports.ReportError("parameters", "must be an object")
+    if kind not in Report.Kind.values:
+        raise exports.ReportError("kind", f"must be one of {', '.join(Report.Kind.values)}")
+    clean = exports.validate_export(parameters) if kind == Report.Kind.EXPORT else builders.validate(kind, parameters)
+    user = requested_by if getattr(requested_by, "is_authenticated", False) else None
+    with transaction.atomic():
+        report = Report.objects.create(kind=kind, parameters=clean, requested_by=user)
+        job = enqueue("reports.generate", [report.pk], queue=REPORT_QUEUES.get(kind, "reports"), subject=report, created_by=user)
+        Report.objects.filter(pk=report.pk).update(job=job)
+        report.job = job
+        audit(requested_by, "report.request", "report", report.pk, kind=kind, parameters=clean)
+    return report
+
+
+def report_generate(report_id: int, progress=lambda percent, message="": None) -> dict:
+    """Produce the report's file. Safe to run again: a done report is left alone, a failed or
+    interrupted one starts over. Progress: 10 started, 50 data gathered (exports: 10..90 as rows
+    are written), 90 file written, 100 stored."""
+    import os
+    import tempfile
+
+    from django.conf import settings
+    from django.core.files import File
+
+    from reports import builders, exports
+    from reports.models import Report
+
+    report = Report.objects.filter(pk=report_id).first()
+    if report is None or report.state in (Report.State.DONE, Report.State.EXPIRED):
+        return {"report": report_id, "state": report.state if report else "missing"}
+    Report.objects.filter(pk=report.pk).update(state=Report.State.RUNNING, started_at=timezone.now(), error="", progress=0)
+
+    def step(percent: int, message: str) -> None:
+        Report.objects.filter(pk=report.pk).update(progress=percent, progress_message=message[:255])
+        progress(percent, message)
+
+    step(10, "started")
+    stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
+    if report.kind == Report.Kind.EXPORT:
+        fmt = report.parameters["format"]
+        content_type, extension = exports.FORMATS[fmt]
+        name = f"{report.parameters['dataset']}-export-{stamp}-{report.pk}.{extension}"
+        headers, total, rows = exports.export_rows(report.parameters)
+        step(15, f"exporting {total} rows")
+        on_row = lambda n: step(15 + int(75 * n / max(total, 1)), f"{n} of {total} rows")  # noqa: E731
+    else:
+        content_type, fmt = "text/csv", "csv"
+        name = f"{report.kind.replace('_', '-')}-{stamp}-{report.pk}.csv"
+        steps = builders.BUILDERS[report.kind](report.parameters)
+        next(steps)  # parameters checked, queries running
+        headers, rows = next(steps)
+        step(50, "data gathered")
+        on_row = None
+    handle, path = tempfile.mkstemp(prefix="conveyor-report-", suffix="." + fmt)
+    os.close(handle)
+    try:
+        count = exports.write(fmt, path, headers, rows, on_row)
+        step(90, "file written")
+        with open(path, "rb") as fh:
+            report.file.save(name, File(fh), save=False)
+        size = os.path.getsize(path)
+    finally:
+        os.unlink(path)
+    now = timezone.now()
+    Report.objects.filter(pk=report.pk).update(
+        state=Report.State.DONE, file=report.file.name, file_name=name, content_type=content_type, size=size, row_count=count,
+        finished_at=now, expires_at=now + timedelta(seconds=settings.REPORT_RETENTION), progress=100, progress_message="done",
+    )
+    progress(100, "done")
+    return {"report": report.pk, "rows": count, "bytes": size, "file": name}
+
+
+def report_failed(report_id: int, error: str) -> None:
+    from reports.models import Report
+
+    Report.objects.filter(pk=report_id).exclude(state=Report.State.DONE).update(
+        state=Report.State.FAILED, error=error[:2000], finished_at=timezone.now())
+
+
+def report_expire_files(now=None) -> int:
+    """Delete the files of reports past their retention; the rows stay, marked expired."""
+    from reports.models import Report
+
+    now = now or timezone.now()
+    expired = 0
+    for report in Report.objects.filter(state=Report.State.DONE, expires_at__lte=now).iterator():
+        if report.file:
+            report.file.delete(save=False)
+        Report.objects.filter(pk=report.pk).update(state=Report.State.EXPIRED, file="")
+        expired += 1
+    return expired

@@ -14,7 +14,35 @@ def analytics_user(ctx, user_id: int):
     return services.user_figures(user_id)
 
 
-@task("reports.daily_report", queue="daily_reports")
-def daily_report(ctx):
-    """The daily operations report. Placeholder until the reports issue builds it; its schedule is real."""
-    return {"status": "placeholder: the daily report is built by the reports issue"}
+@task("reports.generate", queue="reports", timeout=3600)
+def generate(ctx, report_id: int):
+    """Produce a requested report or export (queue: reports, daily_reports or exports)."""
+    try:
+        return services.report_generate(report_id, ctx.progress)
+    except Exception as exc:
+        if ctx.is_last_attempt:
+            services.report_failed(report_id, f"{type(exc).__name__}: {exc}")
+        raise
+
+
+@task("reports.daily_report", queue="daily_reports", timeout=3600)
+def daily_report(ctx, day: str | None = None):
+    """The scheduled daily operations report, for yesterday (UTC) unless a day is given; once per day."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from reports.models import Report
+
+    day = day or (timezone.now() - timedelta(days=1)).date().isoformat()
+    existing = Report.objects.filter(kind=Report.Kind.DAILY_OPERATIONS, parameters__date=day).exclude(state=Report.State.FAILED).first()
+    if existing is None:
+        existing = Report.objects.create(kind=Report.Kind.DAILY_OPERATIONS, parameters={"date": day})
+    Report.objects.filter(pk=existing.pk).update(job_id=ctx.job_id)
+    return services.report_generate(existing.pk, ctx.progress)
+
+
+@task("reports.expire_files", queue="maintenance")
+def expire_files(ctx):
+    """Delete report and export files past REPORT_RETENTION."""
+    return {"expired": services.report_expire_files()}

@@ -50,3 +50,26 @@ def test_manual_paths_one_user_and_all(users, client, django_user_model, capsys)
     response = client.post("/admin/auth/user/", {"action": "run_analytics", "_selected_action": [boss.pk]}, follow=True)
     assert b"Analytics: 1 job(s) enqueued" in response.content
     assert AuditEntry.objects.get(action="analytics.run_now").actor == boss
+
+
+def test_per_user_figures_are_stored_and_recomputed_idempotently(django_user_model, run_worker):
+    from decimal import Decimal
+
+    from payouts import services as payouts
+    from reports.models import UserFigures
+    from reports.services import user_figures
+
+    user = django_user_model.objects.create_user("earner")
+    payee = payouts.payee_create(user, currency="EUR", account="DE89370400440532013000")
+    payouts.ledger_credit(payee.pk, "80.00")
+    payouts.payout_request(payee.pk, "30.00")
+    run_worker()  # paid
+    payouts.payout_request(payee.pk, "5.00")  # still on its way
+    first = user_figures(user.pk)
+    again = user_figures(user.pk)
+    assert first == again and UserFigures.objects.count() == 1
+    figures = UserFigures.objects.get(user=user)
+    assert (figures.balance, figures.available, figures.earnings_30d) == (Decimal("50.00"), Decimal("45.00"), Decimal("80.00"))
+    assert (figures.payouts_paid, figures.paid_total, figures.payouts_in_flight) == (1, Decimal("30.00"), 1)
+    assert figures.last_activity is not None and figures.currency == "EUR"
+    assert user_figures(987654) == {"user": 987654, "missing": True}

@@ -1,0 +1,67 @@
+"""Reports and exports: files produced by jobs, with their parameters, progress and owner."""
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+
+class Report(models.Model):
+    class Kind(models.TextChoices):
+        PAYOUT_SUMMARY = "payout_summary", "Payout summary for a period"
+        DAILY_OPERATIONS = "daily_operations", "Daily operations report"
+        PAYEE_STATEMENT = "payee_statement", "Payee statement"
+        EXPORT = "export", "Export"
+
+    class State(models.TextChoices):
+        REQUESTED = "requested", "Requested"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+        EXPIRED = "expired", "Expired (file deleted)"
+
+    kind = models.CharField(max_length=32, choices=Kind.choices)
+    parameters = models.JSONField(default=dict, blank=True)
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="reports")
+    state = models.CharField(max_length=16, choices=State.choices, default=State.REQUESTED, db_index=True)
+    progress = models.PositiveSmallIntegerField(default=0)
+    progress_message = models.CharField(max_length=255, blank=True)
+    file = models.FileField(upload_to="reports/%Y/%m/", blank=True, max_length=255)
+    file_name = models.CharField(max_length=255, blank=True, help_text="The name the download gets.")
+    content_type = models.CharField(max_length=100, blank=True)
+    size = models.PositiveBigIntegerField(default=0)
+    row_count = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+    job = models.ForeignKey("jobs.JobRecord", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} #{self.pk} ({self.state})"
+
+
+class UserFigures(models.Model):
+    """Each user's figures, recomputed by the hourly per-user analytics job, so the admin and the
+    API read them without heavy queries. Overwritten on every run: safe to run twice."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, primary_key=True, related_name="figures")
+    currency = models.CharField(max_length=3, blank=True)
+    balance = models.DecimalField(max_digits=18, decimal_places=2, default=0)
+    available = models.DecimalField(max_digits=18, decimal_places=2, default=0)
+    earnings_30d = models.DecimalField(max_digits=18, decimal_places=2, default=0, help_text="Credits in the last 30 days.")
+    payouts_paid = models.PositiveIntegerField(default=0)
+    paid_total = models.DecimalField(max_digits=18, decimal_places=2, default=0)
+    payouts_in_flight = models.PositiveIntegerField(default=0)
+    jobs_last_24h = models.PositiveIntegerField(default=0)
+    last_activity = models.DateTimeField(null=True, blank=True, help_text="Last login, credit or payout.")
+    computed_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name_plural = "user figures"
+
+    def __str__(self) -> str:
+        return f"figures of user {self.user_id}"
