@@ -104,6 +104,9 @@ SANDBOX_PROVIDERS = {
     }
     for name in ("sandbox", "sandbox_backup")
 }
+# Interest credited monthly on each payee's balance at the month's end (annual rate, e.g. 0.02 for
+# 2 %); 0 turns the posting off. Posted once per payee and month (docs/payouts.md).
+PAYEE_INTEREST_RATE = env.decimal("PAYEE_INTEREST_RATE", Decimal("0"), minimum=Decimal("0"))
 PAYOUT_PROVIDERS = {
     "sandbox": "payouts.providers.SandboxProvider",
     "sandbox_backup": "payouts.providers.SandboxProvider",
@@ -120,6 +123,16 @@ EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", "")
 EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", False)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", "conveyor@localhost")
+
+# --- Notifications (jobs/notifications.py) --------------------------------------
+# Channel classes for SMS, WhatsApp and push; email uses EMAIL_BACKEND. The sandbox fails at
+# SANDBOX_CHANNEL_ERROR_RATE (0..1), to show retries.
+NOTIFICATION_CHANNELS = {
+    "sms": env.str("NOTIFICATION_SMS_CHANNEL", "jobs.notifications.SandboxChannel"),
+    "whatsapp": env.str("NOTIFICATION_WHATSAPP_CHANNEL", "jobs.notifications.SandboxChannel"),
+    "push": env.str("NOTIFICATION_PUSH_CHANNEL", "jobs.notifications.SandboxChannel"),
+}
+SANDBOX_CHANNEL_ERROR_RATE = env.float("SANDBOX_CHANNEL_ERROR_RATE", 0.0, minimum=0)
 
 # One registry of queues. Names and numbers come from the seeds (see docs/architecture.md):
 # concurrency = jobs at once across all workers; rate_limit = (jobs, window seconds);

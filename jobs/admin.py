@@ -8,7 +8,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from jobs import scheduling, selectors, services
-from jobs.models import AuditEntry, DeadLetterJob, JobAttempt, JobRecord, QueueState, Schedule, ScheduleFire, WorkerHeartbeat
+from jobs.models import AuditEntry, DeadLetterJob, JobAttempt, JobRecord, Notification, QueueState, Schedule, ScheduleFire, WorkerHeartbeat
 from jobs.states import State
 
 _STATE_COLOURS = {
@@ -323,3 +323,25 @@ class ScheduleAdmin(admin.ModelAdmin):
             schedule.save()
             services.audit(request.user, "schedule.enable" if enabled else "schedule.disable", "schedule", schedule.pk)
         self.message_user(request, f"{'Enabled' if enabled else 'Disabled'} {queryset.count()} schedule(s).", messages.SUCCESS)
+
+
+@admin.register(Notification)
+class NotificationAdmin(admin.ModelAdmin):
+    list_display = ("id", "channel", "recipient", "template", "state", "attempts", "created_at", "sent_at", "provider_message_id")
+    list_filter = ("channel", "state", "template", ("created_at", admin.DateFieldListFilter))
+    search_fields = ("recipient", "=provider_message_id", "dedup_key")
+    readonly_fields = ("channel", "recipient", "template", "context", "state", "attempts", "provider_message_id", "error", "dedup_key",
+                       "job", "created_at", "sent_at")
+    actions = ["send_again"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return obj is None or request.method == "GET"
+
+    @admin.action(description="Send failed notifications again")
+    def send_again(self, request, queryset):
+        from jobs.notifications import notification_retry
+
+        run_each(self, request, queryset.values_list("pk", flat=True), notification_retry, "sent again", noun="notification")

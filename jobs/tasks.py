@@ -42,3 +42,11 @@ def cleanup(ctx):
     from jobs import retention
 
     return retention.cleanup()
+
+
+@task("notifications.send", queue="notifications")
+def send_notification(ctx, notification_id: int):
+    """Deliver one notification (queue: emails for email, notifications for the other channels)."""
+    from jobs import notifications
+
+    return {"notification": notification_id, "state": notifications.send(notification_id, last_attempt=ctx.is_last_attempt)}

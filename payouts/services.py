@@ -386,7 +386,19 @@ def settle(payout_id) -> str:
 
 
 def _notify(payout: Payout) -> None:
-    enqueue("payouts.notify", [payout.pk, payout.state], subject=payout)
+    """Email the payee that the payout was paid or failed: once per payout and outcome."""
+    from jobs.notifications import NotificationError, notify
+
+    payee = Payee.objects.select_related("user").get(pk=payout.payee_id)
+    if not payee.user.email:
+        return
+    context = {"name": payee.user.get_full_name() or payee.user.get_username(), "amount": str(payout.amount),
+               "currency": payout.currency, "destination": payee.destination, "reference": payout.provider_reference,
+               "payout": payout.pk}
+    try:
+        notify("email", payee.user.email, f"payout_{payout.state}", context, dedup_key=f"payout {payout.pk} {payout.state}")
+    except NotificationError as exc:  # a bad address must not undo the payout's outcome
+        log.warning("payout %s: no notice sent (%s)", payout.pk, exc)
 
 
 # --- Runs --------------------------------------------------------------------------

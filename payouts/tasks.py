@@ -30,14 +30,6 @@ def expire(ctx, payout_id: int):
     return {"payout": payout_id, "state": services.payout_expire(payout_id)}
 
 
-@task("payouts.notify", queue="notifications", dedup=lambda payout_id, state: f"payout {payout_id} notice {state}")
-def notify(ctx, payout_id: int, state: str):
-    """Tell the payee their payout was paid or failed (one email per payout and outcome)."""
-    from payouts.notifications import send_payout_notice
-
-    return send_payout_notice(payout_id, state)
-
-
 @task("payouts.daily_run", queue="payouts", timeout=1800)
 def daily_payout_run(ctx):
     """The scheduled daily run: one payout per payee over its threshold, once per day."""
@@ -63,3 +55,11 @@ def reconcile_credits(ctx):
 def recover(ctx):
     """Send again approved payouts that have no job; settle processing ones whose job is gone."""
     return reconciliation.recover_stuck()
+
+
+@task("calculations.post_interest", queue="calculations", timeout=3600)
+def post_interest(ctx, period: str | None = None):
+    """Monthly interest on payees' balances (the seeds' interest posting), for last month by default."""
+    from payouts.calculations import post_interest as post, previous_period
+
+    return post(period or previous_period(timezone.now().date()), progress=ctx.progress)
