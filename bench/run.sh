@@ -8,3 +8,4 @@ QUEUE_OVERRIDES='{"default": {"concurrency": 1000, "rate_limit": [1000000, 60]}}
 python bench/flow.py
 python bench/payouts.py
 python bench/exports.py
+python bench/imports.py

@@ -107,6 +107,8 @@ SANDBOX_PROVIDERS = {
 # Interest credited monthly on each payee's balance at the month's end (annual rate, e.g. 0.02 for
 # 2 %); 0 turns the posting off. Posted once per payee and month (docs/payouts.md).
 PAYEE_INTEREST_RATE = env.decimal("PAYEE_INTEREST_RATE", Decimal("0"), minimum=Decimal("0"))
+# Where payee status (account open or closed) comes from: an adapter class (payouts/sync.py).
+PAYEE_STATUS_SOURCE = env.str("PAYEE_STATUS_SOURCE", "payouts.sync.SandboxBankDirectory")
 PAYOUT_PROVIDERS = {
     "sandbox": "payouts.providers.SandboxProvider",
     "sandbox_backup": "payouts.providers.SandboxProvider",
@@ -286,6 +288,8 @@ MEDIA_ROOT = env.str("MEDIA_ROOT", str(BASE_DIR / "media"))
 # Reports and exports are files in the default storage (MEDIA_ROOT); they are deleted this long
 # after they were produced (the "Report file retention" schedule). docs/reports.md
 REPORT_RETENTION = env.int("REPORT_RETENTION", 7 * 24 * 3600, minimum=60)
+# The largest file an import accepts, in bytes.
+IMPORT_MAX_BYTES = env.int("IMPORT_MAX_BYTES", 10 * 2**20, minimum=1024)
 
 # --- RQ / django-rq ---------------------------------------------------------
 # Every logical queue has four Redis lists, one per priority tier; see jobs/queues.py.

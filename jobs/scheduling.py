@@ -225,3 +225,21 @@ _RENEW_IF_OWNER = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('EXPIRE', KEYS[1], ARGV[2]) end
 return 0
 """
+
+
+def default_schedules(*schedules: tuple[str, str, dict]):
+    """(create, remove) for a data migration that adds schedules: (name, task_name, timing)
+    where timing is {"cron": ...} or {"interval_seconds": ...}, in UTC. Editable afterwards."""
+
+    def create(apps, schema_editor):
+        Schedule = apps.get_model("jobs", "Schedule")
+        moment = now()
+        for name, task_name, timing in schedules:
+            schedule = Schedule(name=name, task_name=task_name, timezone="UTC", **timing)
+            schedule.next_fire_at = next_fire_after(schedule, moment)
+            schedule.save()
+
+    def remove(apps, schema_editor):
+        apps.get_model("jobs", "Schedule").objects.filter(name__in=[name for name, _, _ in schedules]).delete()
+
+    return create, remove

@@ -63,3 +63,11 @@ def post_interest(ctx, period: str | None = None):
     from payouts.calculations import post_interest as post, previous_period
 
     return post(period or previous_period(timezone.now().date()), progress=ctx.progress)
+
+
+@task("integrations.sync_payees", queue="integrations", timeout=3600)
+def sync_payees(ctx):
+    """Synchronise payee status from the external source (PAYEE_STATUS_SOURCE); returns a summary of changes."""
+    from payouts.sync import sync_payee_status
+
+    return sync_payee_status(ctx.progress)

@@ -33,10 +33,10 @@ import json  # noqa: E402
 from django import forms  # noqa: E402
 from django.core.exceptions import ValidationError  # noqa: E402
 from django.urls import reverse  # noqa: E402
-from django.utils.html import format_html  # noqa: E402
+from django.utils.html import format_html, format_html_join  # noqa: E402
 
 from reports import exports  # noqa: E402
-from reports.models import Report, UserFigures  # noqa: E402
+from reports.models import Import, Report, UserFigures  # noqa: E402
 from reports.services import report_request  # noqa: E402
 
 
@@ -145,3 +145,59 @@ class UserFiguresAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+
+class ImportForm(forms.ModelForm):
+    upload = forms.FileField(help_text="CSV (UTF-8) or XLSX. Payees: username, currency, and optionally email, account, method, "
+                                       "threshold, active. Ledger credits: username, amount, reference, and optionally currency, memo.")
+
+    class Meta:
+        model = Import
+        fields = ("kind",)
+
+    def clean(self):
+        from reports.imports import import_request
+
+        cleaned = super().clean()
+        if cleaned.get("kind") and cleaned.get("upload"):
+            try:  # checks the file and, if it is well formed, records and enqueues the import
+                self.created_import = import_request(cleaned["kind"], cleaned["upload"], requested_by=self.request_user)
+            except exports.ReportError as exc:
+                self.add_error("upload" if exc.field == "file" else None, exc.message)
+        return cleaned
+
+
+@admin.register(Import)
+class ImportAdmin(admin.ModelAdmin):
+    list_display = ("id", "kind", "original_name", "state", "progress", "rows", "created", "updated", "skipped", "failed", "created_at")
+    list_filter = ("kind", "state")
+    search_fields = ("original_name", "sha256")
+    readonly_fields = ("kind", "original_name", "sha256", "state", "progress", "rows", "created", "updated", "skipped", "failed",
+                       "error_table", "error", "requested_by", "job", "created_at", "started_at", "finished_at")
+
+    def get_form(self, request, obj=None, **kwargs):
+        if obj is None:
+            kwargs["form"] = ImportForm
+        form = super().get_form(request, obj, **kwargs)
+        form.request_user = request.user
+        return form
+
+    def get_fields(self, request, obj=None):
+        return ("kind", "upload") if obj is None else self.readonly_fields
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.readonly_fields if obj else ()
+
+    def has_change_permission(self, request, obj=None):
+        return obj is None and super().has_change_permission(request)
+
+    def save_model(self, request, obj, form, change):
+        obj.pk = form.created_import.pk  # created (and enqueued) by the form's check
+
+    @admin.display(description="row errors")
+    def error_table(self, record):
+        if not record.errors:
+            return "-"
+        rows = format_html_join("", "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
+                                ((e["row"], e["field"], e["message"]) for e in record.errors[:200]))
+        return format_html("<table><tr><th>row</th><th>field</th><th>message</th></tr>{}</table>", rows)

@@ -17,11 +17,16 @@ def analytics_user(ctx, user_id: int):
 @task("reports.generate", queue="reports", timeout=3600)
 def generate(ctx, report_id: int):
     """Produce a requested report or export (queue: reports, daily_reports or exports)."""
+    return _marked_failed_at_the_end(ctx, services.report_generate, services.report_failed, report_id)
+
+
+def _marked_failed_at_the_end(ctx, run, mark_failed, object_id):
+    """Run ``run(object_id, progress)``; if the job's last attempt fails, ``mark_failed`` the object too."""
     try:
-        return services.report_generate(report_id, ctx.progress)
+        return run(object_id, ctx.progress)
     except Exception as exc:
         if ctx.is_last_attempt:
-            services.report_failed(report_id, f"{type(exc).__name__}: {exc}")
+            mark_failed(object_id, f"{type(exc).__name__}: {exc}")
         raise
 
 
@@ -46,3 +51,11 @@ def daily_report(ctx, day: str | None = None):
 def expire_files(ctx):
     """Delete report and export files past REPORT_RETENTION."""
     return {"expired": services.report_expire_files()}
+
+
+@task("reports.import", queue="imports", timeout=3600)
+def run_import(ctx, import_id: int):
+    """Apply an uploaded import row by row (payees or ledger credits)."""
+    from reports import imports
+
+    return _marked_failed_at_the_end(ctx, imports.import_run, imports.import_failed, import_id)

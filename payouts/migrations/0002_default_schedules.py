@@ -1,25 +1,12 @@
 """Schedules the payouts app needs besides the daily run and reconciliation (jobs 0007)."""
 from django.db import migrations
 
-SCHEDULES = [
-    ("Recurring payouts", "payouts.recurring_due", 60),
-    ("Payout recovery", "payouts.recover", 300),
-]
+from jobs.scheduling import default_schedules
 
-
-def create(apps, schema_editor):
-    from jobs import scheduling
-
-    Schedule = apps.get_model("jobs", "Schedule")
-    moment = scheduling.now()
-    for name, task_name, interval in SCHEDULES:
-        schedule = Schedule(name=name, task_name=task_name, timezone="UTC", interval_seconds=interval)
-        schedule.next_fire_at = scheduling.next_fire_after(schedule, moment)
-        schedule.save()
-
-
-def remove(apps, schema_editor):
-    apps.get_model("jobs", "Schedule").objects.filter(name__in=[name for name, _, _ in SCHEDULES]).delete()
+create, remove = default_schedules(
+    ("Recurring payouts", "payouts.recurring_due", {"interval_seconds": 60}),
+    ("Payout recovery", "payouts.recover", {"interval_seconds": 300}),
+)
 
 
 class Migration(migrations.Migration):

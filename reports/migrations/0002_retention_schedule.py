@@ -1,18 +1,9 @@
 """The schedule that deletes report files past REPORT_RETENTION."""
 from django.db import migrations
 
+from jobs.scheduling import default_schedules
 
-def create(apps, schema_editor):
-    from jobs import scheduling
-
-    Schedule = apps.get_model("jobs", "Schedule")
-    schedule = Schedule(name="Report file retention", task_name="reports.expire_files", timezone="UTC", interval_seconds=3600)
-    schedule.next_fire_at = scheduling.next_fire_after(schedule, scheduling.now())
-    schedule.save()
-
-
-def remove(apps, schema_editor):
-    apps.get_model("jobs", "Schedule").objects.filter(name="Report file retention").delete()
+create, remove = default_schedules(("Report file retention", "reports.expire_files", {"interval_seconds": 3600}))
 
 
 class Migration(migrations.Migration):

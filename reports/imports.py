@@ -1,0 +1,253 @@
+"""Imports of payees and ledger credits from CSV or XLSX, row by row.
+
+The file is checked when it is uploaded (size, type, encoding, columns): a malformed file
+is refused with a message naming the problem and nothing is stored. Then a job applies
+each row in its own transaction through the payouts services: valid rows are applied,
+invalid ones reported with their row number and field. Importing the same file again
+creates nothing new: payees are matched by username (unchanged ones are skipped) and
+credits by their ``reference`` (unique per payee in the ledger).
+"""
+from __future__ import annotations
+
+import codecs
+import csv
+import hashlib
+import io
+import itertools
+import zipfile
+from typing import Iterator
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
+from django.core.files.base import ContentFile
+from django.core.validators import validate_email
+from django.db import transaction
+from django.utils import timezone
+
+from payouts import services as payouts
+from payouts.models import Payee
+from reports.exports import ReportError
+from reports.models import Import
+
+COLUMNS = {
+    Import.Kind.PAYEES: {"required": ("username", "currency"), "optional": ("email", "account", "method", "threshold", "active")},
+    Import.Kind.LEDGER: {"required": ("username", "amount", "reference"), "optional": ("currency", "memo")},
+}
+MAX_ERRORS = 1000
+PROGRESS_EVERY = 200
+
+
+class RowError(Exception):
+    def __init__(self, field: str, message: str):
+        self.field, self.message = field, message
+
+
+# --- Reading -----------------------------------------------------------------
+
+def _format(name: str, data: bytes) -> str:
+    lower = name.lower()
+    if lower.endswith(".xlsx"):
+        if not zipfile.is_zipfile(io.BytesIO(data)):
+            raise ReportError("file", f"{name} is not an XLSX spreadsheet (it is not a zip package)")
+        return "xlsx"
+    if lower.endswith(".csv"):
+        try:
+            codecs.decode(data, "utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise ReportError("file", f"{name} is not UTF-8 text (byte {exc.start}); save it as CSV UTF-8") from None
+        return "csv"
+    raise ReportError("file", f"{name}: only .csv and .xlsx files can be imported")
+
+
+def read_rows(fmt: str, data: bytes) -> tuple[list[str], Iterator[list]]:
+    """(header, iterator of rows) of a CSV or the first sheet of an XLSX."""
+    if fmt == "csv":
+        reader = csv.reader(io.StringIO(codecs.decode(data, "utf-8-sig"), newline=""))
+        header = next(reader, [])
+        return [h.strip().lower() for h in header], reader
+    from openpyxl import load_workbook
+
+    try:
+        book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except Exception as exc:  # openpyxl raises many kinds for a broken package
+        raise ReportError("file", f"the spreadsheet cannot be read: {exc}") from None
+    rows = book.worksheets[0].iter_rows(values_only=True)
+    header = next(rows, ()) or ()
+    return [str(h or "").strip().lower() for h in header], (["" if v is None else v for v in row] for row in rows)
+
+
+def check_columns(kind: str, header: list[str]) -> None:
+    spec = COLUMNS[kind]
+    missing = [c for c in spec["required"] if c not in header]
+    unknown = [c for c in header if c and c not in spec["required"] + spec["optional"]]
+    if missing or unknown:
+        parts = ([f"missing {', '.join(missing)}"] if missing else []) + ([f"unknown {', '.join(unknown)}"] if unknown else [])
+        raise ReportError("file", f"wrong columns ({'; '.join(parts)}); expected {', '.join(spec['required'])} "
+                                  f"and optionally {', '.join(spec['optional'])}")
+
+
+# --- Requesting ----------------------------------------------------------------
+
+def import_request(kind: str, upload, *, requested_by=None) -> Import:
+    """Check the uploaded file and enqueue its import. Raises ReportError naming the field."""
+    from jobs.services import audit, enqueue
+
+    if kind not in Import.Kind.values:
+        raise ReportError("kind", f"must be one of {', '.join(Import.Kind.values)}")
+    if upload is None:
+        raise ReportError("file", "is required")
+    if upload.size > settings.IMPORT_MAX_BYTES:
+        raise ReportError("file", f"{upload.name} is {upload.size} bytes; the limit is {settings.IMPORT_MAX_BYTES} (IMPORT_MAX_BYTES)")
+    data = upload.read()
+    if not data:
+        raise ReportError("file", f"{upload.name} is empty")
+    fmt = _format(upload.name, data)
+    header, _ = read_rows(fmt, data)
+    check_columns(kind, header)
+    user = requested_by if getattr(requested_by, "is_authenticated", False) else None
+    with transaction.atomic():
+        record = Import(kind=kind, original_name=upload.name[:255], sha256=hashlib.sha256(data).hexdigest(), requested_by=user)
+        record.file.save(f"{kind}-{timezone.now():%Y%m%d-%H%M%S}.{fmt}", ContentFile(data), save=False)
+        record.save()
+        record.job = enqueue("reports.import", [record.pk], queue="imports", subject=record, created_by=user)
+        Import.objects.filter(pk=record.pk).update(job=record.job)
+        audit(requested_by, "import.request", "import", record.pk, kind=kind, file=record.original_name, sha256=record.sha256)
+    return record
+
+
+# --- Applying ------------------------------------------------------------------
+
+def import_run(import_id: int, progress=lambda percent, message="": None) -> dict:
+    record = Import.objects.filter(pk=import_id).first()
+    if record is None or record.state == Import.State.DONE:
+        return {"import": import_id, "state": record.state if record else "missing"}
+    Import.objects.filter(pk=record.pk).update(state=Import.State.RUNNING, started_at=timezone.now(), progress=0)
+    with record.file.open("rb") as fh:
+        data = fh.read()
+    fmt = _format(record.file.name, data)
+    header, rows = read_rows(fmt, data)
+    check_columns(record.kind, header)
+    total = max(sum(1 for _ in read_rows(fmt, data)[1]), 1)
+    apply = _apply_payee if record.kind == Import.Kind.PAYEES else _apply_credit
+    counts = {"created": 0, "updated": 0, "skipped": 0, "failed": 0}
+    errors = []
+    numbered = enumerate(rows, start=2)  # row 1 is the header
+    while True:
+        batch = list(itertools.islice(numbered, PROGRESS_EVERY))
+        if not batch:
+            break
+        # One commit per batch, one savepoint per row: a bad row rolls back alone, and the
+        # import does not pay a disk flush per row.
+        with transaction.atomic():
+            for number, values in batch:
+                row = {name: ("" if value is None else str(value).strip()) for name, value in zip(header, values) if name}
+                if not any(row.values()):
+                    continue  # blank line
+                try:
+                    with transaction.atomic():
+                        outcome = apply(row)
+                    counts[outcome] += 1
+                except RowError as exc:
+                    counts["failed"] += 1
+                    if len(errors) < MAX_ERRORS:
+                        errors.append({"row": number, "field": exc.field, "message": exc.message})
+        done = batch[-1][0] - 1
+        percent = min(99, int(100 * done / total))
+        Import.objects.filter(pk=record.pk).update(progress=percent, rows=done, **counts)
+        progress(percent, f"{done} of {total} rows")
+    Import.objects.filter(pk=record.pk).update(state=Import.State.DONE, progress=100, rows=sum(counts.values()), errors=errors,
+                                               finished_at=timezone.now(), **counts)
+    progress(100, "done")
+    return {"import": record.pk, **counts}
+
+
+def import_failed(import_id: int, error: str) -> None:
+    Import.objects.filter(pk=import_id).exclude(state=Import.State.DONE).update(
+        state=Import.State.FAILED, error=error[:2000], finished_at=timezone.now())
+
+
+def _payout_error(exc: payouts.PayoutError, column_of: dict | None = None) -> RowError:
+    return RowError((column_of or {}).get(exc.field, exc.field), exc.message)
+
+
+def _apply_payee(row: dict) -> str:
+    User = get_user_model()
+    username = row.get("username", "")
+    if not username or len(username) > 150:
+        raise RowError("username", "is required (at most 150 characters)")
+    currency = row.get("currency", "").upper()
+    email = row.get("email", "")
+    active = _boolean(row.get("active", ""), default=True)
+    threshold = row.get("threshold") or "10.00"
+    user = User.objects.filter(username=username).first()
+    payee = Payee.objects.filter(user=user).first() if user else None
+    if email:
+        try:
+            validate_email(email)
+        except ValidationError:
+            raise RowError("email", f"{email!r} is not a valid email address") from None
+    if payee is None:
+        if not row.get("account"):
+            raise RowError("account", "is required for a new payee")
+        if user is None:
+            user = User.objects.create_user(username, email or "")  # no password: they sign in once staff set one
+        elif email and user.email != email:
+            User.objects.filter(pk=user.pk).update(email=email)
+        try:
+            created = payouts.payee_create(user, currency=currency, account=row["account"], method=row.get("method") or "bank",
+                                           threshold=threshold, actor="system:import")
+        except payouts.PayoutError as exc:
+            raise _payout_error(exc) from None
+        if not active:
+            Payee.objects.filter(pk=created.pk).update(active=False)
+        return "created"
+    if currency and currency != payee.currency:
+        raise RowError("currency", f"the payee's account is in {payee.currency}; the currency of an existing payee does not change")
+    try:
+        threshold = payouts._amount(threshold, "threshold")
+    except payouts.PayoutError as exc:
+        raise _payout_error(exc) from None
+    changed = []
+    if threshold != payee.threshold:
+        payee.threshold, changed = threshold, changed + ["threshold"]
+    if active != payee.active:
+        payee.active, changed = active, changed + ["active"]
+    if changed:
+        payee.save(update_fields=changed)
+    if email and user.email != email:
+        User.objects.filter(pk=user.pk).update(email=email)
+        changed.append("email")
+    if row.get("account") and row["account"] != payee.account():
+        payouts.payee_set_account(payee.pk, row["account"], actor="system:import", reason="import")
+        changed.append("account")
+    return "updated" if changed else "skipped"
+
+
+def _apply_credit(row: dict) -> str:
+    username, reference = row.get("username", ""), row.get("reference", "")
+    if not reference:
+        raise RowError("reference", "is required (it is what makes a re-import skip this credit)")
+    payee_id = Payee.objects.filter(user__username=username).values_list("pk", flat=True).first() if username else None
+    if payee_id is None:
+        raise RowError("username", f"no payee with username {username!r}")
+    try:
+        payouts.ledger_credit(payee_id, row.get("amount", ""), currency=row.get("currency") or None, memo=row.get("memo", ""),
+                              reference=reference, actor="system:import")
+    except payouts.PayoutError as exc:
+        if exc.field == "reference":
+            return "skipped"  # posted before: a re-import
+        raise _payout_error(exc, {"payee": "username"}) from None
+    return "created"
+
+
+def _boolean(value: str, *, default: bool) -> bool:
+    value = value.strip().lower()
+    if not value:
+        return default
+    if value in ("1", "true", "yes", "y"):
+        return True
+    if value in ("0", "false", "no", "n"):
+        return False
+    raise RowError("active", f"{value!r} is not true or false")
+
