@@ -209,6 +209,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "jobs.middleware.CorrelationIdMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -299,11 +300,20 @@ RQ_QUEUES = rq_queue_settings(CONVEYOR_QUEUES, REDIS_URL, JOB_TIMEOUT)
 RQ = {"WORKER_CLASS": "jobs.worker.ConveyorWorker"}
 RQ_SHOW_ADMIN_LINK = True
 
+# json: one JSON object per line with correlation id, job id, queue, task, attempt and duration
+# (for log shippers); plain: for people (make run). docs/operations.md
+LOG_FORMAT = env.str("LOG_FORMAT", "json" if PRODUCTION else "plain")
+if LOG_FORMAT not in ("json", "plain"):
+    raise ImproperlyConfigured(f"LOG_FORMAT={LOG_FORMAT!r} must be json or plain.")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"context": {"()": "jobs.logs.ContextFilter"}},
+    "formatters": {
+        "plain": {"()": "jobs.logs.PlainFormatter", "format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {"()": "jobs.logs.JsonFormatter"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["context"]}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", "INFO")},
     "loggers": {"rq.worker": {"level": env.str("RQ_LOG_LEVEL", "WARNING")}},
 }

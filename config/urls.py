@@ -1,6 +1,8 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from jobs import views as jobs_views
+
 admin.site.site_header = "Conveyor operations"
 admin.site.site_title = "Conveyor"
 admin.site.index_title = "Jobs, payouts and reports"
@@ -10,4 +12,6 @@ admin.site.index_title = "Jobs, payouts and reports"
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("reports/", include("reports.urls")),
+    path("health/live", jobs_views.live, name="health-live"),
+    path("health/ready", jobs_views.ready, name="health-ready"),
 ]

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextvars
+import re
 import uuid
 from dataclasses import dataclass, field
 
@@ -10,6 +11,15 @@ class JobCancelled(Exception):
 
 
 current_correlation_id: contextvars.ContextVar[str] = contextvars.ContextVar("conveyor_correlation_id", default="")
+# The job this thread is running, for log lines: {"job_id", "queue", "task", "attempt"}.
+current_job: contextvars.ContextVar[dict] = contextvars.ContextVar("conveyor_current_job", default={})
+
+CORRELATION_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$")
+
+
+def valid_correlation_id(value) -> bool:
+    """An incoming id is trusted only if short and plain (it ends up in logs and headers)."""
+    return isinstance(value, str) and bool(CORRELATION_ID.match(value))
 
 
 def new_correlation_id() -> str:

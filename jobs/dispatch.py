@@ -46,6 +46,7 @@ SWEEP_BUDGET = 10.0
 # RQ's own timeout only sizes its registries; the worker enforces JobRecord.timeout itself.
 RQ_TIMEOUT_GRACE = 60
 SWEEP_GRACE = timedelta(seconds=5)
+SCHEDULER_ALIVE_KEY = "conveyor:scheduler:alive"
 SWEEP_BATCH = 1000
 
 _FIELDS = ("id", "queue", "priority", "timeout", "task_name")
@@ -254,6 +255,8 @@ def run_forever(interval: float, stop=lambda: False) -> None:
                 log.info("dispatcher: %s", counts)
             if mode.may_fire():
                 scheduling.tick()
+                # Readiness: a scheduler that fires schedules is present (/health/ready checks it).
+                get_redis().set(SCHEDULER_ALIVE_KEY, mode.identity, ex=max(10, int(5 * interval)))
         except RedisError as exc:
             log.warning("scheduler: Redis unavailable (%s)", exc)
         except Exception:

@@ -18,7 +18,7 @@ from rq.timeouts import JobTimeoutException, UnixSignalDeathPenalty
 
 from jobs import sql
 from jobs import signals
-from jobs.context import JobCancelled, JobContext, current_correlation_id
+from jobs.context import JobCancelled, JobContext, current_correlation_id, current_job
 from jobs.models import ERROR_LIMIT, TRACEBACK_LIMIT, JobAttempt, JobRecord
 from jobs.policies import policy_from_dict
 from jobs.registry import UnknownTask, get_task
@@ -56,6 +56,7 @@ def execute(job_id: str, worker_name: str, death_penalty_class=UnixSignalDeathPe
         correlation_id=record.correlation_id, _reporter=partial(_report_progress, record),
     )
     token = current_correlation_id.set(record.correlation_id)
+    job_token = current_job.set({"job_id": str(record.pk), "queue": record.queue, "task": record.task_name, "attempt": attempt})
     error = task = None
     try:
         task = get_task(record.task_name)
@@ -79,12 +80,16 @@ def execute(job_id: str, worker_name: str, death_penalty_class=UnixSignalDeathPe
     finally:
         if token is not None:
             current_correlation_id.reset(token)
+        current_job.reset(job_token)
 
     if error is None:
         result = _json_result(result)
         if not sql.record_success(record, started, timezone.now(), worker_name[:255], result):
             return _taken_over(record)
         signals.job_succeeded.send(JobRecord, result=result, **_event(record))
+        log.info("job %s (%s) attempt %d succeeded", record.pk, record.task_name, attempt, extra={
+            "correlation_id": record.correlation_id, "job_id": str(record.pk), "queue": record.queue, "task": record.task_name,
+            "attempt": attempt, "duration_ms": int((timezone.now() - started).total_seconds() * 1000)})
         return State.SUCCEEDED
     return record_failure(record, started, worker_name, outcome, error, retry_allowed=task is not None)
 
@@ -162,7 +167,9 @@ def record_failure(record, started, worker_name: str, outcome: str, error: BaseE
             exc_message=str(error)[:ERROR_LIMIT],
             traceback="".join(traceback.format_exception(error))[-TRACEBACK_LIMIT:] if error.__traceback__ else "",
         )
-    log.warning("job %s (%s) attempt %d %s: %s -> %s", record.pk, record.task_name, record.attempts, outcome, message, target)
+    log.warning("job %s (%s) attempt %d %s: %s -> %s", record.pk, record.task_name, record.attempts, outcome, message, target, extra={
+        "correlation_id": record.correlation_id, "job_id": str(record.pk), "queue": record.queue, "task": record.task_name,
+        "attempt": record.attempts, "duration_ms": int((finished - started).total_seconds() * 1000)})
     event = _event(record)
     signals.job_failed.send(JobRecord, error=message, will_retry=retry, **event)
     if retry:

@@ -69,3 +69,20 @@ def health() -> dict:
     else:
         report["status"] = "ok"
     return report
+
+
+def readiness() -> dict:
+    """health() plus the scheduler: every check must pass for "ok"."""
+    from jobs.dispatch import SCHEDULER_ALIVE_KEY
+
+    report = health()
+    checks = {"database": report["database"] == "ok", "redis": report["redis"] == "ok", "workers": report["workers"] > 0}
+    try:
+        scheduler = get_redis().get(SCHEDULER_ALIVE_KEY)
+    except Exception:
+        scheduler = None
+    report["scheduler"] = scheduler.decode() if isinstance(scheduler, bytes) else (scheduler or "absent")
+    checks["scheduler"] = scheduler is not None
+    report["checks"] = checks
+    report["status"] = "ok" if all(checks.values()) else "unavailable"
+    return report

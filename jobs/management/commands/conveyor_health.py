@@ -6,7 +6,8 @@ from jobs.selectors import health
 
 
 class Command(BaseCommand):
-    help = "Print the job platform's health as JSON; exit 0 when ok, 1 when degraded, 2 when down."
+    help = ("Print the job platform's health as JSON (the checks of /health/ready); exit 0 when ok, "
+            "1 when degraded, 2 when down.")
 
     def handle(self, *args, **options):
         report = health()
