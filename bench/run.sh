@@ -9,3 +9,4 @@ python bench/flow.py
 python bench/payouts.py
 python bench/exports.py
 python bench/imports.py
+python bench/middleware.py

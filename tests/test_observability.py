@@ -85,3 +85,22 @@ def test_health_live_and_ready(client, redis_db):
     ready = client.get(reverse("health-ready"))
     assert ready.status_code == 200 and ready.json()["status"] == "ok" and ready.json()["scheduler"] == "host:1"
     assert client.post(reverse("health-ready")).status_code == 405
+
+
+def test_route_groups_give_each_kind_of_request_only_its_middleware(client, settings):
+    health = client.get("/health/live")
+    assert health.wsgi_request.route_group == "health"
+    assert "Vary" not in health and "X-Frame-Options" not in health and "sessionid" not in health.cookies
+    assert health["X-Correlation-ID"]  # the one middleware health checks keep
+    admin = client.get("/admin/login/")
+    assert admin.wsgi_request.route_group == "default" and admin["X-Frame-Options"] == "DENY" and "csrftoken" in admin.cookies
+    api = client.get("/api/v1/nothing-here", headers={"Authorization": "Token abc"})
+    assert api.wsgi_request.route_group == "api-token" and api.status_code == 404
+    assert client.get("/api/v1/nothing-here").wsgi_request.route_group == "default"  # a browser session: the full stack
+
+
+def test_the_default_group_has_what_the_admin_needs(settings):
+    default = dict((name, chain) for name, _, _, chain in settings.MIDDLEWARE_GROUPS)["default"]
+    for needed in ("SessionMiddleware", "AuthenticationMiddleware", "MessageMiddleware", "CsrfViewMiddleware"):
+        assert any(path.endswith(needed) for path in default), needed
+    assert settings.MIDDLEWARE_GROUPS[-1][1] == ["/"]  # the last row catches everything
