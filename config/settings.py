@@ -309,6 +309,17 @@ REPORT_RETENTION = env.int("REPORT_RETENTION", 7 * 24 * 3600, minimum=60)
 # The largest file an import accepts, in bytes.
 IMPORT_MAX_BYTES = env.int("IMPORT_MAX_BYTES", 10 * 2**20, minimum=1024)
 
+# --- REST API (/api/v1/, docs/operations.md) ------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "jobs.api.auth.TokenAuthentication",  # API clients: Authorization: Token <key>
+        "rest_framework.authentication.SessionAuthentication",  # the browsable API, with CSRF
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_THROTTLE_CLASSES": ["rest_framework.throttling.AnonRateThrottle", "rest_framework.throttling.UserRateThrottle"],
+    "DEFAULT_THROTTLE_RATES": {"anon": env.str("API_THROTTLE_ANON", "60/min"), "user": env.str("API_THROTTLE_USER", "1200/min")},
+}
+
 # --- RQ / django-rq ---------------------------------------------------------
 # Every logical queue has four Redis lists, one per priority tier; see jobs/queues.py.
 from jobs.queues import rq_queue_settings  # noqa: E402  (pure function, no Django imports)

@@ -12,6 +12,7 @@ admin.site.index_title = "Jobs, payouts and reports"
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("reports/", include("reports.urls")),
+    path("api/v1/", include("jobs.api.urls")),
     path("health/live", jobs_views.live, name="health-live"),
     path("health/ready", jobs_views.ready, name="health-ready"),
 ]

@@ -8,7 +8,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from jobs import scheduling, selectors, services
-from jobs.models import AuditEntry, DeadLetterJob, JobAttempt, JobRecord, Notification, QueueState, Schedule, ScheduleFire, WorkerHeartbeat
+from jobs.models import ApiToken, AuditEntry, DeadLetterJob, JobAttempt, JobRecord, Notification, QueueState, Schedule, ScheduleFire, WorkerHeartbeat
 from jobs.states import State
 
 _STATE_COLOURS = {
@@ -345,3 +345,33 @@ class NotificationAdmin(admin.ModelAdmin):
         from jobs.notifications import notification_retry
 
         run_each(self, request, queryset.values_list("pk", flat=True), notification_retry, "sent again", noun="notification")
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    """Create a token here: its key is shown once, in the confirmation message."""
+
+    list_display = ("name", "user", "prefix", "created_at", "last_used_at", "revoked_at")
+    list_filter = (("revoked_at", admin.EmptyFieldListFilter),)
+    search_fields = ("name", "prefix", "user__username")
+    fields = ("user", "name")
+    autocomplete_fields = ("user",)
+    actions = ["revoke"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return ("user", "name") if obj else ()
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            return super().save_model(request, obj, form, change)
+        from jobs.api.auth import token_create
+
+        token, key = token_create(obj.user, obj.name, actor=request.user)
+        obj.pk = token.pk
+        self.message_user(request, f"Token created. Copy the key now, it is not shown again: {key}", messages.WARNING)
+
+    @admin.action(description="Revoke")
+    def revoke(self, request, queryset):
+        from jobs.api.auth import token_revoke
+
+        run_each(self, request, queryset.values_list("pk", flat=True), token_revoke, "revoked", noun="token")

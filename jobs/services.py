@@ -356,3 +356,16 @@ def _set_paused(name: str, paused: bool, actor, reason: str) -> QueueState:
         audit(actor, "queue.pause" if paused else "queue.resume", "queue", name, reason)
         transaction.on_commit(dispatch.sync_paused, robust=True)
     return state
+
+
+def job_delete(job_id, *, actor, reason: str = "") -> None:
+    """Delete a finished job (succeeded, dead or cancelled) and its attempts; audited. A job that
+    may still run must be cancelled first."""
+    from jobs.states import TERMINAL
+
+    with transaction.atomic():
+        job = _locked(job_id)
+        if job.state not in TERMINAL:
+            raise JobStateError(f"job {job.pk} is {job.state}; cancel it before deleting it")
+        _audit(actor, "job.delete", job, reason, task=job.task_name, state=job.state)
+        job.delete()

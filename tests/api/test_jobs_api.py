@@ -1,0 +1,166 @@
+"""REST API for queues and jobs: tokens, who may do what, bad input as 400s naming the field."""
+import uuid
+
+import pytest
+from rest_framework.test import APIClient
+
+from jobs.api.auth import token_create, token_revoke
+from jobs.models import ApiToken, AuditEntry, JobRecord
+from jobs.services import enqueue
+from jobs.states import State
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def people(django_user_model):
+    return {
+        "user": django_user_model.objects.create_user("ann", "ann@example.com", "pw"),
+        "other": django_user_model.objects.create_user("bob", "bob@example.com", "pw"),
+        "staff": django_user_model.objects.create_user("ops", "ops@example.com", "pw", is_staff=True),
+        "superuser": django_user_model.objects.create_superuser("root", "root@example.com", "pw"),
+    }
+
+
+def as_(person=None) -> APIClient:
+    client = APIClient()
+    if person is not None:
+        _, key = token_create(person, "test")
+        client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+    return client
+
+
+@pytest.fixture
+def jobs(people):
+    mine = enqueue("test.count", kwargs={"key": "ann"}, created_by=people["user"])
+    theirs = enqueue("test.count", kwargs={"key": "bob"}, created_by=people["other"])
+    return mine, theirs
+
+
+def test_tokens_are_stored_hashed_shown_once_and_revocable(people):
+    token, key = token_create(people["user"], "billing")
+    assert key.startswith("cvy_") and token.prefix == key[:12]
+    assert not ApiToken.objects.filter(key_hash__contains=key[4:]).exists() and key not in str(ApiToken.objects.values().get())
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+    assert client.get("/api/v1/jobs/").status_code == 200
+    token_revoke(token.pk, actor=people["staff"])
+    assert client.get("/api/v1/jobs/").status_code == 401
+    client.credentials(HTTP_AUTHORIZATION="Token nonsense")
+    assert client.get("/api/v1/jobs/").status_code == 401
+    assert AuditEntry.objects.filter(action="token.revoke").exists()
+
+
+STAFF_ONLY = [
+    ("get", "/api/v1/queues/"), ("get", "/api/v1/queues/payouts/"), ("post", "/api/v1/queues/payouts/pause/"),
+    ("post", "/api/v1/queues/payouts/resume/"), ("post", "/api/v1/jobs/{mine}/retry/"), ("post", "/api/v1/jobs/{mine}/cancel/"),
+]
+
+
+@pytest.mark.parametrize("who, expected", [(None, {401}), ("user", {403}), ("other", {403}), ("staff", {200, 400}), ("superuser", {200, 400})])
+@pytest.mark.parametrize("method, url", STAFF_ONLY)
+def test_ops_endpoints_are_for_staff_only(people, jobs, who, expected, method, url):
+    client = as_(people[who] if who else None)
+    response = getattr(client, method)(url.format(mine=jobs[0].pk))
+    assert response.status_code in expected, response.content
+
+
+@pytest.mark.parametrize("who, sees", [("user", {"ann"}), ("other", {"bob"}), ("staff", {"ann", "bob"}), ("superuser", {"ann", "bob"})])
+def test_everyone_sees_only_their_own_jobs_staff_see_all(people, jobs, who, sees):
+    client = as_(people[who])
+    listed = client.get("/api/v1/jobs/").json()["results"]
+    assert {j["kwargs"]["key"] for j in listed} == sees
+    mine = client.get(f"/api/v1/jobs/{jobs[0].pk}/")
+    assert mine.status_code == (200 if "ann" in sees else 404)
+
+
+def test_anonymous_requests_are_refused(jobs):
+    assert as_().get("/api/v1/jobs/").status_code == 401
+    assert as_().get(f"/api/v1/jobs/{jobs[0].pk}/").status_code == 401
+
+
+def test_staff_add_a_job_and_bad_input_names_the_field(people):
+    client = as_(people["staff"])
+    created = client.post("/api/v1/jobs/", {"task": "test.count", "kwargs": {"key": "x"}, "priority": "high"}, format="json")
+    assert created.status_code == 201 and created.json()["priority"] == 2
+    assert JobRecord.objects.get(pk=created.json()["id"]).created_by == people["staff"]
+    for body, field in [({"task": "no.such"}, "task"), ({"task": "test.count", "queue": "nope"}, "queue"),
+                        ({"task": "test.count", "priority": "urgent"}, "priority"), ({"task": "test.count", "delay": -1}, "delay"),
+                        ({"task": "test.count", "args": "abc"}, "args"), ({}, "task")]:
+        response = client.post("/api/v1/jobs/", body, format="json")
+        assert response.status_code == 400 and field in response.json(), (body, response.content)
+    assert as_(people["user"]).post("/api/v1/jobs/", {"task": "test.count"}, format="json").status_code == 403
+    assert JobRecord.objects.count() == 1
+
+
+def test_filters_cursor_pages_and_bounded_limits(people):
+    for i in range(7):
+        enqueue("test.count", kwargs={"key": str(i)}, created_by=people["staff"])
+    client = as_(people["staff"])
+    first = client.get("/api/v1/jobs/", {"page_size": 3, "task": "test.count", "state": "queued"}).json()
+    second = client.get(first["next"]).json()
+    assert len(first["results"]) == 3 and len(second["results"]) == 3
+    assert not {j["id"] for j in first["results"]} & {j["id"] for j in second["results"]}
+    assert len(client.get("/api/v1/jobs/recent/", {"limit": 5}).json()) == 5
+    for params, field in [({"limit": 0}, "limit"), ({"limit": 501}, "limit"), ({"limit": "x"}, "limit")]:
+        response = client.get("/api/v1/jobs/recent/", params)
+        assert response.status_code == 400 and field in response.json()
+    for params, field in [({"state": "sleeping"}, "state"), ({"queue": "nope"}, "queue"), ({"created_after": "yesterday"}, "created_after")]:
+        response = client.get("/api/v1/jobs/", params)
+        assert response.status_code == 400 and field in response.json()
+    assert client.get("/api/v1/jobs/failed/", {"limit": 10}).json() == []
+
+
+def test_retry_cancel_and_delete(people, run_worker):
+    client = as_(people["staff"])
+    job = enqueue("test.fail", retry={"kind": "fixed", "retries": 0, "delay": 0})
+    run_worker("default")
+    assert client.get("/api/v1/jobs/failed/").json()[0]["id"] == str(job.pk)
+    detail = client.get(f"/api/v1/jobs/{job.pk}/").json()
+    assert detail["state"] == "dead" and detail["attempt_list"][0]["outcome"] == "failed"
+    assert client.post(f"/api/v1/jobs/{job.pk}/requeue/").json()["state"] == State.QUEUED
+    assert client.delete(f"/api/v1/jobs/{job.pk}/").status_code == 400  # still waiting: cancel first
+    assert client.post(f"/api/v1/jobs/{job.pk}/cancel/", {"reason": "not needed"}, format="json").json()["state"] == "cancelled"
+    assert client.post(f"/api/v1/jobs/{job.pk}/cancel/").status_code == 400
+    assert client.delete(f"/api/v1/jobs/{job.pk}/").status_code == 204 and not JobRecord.objects.filter(pk=job.pk).exists()
+    assert client.get(f"/api/v1/jobs/{uuid.uuid4()}/").status_code == 404
+    assert AuditEntry.objects.filter(action="job.delete", actor=people["staff"]).exists()
+
+
+def test_pause_and_resume_a_queue(people):
+    client = as_(people["staff"])
+    assert client.post("/api/v1/queues/reports/pause/", {"reason": "maintenance"}, format="json").json()["paused"] is True
+    assert client.get("/api/v1/queues/reports/").json()["paused"] is True
+    assert client.post("/api/v1/queues/reports/resume/").json()["paused"] is False
+    assert client.get("/api/v1/queues/nope/").status_code == 404
+    assert {q["name"] for q in client.get("/api/v1/queues/").json()} >= {"payouts", "reports"}
+
+
+def test_per_user_status_and_the_dead_letter_queue(people, run_worker):
+    about_ann = enqueue("test.count", kwargs={"key": "a"}, subject=("user", people["user"].pk))
+    assert [j["id"] for j in as_(people["user"]).get(f"/api/v1/users/{people['user'].pk}/jobs/").json()] == [str(about_ann.pk)]
+    assert as_(people["other"]).get(f"/api/v1/users/{people['user'].pk}/jobs/").status_code == 403
+    assert as_(people["staff"]).get(f"/api/v1/users/{people['user'].pk}/jobs/", {"limit": 9999}).status_code == 400
+    dead = [enqueue("test.fail", retry={"kind": "fixed", "retries": 0, "delay": 0}) for _ in range(2)]
+    run_worker("default")
+    staff = as_(people["staff"])
+    assert {j["id"] for j in staff.get("/api/v1/dead-letter/").json()["results"]} == {str(j.pk) for j in dead}
+    assert as_(people["user"]).get("/api/v1/dead-letter/").status_code == 403
+    missing = str(uuid.uuid4())
+    result = staff.post("/api/v1/dead-letter/requeue/", {"ids": [str(dead[0].pk), str(dead[1].pk), missing]}, format="json").json()
+    assert set(result["requeued"]) == {str(j.pk) for j in dead} and missing in result["refused"]
+    assert staff.post("/api/v1/dead-letter/requeue/", {"ids": ["not-a-uuid"]}, format="json").status_code == 400
+    assert staff.post("/api/v1/dead-letter/requeue/", {}, format="json").json().keys() == {"ids"}
+
+
+def test_staff_create_a_token_in_the_admin_and_see_the_key_once(client, people):
+    from django.urls import reverse
+
+    client.force_login(people["superuser"])
+    response = client.post(reverse("admin:jobs_apitoken_add"), {"user": people["user"].pk, "name": "ci"}, follow=True)
+    key = response.content.decode().split("it is not shown again: ")[1].split("<")[0].strip()
+    token = ApiToken.objects.get()
+    assert key.startswith(token.prefix) and client.get(reverse("admin:jobs_apitoken_change", args=[token.pk])).content.count(key.encode()) == 0
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+    assert api.get("/api/v1/jobs/").status_code == 200
