@@ -13,6 +13,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("reports/", include("reports.urls")),
     path("api/v1/", include("jobs.api.urls")),
+    path("api/v1/", include("payouts.api_urls")),
     path("health/live", jobs_views.live, name="health-live"),
     path("health/ready", jobs_views.ready, name="health-ready"),
 ]

@@ -1,0 +1,111 @@
+"""REST API for payouts (/api/v1/payouts/, /api/v1/payout-runs/). Views call payouts.services."""
+from __future__ import annotations
+
+from rest_framework import permissions, serializers, status
+from rest_framework.decorators import api_view, permission_classes
+from rest_framework.exceptions import ValidationError
+from rest_framework.generics import get_object_or_404
+from rest_framework.response import Response
+
+from jobs.api.views import IsStaff, JobPagination
+from payouts import services
+from payouts.models import Payee, Payout
+
+
+class PayoutSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Payout
+        fields = ("id", "payee", "amount", "currency", "state", "provider", "provider_reference", "failure_reason", "run",
+                  "created_at", "approved_at", "expires_at", "paid_at")
+
+
+class PayoutRequestSerializer(serializers.Serializer):
+    payee = serializers.IntegerField()
+    amount = serializers.CharField(max_length=32)
+    currency = serializers.CharField(max_length=3, required=False)
+    reason = serializers.CharField(max_length=500, required=False, default="")
+
+
+class RunSerializer(serializers.Serializer):
+    payees = serializers.ListField(child=serializers.IntegerField(), required=False, allow_null=True, max_length=100_000)
+    dry_run = serializers.BooleanField(default=False)
+    reason = serializers.CharField(max_length=500, required=False, default="")
+
+
+def _refused(exc: services.PayoutError):
+    return ValidationError({exc.field: [exc.message]})
+
+
+def _visible(request):
+    payouts = Payout.objects.all()
+    return payouts if request.user.is_staff else payouts.filter(payee__user=request.user)
+
+
+class PayoutPagination(JobPagination):
+    ordering = ("-created_at", "-id")
+
+
+@api_view(["GET", "POST"])
+@permission_classes([permissions.IsAuthenticated])
+def payouts(request):
+    """GET: your payouts (staff: all), newest first, ?state= filter. POST: request a payout
+    (staff for any payee; a user for their own payee account)."""
+    if request.method == "POST":
+        data = PayoutRequestSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        v = data.validated_data
+        if not request.user.is_staff and not Payee.objects.filter(pk=v["payee"], user=request.user).exists():
+            raise ValidationError({"payee": ["you may request payouts only from your own payee account"]})
+        try:
+            payout = services.payout_request(v["payee"], v["amount"], currency=v.get("currency"), actor=request.user, reason=v["reason"])
+        except services.PayoutError as exc:
+            raise _refused(exc) from None
+        return Response(PayoutSerializer(payout).data, status=status.HTTP_201_CREATED)
+    payouts = _visible(request)
+    if "state" in request.query_params:
+        if request.query_params["state"] not in Payout.State.values:
+            raise ValidationError({"state": [f"must be one of {', '.join(Payout.State.values)}"]})
+        payouts = payouts.filter(state=request.query_params["state"])
+    paginator = PayoutPagination()
+    page = paginator.paginate_queryset(payouts, request)
+    return paginator.get_paginated_response(PayoutSerializer(page, many=True).data)
+
+
+@api_view(["GET"])
+@permission_classes([permissions.IsAuthenticated])
+def payout_detail(request, payout_id: int):
+    return Response(PayoutSerializer(get_object_or_404(_visible(request), pk=payout_id)).data)
+
+
+def _action(service):
+    @api_view(["POST"])
+    @permission_classes([IsStaff])
+    def action(request, payout_id: int):
+        get_object_or_404(Payout, pk=payout_id)
+        try:
+            payout = service(payout_id, actor=request.user, reason=str(request.data.get("reason", ""))[:500] or "API")
+        except services.PayoutError as exc:
+            raise _refused(exc) from None
+        return Response(PayoutSerializer(Payout.objects.get(pk=payout.pk)).data)
+    return action
+
+
+payout_approve = _action(services.payout_approve)
+payout_cancel = _action(services.payout_cancel)
+payout_retry = _action(services.payout_retry)
+
+
+@api_view(["POST"])
+@permission_classes([IsStaff])
+def payout_run(request):
+    """Pay now: {"payees": [ids] or null for all, "dry_run": true to preview}."""
+    data = RunSerializer(data=request.data)
+    data.is_valid(raise_exception=True)
+    v = data.validated_data
+    try:
+        plan = services.payout_run(actor=request.user, payee_ids=v.get("payees"), dry_run=v["dry_run"], reason=v["reason"])
+    except services.PayoutError as exc:
+        raise _refused(exc) from None
+    return Response({"run": plan.run.run_key if plan.run else None, "dry_run": plan.dry_run, "total": str(plan.total),
+                     "payouts": plan.payouts, "skipped": plan.skipped},
+                    status=status.HTTP_200_OK if plan.dry_run else status.HTTP_201_CREATED)
