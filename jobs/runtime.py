@@ -87,9 +87,10 @@ def execute(job_id: str, worker_name: str, death_penalty_class=UnixSignalDeathPe
         if not sql.record_success(record, started, timezone.now(), worker_name[:255], result):
             return _taken_over(record)
         signals.job_succeeded.send(JobRecord, result=result, **_event(record))
-        log.info("job %s (%s) attempt %d succeeded", record.pk, record.task_name, attempt, extra={
-            "correlation_id": record.correlation_id, "job_id": str(record.pk), "queue": record.queue, "task": record.task_name,
-            "attempt": attempt, "duration_ms": int((timezone.now() - started).total_seconds() * 1000)})
+        if log.isEnabledFor(logging.INFO):  # the hot path: build the line's context only if it is written
+            log.info("job %s (%s) attempt %d succeeded", record.pk, record.task_name, attempt, extra={
+                "correlation_id": record.correlation_id, "job_id": str(record.pk), "queue": record.queue, "task": record.task_name,
+                "attempt": attempt, "duration_ms": int((timezone.now() - started).total_seconds() * 1000)})
         return State.SUCCEEDED
     return record_failure(record, started, worker_name, outcome, error, retry_allowed=task is not None)
 

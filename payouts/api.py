@@ -7,7 +7,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.generics import get_object_or_404
 from rest_framework.response import Response
 
-from jobs.api.views import IsStaff, JobPagination
+from jobs.api.views import IsStaff, JobPagination, service_action
 from payouts import services
 from payouts.models import Payee, Payout
 
@@ -78,16 +78,7 @@ def payout_detail(request, payout_id: int):
 
 
 def _action(service):
-    @api_view(["POST"])
-    @permission_classes([IsStaff])
-    def action(request, payout_id: int):
-        get_object_or_404(Payout, pk=payout_id)
-        try:
-            payout = service(payout_id, actor=request.user, reason=str(request.data.get("reason", ""))[:500] or "API")
-        except services.PayoutError as exc:
-            raise _refused(exc) from None
-        return Response(PayoutSerializer(Payout.objects.get(pk=payout.pk)).data)
-    return action
+    return service_action(Payout, service, PayoutSerializer, services.PayoutError, lambda exc: {exc.field: [exc.message]})
 
 
 payout_approve = _action(services.payout_approve)

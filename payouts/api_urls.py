@@ -6,9 +6,9 @@ from reports import api as reports_api
 urlpatterns = [
     path("payouts/", api.payouts, name="api-payouts"),
     path("payouts/<int:payout_id>/", api.payout_detail, name="api-payout"),
-    path("payouts/<int:payout_id>/approve/", api.payout_approve, name="api-payout-approve"),
-    path("payouts/<int:payout_id>/cancel/", api.payout_cancel, name="api-payout-cancel"),
-    path("payouts/<int:payout_id>/retry/", api.payout_retry, name="api-payout-retry"),
+    path("payouts/<int:pk>/approve/", api.payout_approve, name="api-payout-approve"),
+    path("payouts/<int:pk>/cancel/", api.payout_cancel, name="api-payout-cancel"),
+    path("payouts/<int:pk>/retry/", api.payout_retry, name="api-payout-retry"),
     path("payout-runs/", api.payout_run, name="api-payout-runs"),
     path("reports/", reports_api.reports, name="api-reports"),
     path("reports/<int:report_id>/", reports_api.report_detail, name="api-report"),

@@ -146,17 +146,23 @@ def job_detail(request, job_id):
     return Response(JobDetailSerializer(job).data)
 
 
-def _job_action(service):
+def service_action(model, service, serializer, refusals, refusal_body):
+    """A staff-only POST that calls ``service(pk, actor=..., reason=...)`` on one object and returns
+    it serialised; a refusal (one of ``refusals``) is a 400 with ``refusal_body(exc)``."""
     @api_view(["POST"])
     @permission_classes([IsStaff])
-    def action(request, job_id):
-        get_object_or_404(JobRecord, pk=job_id)
+    def action(request, pk):
+        get_object_or_404(model, pk=pk)
         try:
-            job = service(job_id, actor=request.user, reason=str(request.data.get("reason", ""))[:500] or "API")
-        except services.JobStateError as exc:
-            return Response({"state": [str(exc)]}, status=status.HTTP_400_BAD_REQUEST)
-        return Response(JobSerializer(JobRecord.objects.get(pk=job.pk)).data)
+            changed = service(pk, actor=request.user, reason=str(request.data.get("reason", ""))[:500] or "API")
+        except refusals as exc:
+            raise ValidationError(refusal_body(exc)) from None
+        return Response(serializer(model.objects.get(pk=changed.pk)).data)
     return action
+
+
+def _job_action(service):
+    return service_action(JobRecord, service, JobSerializer, services.JobStateError, lambda exc: {"state": [str(exc)]})
 
 
 job_retry = _job_action(services.job_retry)
