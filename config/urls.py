@@ -1,5 +1,6 @@
 from django.contrib import admin
 from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from jobs import views as jobs_views
 
@@ -14,6 +15,13 @@ urlpatterns = [
     path("reports/", include("reports.urls")),
     path("api/v1/", include("jobs.api.urls")),
     path("api/v1/", include("payouts.api_urls")),
+    path("api/v1/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/v1/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("health/live", jobs_views.live, name="health-live"),
     path("health/ready", jobs_views.ready, name="health-ready"),
 ]
+
+handler400 = "config.errors.bad_request"
+handler403 = "config.errors.permission_denied"
+handler404 = "config.errors.page_not_found"
+handler500 = "config.errors.server_error"

@@ -176,7 +176,7 @@ class QueueStateAdmin(admin.ModelAdmin):
 
     list_display = ("name", "status", "waiting", "running", "retrying", "dead", "rate_limit", "changed_at", "changed_by", "reason")
     list_filter = ("paused",)
-    actions = ["pause_queues", "resume_queues"]
+    actions = ["pause_queues", "resume_queues", "clean_succeeded"]
     readonly_fields = ("name", "paused", "changed_at", "changed_by", "reason")
 
     def changelist_view(self, request, extra_context=None):
@@ -233,6 +233,13 @@ class QueueStateAdmin(admin.ModelAdmin):
     @admin.action(description="Resume", permissions=["change"])
     def resume_queues(self, request, queryset):
         self._act(request, queryset, services.queue_resume, "Resumed")
+
+    @admin.action(description="Clean: delete succeeded jobs that finished over an hour ago", permissions=["change"])
+    def clean_succeeded(self, request, queryset):
+        for queue in queryset:
+            ids = services.queue_clean(queue.name, state=State.SUCCEEDED, grace=3600, limit=10_000, actor=request.user,
+                                       reason="admin action: clean")
+            self.message_user(request, f"{queue.name}: deleted {len(ids)} succeeded jobs.", messages.SUCCESS)
 
 
 @admin.register(WorkerHeartbeat)

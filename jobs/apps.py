@@ -21,6 +21,7 @@ class JobsConfig(AppConfig):
         # Every installed app's tasks.py registers its tasks on start-up, in
         # web, worker and scheduler processes alike.
         autodiscover_modules("tasks")
+        import jobs.api.schema  # noqa: F401  (the token scheme in the OpenAPI schema)
         from django.conf import settings
         from importlib import import_module
 

@@ -59,7 +59,9 @@ class JobRecord(models.Model):
         ]
         indexes = [
             models.Index(fields=["state", "run_at"], name="job_state_run_at"),
-            models.Index(fields=["queue", "state"], name="job_queue_state"),
+            # Counts by queue and state; the finished_at suffix serves clean, retention and the
+            # per-minute rates (a range scan per queue).
+            models.Index(fields=["queue", "state", "finished_at"], name="job_queue_state_finished"),
             models.Index(fields=["subject_type", "subject_id", "-created_at"], name="job_subject"),
             models.Index(fields=["-created_at"], name="job_created"),
             # Plain indexes in Meta: a db_index CharField also gets a LIKE index on PostgreSQL,

@@ -358,6 +358,34 @@ def _set_paused(name: str, paused: bool, actor, reason: str) -> QueueState:
     return state
 
 
+CLEAN_BATCH = 500
+
+
+def queue_clean(name: str, *, state: str, grace: float, limit: int, actor, reason: str = "") -> list[str]:
+    """Bull's ``clean(grace, limit, type)``: delete up to ``limit`` of the queue's jobs in the
+    finished ``state`` (succeeded, cancelled or dead) that finished more than ``grace`` seconds
+    ago, oldest first, with their attempts. Batches are short transactions that lock the rows
+    they delete, so a job requeued meanwhile is skipped, never lost. One audit entry.
+    Returns the deleted ids."""
+    from jobs.states import TERMINAL
+
+    get_queue_config(name)  # UnknownQueue for a queue that does not exist
+    if state not in TERMINAL:
+        raise JobStateError(f"only finished jobs can be cleaned ({', '.join(sorted(TERMINAL))}), not {state!r}")
+    before = timezone.now() - timedelta(seconds=grace)
+    deleted: list[str] = []
+    while len(deleted) < limit:
+        with transaction.atomic():
+            batch = JobRecord.objects.filter(queue=name, state=state, finished_at__lt=before).order_by("finished_at", "pk")
+            ids = list(batch.select_for_update(skip_locked=True).values_list("pk", flat=True)[:min(CLEAN_BATCH, limit - len(deleted))])
+            if not ids:
+                break
+            JobRecord.objects.filter(pk__in=ids).delete()
+        deleted.extend(str(pk) for pk in ids)
+    audit(actor, "queue.clean", "queue", name, reason, state=state, grace=grace, limit=limit, deleted=len(deleted))
+    return deleted
+
+
 def job_delete(job_id, *, actor, reason: str = "") -> None:
     """Delete a finished job (succeeded, dead or cancelled) and its attempts; audited. A job that
     may still run must be cancelled first."""

@@ -141,7 +141,11 @@ class PayeeAdmin(admin.ModelAdmin):
         if account:
             services.payee_set_account(obj.pk, account, actor=request.user, reason="changed in the admin")
 
-    @admin.action(description="Pay now: one payout each for the available balance")
+    def has_pay_permission(self, request):
+        """Moving money: the change permission on payouts, as for the payout actions."""
+        return request.user.has_perm("payouts.change_payout")
+
+    @admin.action(description="Pay now: one payout each for the available balance", permissions=["pay"])
     def pay_now(self, request, queryset):
         plan = services.payout_run(actor=request.user, payee_ids=list(queryset.values_list("pk", flat=True)), reason="admin action")
         self.message_user(request, f"Run {plan.run.run_key}: {len(plan.payouts)} payout(s), {plan.total} in total; "
@@ -246,19 +250,19 @@ class PayoutAdmin(admin.ModelAdmin):
             (reverse("admin:jobs_jobrecord_change", args=[j.pk]), j.task_name, j.state, j.created_at.strftime("%Y-%m-%d %H:%M:%S"))
             for j in jobs)) or "-"
 
-    @admin.action(description="Approve")
+    @admin.action(description="Approve", permissions=["change"])
     def approve(self, request, queryset):
         _each(self, request, queryset.values_list("pk", flat=True), services.payout_approve, "approved")
 
-    @admin.action(description="Cancel (releases the hold)")
+    @admin.action(description="Cancel (releases the hold)", permissions=["change"])
     def cancel(self, request, queryset):
         _each(self, request, queryset.values_list("pk", flat=True), services.payout_cancel, "cancelled")
 
-    @admin.action(description="Retry failed payouts")
+    @admin.action(description="Retry failed payouts", permissions=["change"])
     def retry(self, request, queryset):
         _each(self, request, queryset.values_list("pk", flat=True), services.payout_retry, "sent again")
 
-    @admin.action(description="Run now (make sure a job is on its way)")
+    @admin.action(description="Run now (make sure a job is on its way)", permissions=["change"])
     def run_now(self, request, queryset):
         _each(self, request, queryset.values_list("pk", flat=True), services.payout_process_now, "queued")
 

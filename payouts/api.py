@@ -7,7 +7,8 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.generics import get_object_or_404
 from rest_framework.response import Response
 
-from jobs.api.views import IsStaff, JobPagination, service_action
+from jobs.api.schema import PAGE, doc, page_of, query
+from jobs.api.views import JobPagination, service_action, staff_with
 from payouts import services
 from payouts.models import Payee, Payout
 
@@ -21,7 +22,7 @@ class PayoutSerializer(serializers.ModelSerializer):
 
 class PayoutRequestSerializer(serializers.Serializer):
     payee = serializers.IntegerField()
-    amount = serializers.CharField(max_length=32)
+    amount = serializers.CharField(max_length=32, help_text='A decimal string, e.g. "125.50".')
     currency = serializers.CharField(max_length=3, required=False)
     reason = serializers.CharField(max_length=500, required=False, default="")
 
@@ -30,6 +31,14 @@ class RunSerializer(serializers.Serializer):
     payees = serializers.ListField(child=serializers.IntegerField(), required=False, allow_null=True, max_length=100_000)
     dry_run = serializers.BooleanField(default=False)
     reason = serializers.CharField(max_length=500, required=False, default="")
+
+
+class RunResultSerializer(serializers.Serializer):
+    run = serializers.CharField(allow_null=True, help_text="The run's key (null for a dry run).")
+    dry_run = serializers.BooleanField()
+    total = serializers.DecimalField(max_digits=18, decimal_places=2, coerce_to_string=True)
+    payouts = serializers.ListField(child=serializers.DictField(), help_text="payee, amount, currency, destination")
+    skipped = serializers.ListField(child=serializers.DictField(), help_text="payee, reason")
 
 
 def _refused(exc: services.PayoutError):
@@ -45,6 +54,9 @@ class PayoutPagination(JobPagination):
     ordering = ("-created_at", "-id")
 
 
+@doc("payouts", "List payouts", page_of(PayoutSerializer, "PayoutPage"), methods=["GET"], errors=(400, 401), operation_id="payouts_list",
+     params=[query("state", str, "Payout state.", enum=Payout.State.values), *PAGE])
+@doc("payouts", "Request a payout", PayoutSerializer, request=PayoutRequestSerializer, status=201, errors=(400, 401), methods=["POST"])
 @api_view(["GET", "POST"])
 @permission_classes([permissions.IsAuthenticated])
 def payouts(request):
@@ -71,23 +83,31 @@ def payouts(request):
     return paginator.get_paginated_response(PayoutSerializer(page, many=True).data)
 
 
+@doc("payouts", "One payout", PayoutSerializer, errors=(401, 404))
 @api_view(["GET"])
 @permission_classes([permissions.IsAuthenticated])
 def payout_detail(request, payout_id: int):
     return Response(PayoutSerializer(get_object_or_404(_visible(request), pk=payout_id)).data)
 
 
-def _action(service):
-    return service_action(Payout, service, PayoutSerializer, services.PayoutError, lambda exc: {exc.field: [exc.message]})
+# Moving money takes staff status and the change permission on payouts (as in the admin).
+MoneyStaff = staff_with("payouts.change_payout")
 
 
-payout_approve = _action(services.payout_approve)
-payout_cancel = _action(services.payout_cancel)
-payout_retry = _action(services.payout_retry)
+def _action(service, summary):
+    return service_action(Payout, service, PayoutSerializer, services.PayoutError, lambda exc: {exc.field: [exc.message]},
+                          tag="payouts", summary=summary, permission=MoneyStaff)
 
 
+payout_approve = _action(services.payout_approve, "Approve a payout")
+payout_cancel = _action(services.payout_cancel, "Cancel a payout")
+payout_retry = _action(services.payout_retry, "Retry a failed payout")
+
+
+@doc("payouts", "Run payouts now (or preview with dry_run: 200, nothing written)", RunResultSerializer, request=RunSerializer, status=201,
+     extra={200: RunResultSerializer}, errors=(400, 401, 403))
 @api_view(["POST"])
-@permission_classes([IsStaff])
+@permission_classes([MoneyStaff])
 def payout_run(request):
     """Pay now: {"payees": [ids] or null for all, "dry_run": true to preview}."""
     data = RunSerializer(data=request.data)

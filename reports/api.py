@@ -1,12 +1,16 @@
 """REST API for reports, exports and imports (/api/v1/reports/, /api/v1/imports/)."""
 from __future__ import annotations
 
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse
 from rest_framework import parsers, permissions, serializers, status
 from rest_framework.decorators import api_view, parser_classes, permission_classes
 from rest_framework.exceptions import ValidationError
 from rest_framework.generics import get_object_or_404
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
+from jobs.api.schema import doc
 from jobs.api.views import IsStaff
 from payouts.models import Payee
 from reports import views as report_views
@@ -35,6 +39,11 @@ class ReportRequestSerializer(serializers.Serializer):
     parameters = serializers.DictField(required=False, default=dict)
 
 
+class ImportUploadSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=Import.Kind.values)
+    file = serializers.FileField(help_text="CSV or XLSX (IMPORT_MAX_BYTES).")
+
+
 def _visible(request):
     reports = Report.objects.all()
     if request.user.is_staff and request.user.has_perm("reports.view_report"):
@@ -42,6 +51,8 @@ def _visible(request):
     return reports.filter(requested_by=request.user)
 
 
+@doc("reports", "List reports", ReportSerializer(many=True), errors=(401,), methods=["GET"])
+@doc("reports", "Request a report or export", ReportSerializer, request=ReportRequestSerializer, status=201, errors=(400, 401), methods=["POST"])
 @api_view(["GET", "POST"])
 @permission_classes([permissions.IsAuthenticated])
 def reports(request):
@@ -63,6 +74,7 @@ def reports(request):
     return Response(ReportSerializer(_visible(request).order_by("-created_at")[:200], many=True).data)
 
 
+@doc("reports", "One report", ReportSerializer, errors=(401, 404))
 @api_view(["GET"])
 @permission_classes([permissions.IsAuthenticated])
 def report_detail(request, report_id: int):
@@ -72,29 +84,32 @@ def report_detail(request, report_id: int):
     return Response(ReportSerializer(report).data)
 
 
-def report_download(request, report_id: int):
-    """The file (the same rules as /reports/<id>/download/), for token clients too."""
-    from rest_framework.request import Request
+class ReportDownload(APIView):
+    """The file (the same rules as /reports/<id>/download/), for token and session clients."""
 
-    from jobs.api.auth import TokenAuthentication
+    permission_classes = [permissions.IsAuthenticated]
 
-    from django.http import JsonResponse
-    from rest_framework.exceptions import AuthenticationFailed
+    def perform_content_negotiation(self, request, force=False):
+        # The answer is a file whatever the client accepts; errors are JSON.
+        return super().perform_content_negotiation(request, force=True)
 
-    if not getattr(request, "user", None) or not request.user.is_authenticated:
-        try:
-            found = TokenAuthentication().authenticate(Request(request))
-        except AuthenticationFailed as exc:
-            return JsonResponse({"detail": str(exc.detail)}, status=401)
-        if found is None:
-            return JsonResponse({"detail": "Authentication credentials were not provided."}, status=401)
-        request.user = found[0]
-    return report_views.download.__wrapped__(request, report_id)
+    @doc("reports", "Download a report's file", OpenApiResponse(OpenApiTypes.BINARY, description="The file, as an attachment."),
+         errors=(401, 404), extra={409: OpenApiResponse(description="Not ready yet."),
+                                   410: OpenApiResponse(description="Deleted by the retention rule; request it again.")})
+    def get(self, request, report_id: int):
+        request._request.user = request.user
+        return report_views.download.__wrapped__(request._request, report_id)
 
 
+report_download = ReportDownload.as_view()
+
+
+@doc("imports", "Recent imports", ImportSerializer(many=True), errors=(401, 403), methods=["GET"])
+@doc("imports", "Upload an import", ImportSerializer, request={"multipart/form-data": ImportUploadSerializer}, status=201,
+     errors=(400, 401, 403), methods=["POST"])
 @api_view(["GET", "POST"])
 @permission_classes([IsStaff])
-@parser_classes([parsers.MultiPartParser, parsers.FormParser, parsers.JSONParser])
+@parser_classes([parsers.MultiPartParser, parsers.FormParser])
 def imports(request):
     """GET: recent imports. POST (multipart): kind=payees|ledger, file=<csv or xlsx>."""
     from reports.imports import import_request
@@ -108,6 +123,7 @@ def imports(request):
     return Response(ImportSerializer(Import.objects.order_by("-created_at")[:200], many=True).data)
 
 
+@doc("imports", "One import, with its counts and row errors", ImportSerializer, errors=(401, 403, 404))
 @api_view(["GET"])
 @permission_classes([IsStaff])
 def import_detail(request, import_id: int):

@@ -11,6 +11,8 @@ cat <<MSG
     Admin:          http://127.0.0.1:${PORT}/admin/            (login: demo / demo)
     Jobs:           http://127.0.0.1:${PORT}/admin/jobs/jobrecord/
     RQ dashboard:   http://127.0.0.1:${PORT}/admin/django_rq/dashboard/
+    API docs:       http://127.0.0.1:${PORT}/api/v1/docs/     (token: manage.py api_token create demo)
+    Health:         http://127.0.0.1:${PORT}/health/ready
   Enqueue demo jobs:  .venv/bin/python manage.py enqueue_job demo.sleep --kwargs '{"seconds": 5}'
   Stop with Ctrl-C.
 

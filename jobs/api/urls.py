@@ -7,6 +7,7 @@ urlpatterns = [
     path("queues/<str:name>/", views.queue_detail, name="api-queue"),
     path("queues/<str:name>/pause/", views.queue_pause, name="api-queue-pause"),
     path("queues/<str:name>/resume/", views.queue_resume, name="api-queue-resume"),
+    path("queues/<str:name>/clean/", views.queue_clean, name="api-queue-clean"),
     path("jobs/", views.jobs, name="api-jobs"),
     path("jobs/recent/", views.jobs_recent, name="api-jobs-recent"),
     path("jobs/failed/", views.jobs_failed, name="api-jobs-failed"),

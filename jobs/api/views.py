@@ -4,24 +4,42 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.shortcuts import get_object_or_404
-from django.utils.dateparse import parse_datetime
+from drf_spectacular.types import OpenApiTypes
 from rest_framework import permissions, serializers, status
 from rest_framework.decorators import api_view, permission_classes
 from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import NotFound
 from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 
 from jobs import selectors, services
+from jobs.api.schema import LIMIT, PAGE, doc, page_of, query
 from jobs.models import JobAttempt, JobRecord
 from jobs.queues import Priority
-from jobs.states import State
+from jobs.states import TERMINAL, State
 
 
 class JobPagination(CursorPagination):
+    """Cursor pages, newest first; a bad page_size or cursor is a 400 naming it."""
+
     ordering = ("-created_at", "-id")
     page_size = 50
     page_size_query_param = "page_size"
     max_page_size = 500
+
+    def get_page_size(self, request):
+        raw = request.query_params.get(self.page_size_query_param)
+        if raw is None:
+            return self.page_size
+        if not raw.isdigit() or not 1 <= int(raw) <= self.max_page_size:
+            raise ValidationError({"page_size": [f"must be a whole number from 1 to {self.max_page_size}"]})
+        return int(raw)
+
+    def decode_cursor(self, request):
+        try:
+            return super().decode_cursor(request)
+        except NotFound:
+            raise ValidationError({"cursor": ["not a cursor from a next or previous link"]}) from None
 
 
 class AttemptSerializer(serializers.ModelSerializer):
@@ -36,6 +54,9 @@ class JobSerializer(serializers.ModelSerializer):
         fields = ("id", "task_name", "queue", "state", "priority", "args", "kwargs", "attempts", "max_attempts", "progress",
                   "progress_message", "result", "last_error", "dedup_key", "correlation_id", "subject_type", "subject_id",
                   "created_at", "run_at", "enqueued_at", "started_at", "finished_at")
+
+
+JOB_PAGE = page_of(JobSerializer, "JobPage")
 
 
 class JobDetailSerializer(JobSerializer):
@@ -55,6 +76,33 @@ class EnqueueSerializer(serializers.Serializer):
     dedup_key = serializers.CharField(max_length=255, required=False)
 
 
+class ReasonSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=500, required=False, allow_blank=True, default="", help_text="Kept in the audit trail.")
+
+
+def _reason(request) -> str:
+    data = ReasonSerializer(data=request.data)
+    data.is_valid(raise_exception=True)
+    return data.validated_data["reason"] or "API"
+
+
+class QueueStatsSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    paused = serializers.BooleanField()
+    waiting = serializers.IntegerField()
+    scheduled = serializers.IntegerField()
+    running = serializers.IntegerField()
+    slots_in_use = serializers.IntegerField(allow_null=True, help_text="Concurrency slots held in Redis (null: Redis unreachable).")
+    retrying = serializers.IntegerField()
+    succeeded = serializers.IntegerField(help_text="Kept by retention (docs/operations.md).")
+    cancelled = serializers.IntegerField()
+    dead = serializers.IntegerField(help_text="Failed for good: the dead-letter queue.")
+    succeeded_per_min = serializers.FloatField(help_text="Averaged over the last five minutes.")
+    dead_per_min = serializers.FloatField()
+    concurrency = serializers.IntegerField(allow_null=True)
+    rate_limit = serializers.ListField(child=serializers.FloatField(), allow_null=True, help_text="[jobs, seconds] or null.")
+
+
 class IsStaff(permissions.BasePermission):
     message = "Staff only."
 
@@ -62,28 +110,44 @@ class IsStaff(permissions.BasePermission):
         return bool(request.user and request.user.is_authenticated and request.user.is_staff)
 
 
+def staff_with(perm: str) -> type[permissions.BasePermission]:
+    """Staff who also hold a model permission (superusers hold them all): for money actions."""
+
+    class StaffWith(IsStaff):
+        message = f"Staff with the {perm} permission only."
+
+        def has_permission(self, request, view):
+            return super().has_permission(request, view) and request.user.has_perm(perm)
+
+    return StaffWith
+
+
 def _visible_jobs(request):
     jobs = JobRecord.objects.all()
     return jobs if request.user.is_staff else jobs.filter(created_by=request.user)
 
 
-FILTERS = {"state": "state", "queue": "queue", "task": "task_name", "subject_type": "subject_type", "subject_id": "subject_id"}
+class JobFilterSerializer(serializers.Serializer):
+    """The job list filters, from the query string; each refusal names its parameter."""
+
+    state = serializers.ChoiceField(choices=State.values, required=False)
+    queue = serializers.ChoiceField(choices=list(settings.CONVEYOR_QUEUES), required=False)
+    task = serializers.CharField(max_length=200, required=False, help_text="Task name.")
+    subject_type = serializers.CharField(max_length=64, required=False)
+    subject_id = serializers.CharField(max_length=64, required=False)
+    created_after = serializers.DateTimeField(required=False, help_text="ISO 8601, e.g. 2026-11-23T10:00:00Z.")
+    created_before = serializers.DateTimeField(required=False)
+
+
+FILTERS = {"state": "state", "queue": "queue", "task": "task_name", "subject_type": "subject_type", "subject_id": "subject_id",
+           "created_after": "created_at__gte", "created_before": "created_at__lt"}
+FILTER_PARAMS = [JobFilterSerializer]
 
 
 def _filtered(request, jobs):
-    params = request.query_params
-    if "state" in params and params["state"] not in State.values:
-        raise ValidationError({"state": [f"must be one of {', '.join(State.values)}"]})
-    if "queue" in params and params["queue"] not in settings.CONVEYOR_QUEUES:
-        raise ValidationError({"queue": [f"unknown queue; use one of {', '.join(settings.CONVEYOR_QUEUES)}"]})
-    jobs = jobs.filter(**{field: params[name] for name, field in FILTERS.items() if name in params})
-    for name, lookup in (("created_after", "created_at__gte"), ("created_before", "created_at__lt")):
-        if name in params:
-            moment = parse_datetime(params[name]) if params[name] else None
-            if moment is None:
-                raise ValidationError({name: ["must be an ISO 8601 date-time, e.g. 2026-11-23T10:00:00Z"]})
-            jobs = jobs.filter(**{lookup: moment})
-    return jobs
+    data = JobFilterSerializer(data=request.query_params)
+    data.is_valid(raise_exception=True)
+    return jobs.filter(**{FILTERS[name]: value for name, value in data.validated_data.items()})
 
 
 def _limit(request, default=20, maximum=500) -> int:
@@ -93,6 +157,9 @@ def _limit(request, default=20, maximum=500) -> int:
     return int(raw)
 
 
+@doc("jobs", "List jobs", JOB_PAGE, params=FILTER_PARAMS + PAGE, errors=(400, 401), methods=["GET"], operation_id="jobs_list",
+     description="Staff see every job; everyone else the jobs they created. Newest first.")
+@doc("jobs", "Add a job by task name", JobSerializer, request=EnqueueSerializer, status=201, errors=(400, 401, 403), methods=["POST"])
 @api_view(["GET", "POST"])
 @permission_classes([permissions.IsAuthenticated])
 def jobs(request):
@@ -117,6 +184,7 @@ def jobs(request):
     return paginator.get_paginated_response(JobSerializer(page, many=True).data)
 
 
+@doc("jobs", "Most recent jobs", JobSerializer(many=True), params=FILTER_PARAMS + [LIMIT], errors=(400, 401))
 @api_view(["GET"])
 @permission_classes([permissions.IsAuthenticated])
 def jobs_recent(request):
@@ -124,6 +192,7 @@ def jobs_recent(request):
     return Response(JobSerializer(jobs, many=True).data)
 
 
+@doc("jobs", "Jobs that failed for good (dead), newest first", JobSerializer(many=True), params=[LIMIT], errors=(400, 401))
 @api_view(["GET"])
 @permission_classes([permissions.IsAuthenticated])
 def jobs_failed(request):
@@ -131,6 +200,8 @@ def jobs_failed(request):
     return Response(JobSerializer(jobs, many=True).data)
 
 
+@doc("jobs", "One job, with its attempts and progress", JobDetailSerializer, errors=(401, 404), methods=["GET"])
+@doc("jobs", "Delete a finished job", None, status=204, errors=(400, 401, 403, 404), methods=["DELETE"])
 @api_view(["GET", "DELETE"])
 @permission_classes([permissions.IsAuthenticated])
 def job_detail(request, job_id):
@@ -146,30 +217,34 @@ def job_detail(request, job_id):
     return Response(JobDetailSerializer(job).data)
 
 
-def service_action(model, service, serializer, refusals, refusal_body):
+def service_action(model, service, serializer, refusals, refusal_body, *, tag: str, summary: str, permission=IsStaff):
     """A staff-only POST that calls ``service(pk, actor=..., reason=...)`` on one object and returns
     it serialised; a refusal (one of ``refusals``) is a 400 with ``refusal_body(exc)``."""
+    @doc(tag, summary, serializer, request=ReasonSerializer)
     @api_view(["POST"])
-    @permission_classes([IsStaff])
+    @permission_classes([permission])
     def action(request, pk):
         get_object_or_404(model, pk=pk)
+        reason = _reason(request)
         try:
-            changed = service(pk, actor=request.user, reason=str(request.data.get("reason", ""))[:500] or "API")
+            changed = service(pk, actor=request.user, reason=reason)
         except refusals as exc:
             raise ValidationError(refusal_body(exc)) from None
         return Response(serializer(model.objects.get(pk=changed.pk)).data)
     return action
 
 
-def _job_action(service):
-    return service_action(JobRecord, service, JobSerializer, services.JobStateError, lambda exc: {"state": [str(exc)]})
+def _job_action(service, summary):
+    return service_action(JobRecord, service, JobSerializer, services.JobStateError, lambda exc: {"state": [str(exc)]},
+                          tag="jobs", summary=summary)
 
 
-job_retry = _job_action(services.job_retry)
-job_cancel = _job_action(services.job_cancel)
-job_requeue = _job_action(services.job_requeue)
+job_retry = _job_action(services.job_retry, "Retry a job now")
+job_cancel = _job_action(services.job_cancel, "Cancel a job")
+job_requeue = _job_action(services.job_requeue, "Requeue a dead or cancelled job")
 
 
+@doc("queues", "Every queue with its counts, rates and limits", QueueStatsSerializer(many=True), errors=(401, 403))
 @api_view(["GET"])
 @permission_classes([IsStaff])
 def queues(request):
@@ -185,26 +260,58 @@ def _queue_or_404(name):
     return stats
 
 
+@doc("queues", "One queue's counts, rates and limits", QueueStatsSerializer, errors=(401, 403, 404))
 @api_view(["GET"])
 @permission_classes([IsStaff])
 def queue_detail(request, name):
     return Response(_queue_or_404(name))
 
 
-def _queue_action(service):
+def _queue_action(service, summary):
+    @doc("queues", summary, QueueStatsSerializer, request=ReasonSerializer)
     @api_view(["POST"])
     @permission_classes([IsStaff])
     def action(request, name):
         _queue_or_404(name)
-        service(name, actor=request.user, reason=str(request.data.get("reason", ""))[:500] or "API")
+        service(name, actor=request.user, reason=_reason(request))
         return Response(_queue_or_404(name))
     return action
 
 
-queue_pause = _queue_action(services.queue_pause)
-queue_resume = _queue_action(services.queue_resume)
+queue_pause = _queue_action(services.queue_pause, "Pause a queue (running jobs finish; no new starts)")
+queue_resume = _queue_action(services.queue_resume, "Resume a queue")
 
 
+class CleanSerializer(serializers.Serializer):
+    state = serializers.ChoiceField(choices=sorted(TERMINAL), default=State.SUCCEEDED)
+    grace = serializers.IntegerField(min_value=0, max_value=10 * 365 * 24 * 3600, default=3600,
+                                     help_text="Only jobs that finished more than this many seconds ago.")
+    limit = serializers.IntegerField(min_value=1, max_value=10_000, default=1000)
+    reason = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+
+
+class CleanResultSerializer(serializers.Serializer):
+    queue = serializers.CharField()
+    state = serializers.CharField()
+    deleted = serializers.IntegerField()
+    ids = serializers.ListField(child=serializers.UUIDField())
+
+
+@doc("queues", "Clean: delete a queue's old finished jobs", CleanResultSerializer, request=CleanSerializer)
+@api_view(["POST"])
+@permission_classes([IsStaff])
+def queue_clean(request, name):
+    """Delete a queue's old finished jobs (the seeds' cleanQueue), oldest first; audited."""
+    _queue_or_404(name)
+    data = CleanSerializer(data=request.data)
+    data.is_valid(raise_exception=True)
+    v = data.validated_data
+    ids = services.queue_clean(name, state=v["state"], grace=v["grace"], limit=v["limit"], actor=request.user, reason=v["reason"] or "API")
+    return Response({"queue": name, "state": v["state"], "deleted": len(ids), "ids": ids})
+
+
+@doc("jobs", "A user's jobs (about them, or created by them)", JobSerializer(many=True), params=FILTER_PARAMS + [LIMIT],
+     errors=(400, 401, 403))
 @api_view(["GET"])
 @permission_classes([permissions.IsAuthenticated])
 def user_jobs(request, user_id: int):
@@ -219,6 +326,7 @@ def user_jobs(request, user_id: int):
     return Response(JobSerializer(jobs, many=True).data)
 
 
+@doc("dead-letter", "The dead-letter queue", JOB_PAGE, params=FILTER_PARAMS + PAGE, errors=(400, 401, 403))
 @api_view(["GET"])
 @permission_classes([IsStaff])
 def dead_letter(request):
@@ -233,6 +341,12 @@ class RequeueSerializer(serializers.Serializer):
     reason = serializers.CharField(max_length=500, required=False, default="API")
 
 
+class RequeueResultSerializer(serializers.Serializer):
+    requeued = serializers.ListField(child=serializers.UUIDField())
+    refused = serializers.DictField(child=serializers.CharField(), help_text="Job id: why it was not requeued.")
+
+
+@doc("dead-letter", "Requeue one or many dead jobs", RequeueResultSerializer, request=RequeueSerializer, errors=(400, 401, 403))
 @api_view(["POST"])
 @permission_classes([IsStaff])
 def dead_letter_requeue(request):

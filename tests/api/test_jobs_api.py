@@ -53,7 +53,7 @@ def test_tokens_are_stored_hashed_shown_once_and_revocable(people):
 
 STAFF_ONLY = [
     ("get", "/api/v1/queues/"), ("get", "/api/v1/queues/payouts/"), ("post", "/api/v1/queues/payouts/pause/"),
-    ("post", "/api/v1/queues/payouts/resume/"), ("post", "/api/v1/jobs/{mine}/retry/"), ("post", "/api/v1/jobs/{mine}/cancel/"),
+    ("post", "/api/v1/queues/payouts/resume/"), ("post", "/api/v1/queues/payouts/clean/"), ("post", "/api/v1/jobs/{mine}/retry/"), ("post", "/api/v1/jobs/{mine}/cancel/"),
 ]
 
 
@@ -164,3 +164,51 @@ def test_staff_create_a_token_in_the_admin_and_see_the_key_once(client, people):
     api = APIClient()
     api.credentials(HTTP_AUTHORIZATION=f"Token {key}")
     assert api.get("/api/v1/jobs/").status_code == 200
+
+
+def test_clean_deletes_old_finished_jobs_of_one_queue_oldest_first(people):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    now = timezone.now()
+    old = [enqueue("test.count", kwargs={"key": str(i)}) for i in range(3)]
+    recent, waiting, other_queue = enqueue("test.count"), enqueue("test.count"), enqueue("test.count", queue="reports")
+    for n, job in enumerate(old):
+        JobRecord.objects.filter(pk=job.pk).update(state=State.SUCCEEDED, finished_at=now - timedelta(hours=3, minutes=n))
+    JobRecord.objects.filter(pk=recent.pk).update(state=State.SUCCEEDED, finished_at=now - timedelta(minutes=5))
+    JobRecord.objects.filter(pk=other_queue.pk).update(state=State.SUCCEEDED, finished_at=now - timedelta(hours=3))
+    staff = as_(people["staff"])
+    first = staff.post("/api/v1/queues/default/clean/", {"grace": 3600, "limit": 2, "reason": "tidy"}, format="json").json()
+    assert first["deleted"] == 2 and first["ids"] == [str(old[2].pk), str(old[1].pk)]  # oldest first
+    rest = staff.post("/api/v1/queues/default/clean/", {}, format="json").json()  # defaults: succeeded, 1 hour, 1000
+    assert rest["ids"] == [str(old[0].pk)]
+    assert set(JobRecord.objects.values_list("pk", flat=True)) == {recent.pk, waiting.pk, other_queue.pk}
+    entry = AuditEntry.objects.filter(action="queue.clean").first()
+    assert entry.object_id == "default" and entry.actor == people["staff"]
+
+
+@pytest.mark.parametrize("body, field", [({"state": "queued"}, "state"), ({"state": "running"}, "state"), ({"grace": -1}, "grace"),
+                                         ({"limit": 0}, "limit"), ({"limit": 10_001}, "limit"), ({"grace": "soon"}, "grace")])
+def test_clean_refuses_bad_input_and_changes_nothing(people, body, field):
+    job = enqueue("test.count")
+    JobRecord.objects.filter(pk=job.pk).update(state=State.SUCCEEDED, finished_at="2020-01-01T00:00:00Z")
+    response = as_(people["staff"]).post("/api/v1/queues/default/clean/", body, format="json")
+    assert response.status_code == 400 and field in response.json(), response.content
+    assert JobRecord.objects.filter(pk=job.pk).exists() and not AuditEntry.objects.filter(action="queue.clean").exists()
+    assert as_(people["staff"]).post("/api/v1/queues/nope/clean/", {}, format="json").status_code == 404
+
+
+def test_clean_from_the_admin(client, people):
+    from django.urls import reverse
+
+    from jobs.models import QueueState
+
+    job = enqueue("test.count")
+    JobRecord.objects.filter(pk=job.pk).update(state=State.SUCCEEDED, finished_at="2020-01-01T00:00:00Z")
+    client.force_login(people["superuser"])
+    queue = QueueState.objects.get_or_create(name="default")[0]
+    response = client.post(reverse("admin:jobs_queuestate_changelist"),
+                           {"action": "clean_succeeded", "_selected_action": [queue.pk]}, follow=True)
+    assert [str(m) for m in response.context["messages"]] == ["default: deleted 1 succeeded jobs."]
+    assert not JobRecord.objects.filter(pk=job.pk).exists()

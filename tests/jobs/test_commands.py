@@ -29,3 +29,37 @@ def test_enqueue_job_command_rejects_bad_input(argv, message):
 def test_dispatch_command(capsys):
     call_command("conveyor_dispatch")
     assert "sent 0 pending" in capsys.readouterr().out
+
+
+def test_conveyor_queue_clean_command(capsys):
+    from jobs.services import enqueue
+
+    job = enqueue("test.count")
+    JobRecord.objects.filter(pk=job.pk).update(state=State.SUCCEEDED, finished_at="2020-01-01T00:00:00Z")
+    call_command("conveyor_queue", "clean", "default", "--grace", "60")
+    assert "deleted 1 succeeded job(s)" in capsys.readouterr().out and not JobRecord.objects.exists()
+    with pytest.raises(CommandError, match="Unknown queue"):
+        call_command("conveyor_queue", "clean", "nope")
+    with pytest.raises(CommandError, match="--grace"):
+        call_command("conveyor_queue", "clean", "default", "--grace", "-1")
+
+
+def test_api_token_command_shows_the_key_once_and_revokes(capsys, django_user_model):
+    from rest_framework.test import APIClient
+
+    from jobs.models import ApiToken
+
+    django_user_model.objects.create_user("ci")
+    call_command("api_token", "create", "ci", "--name", "deploy")
+    key = capsys.readouterr().out.strip()
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+    assert client.get("/api/v1/jobs/").status_code == 200
+    call_command("api_token", "list", "ci")
+    listed = capsys.readouterr().out
+    assert "deploy" in listed and key not in listed
+    call_command("api_token", "revoke", str(ApiToken.objects.get().pk))
+    assert client.get("/api/v1/jobs/").status_code == 401
+    for argv, message in [(["create", "nobody"], "no active user"), (["revoke", "x"], "no token"), (["create"], "needs a username")]:
+        with pytest.raises(CommandError, match=message):
+            call_command("api_token", *argv)
