@@ -56,6 +56,13 @@ WORKER_INSTANCES = env.int("WORKER_INSTANCES", 1, minimum=1)
 FAILED_JOB_RETENTION = env.int("FAILED_JOB_RETENTION", 7 * 24 * 3600, minimum=0)
 QUEUE_CLEANUP_INTERVAL = env.int("QUEUE_CLEANUP_INTERVAL", 3600, minimum=1)
 ENABLE_CORRELATION_IDS = env.bool("ENABLE_CORRELATION_IDS", True)
+# Per-minute rollups for the dashboard and /metrics (jobs/metrics.py): made by the scheduler
+# every METRICS_ROLLUP_INTERVAL seconds, kept METRICS_RETENTION seconds.
+METRICS_ROLLUP_INTERVAL = env.float("METRICS_ROLLUP_INTERVAL", 15.0, minimum=1)
+METRICS_RETENTION = env.int("METRICS_RETENTION", 7 * 24 * 3600, minimum=3600)
+# /metrics (Prometheus): a scraper sends "Authorization: Bearer <METRICS_TOKEN>"; staff sessions
+# and staff API tokens also work. Empty: only staff.
+METRICS_TOKEN = env.str("METRICS_TOKEN", "")
 USE_DISTRIBUTED_SCHEDULER = env.bool("USE_DISTRIBUTED_SCHEDULER", True)
 SESSION_TTL = env.int("SESSION_TTL", 24 * 3600, minimum=60)
 DISPATCH_INTERVAL = env.float("DISPATCH_INTERVAL", 1.0, minimum=0.05)
@@ -230,7 +237,7 @@ FULL_MIDDLEWARE = [
 ]
 MIDDLEWARE_GROUPS = [
     # (group, path prefixes, only with an Authorization header, middleware)
-    ("health", ["/health/"], False, [_CORRELATION]),
+    ("health", ["/health/", "/metrics"], False, [_CORRELATION]),
     ("api-token", ["/api/"], True, [_SECURITY, _CORRELATION, _COMMON]),
     ("default", ["/"], False, FULL_MIDDLEWARE),
 ]

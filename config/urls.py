@@ -2,11 +2,17 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from jobs import dashboard
+from jobs.prometheus import metrics_view
 from jobs import views as jobs_views
 
 admin.site.site_header = "Conveyor operations"
 admin.site.site_title = "Conveyor"
 admin.site.index_title = "Jobs, payouts and reports"
+
+# The operations dashboard lives inside the admin (its login, staff check and URL namespace).
+_admin_urls = admin.site.get_urls
+admin.site.get_urls = lambda: dashboard.urls() + _admin_urls()
 
 # django-rq registers its dashboard inside the admin (/admin/django_rq/dashboard/),
 # behind the admin's staff check.
@@ -17,6 +23,7 @@ urlpatterns = [
     path("api/v1/", include("payouts.api_urls")),
     path("api/v1/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/v1/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("metrics", metrics_view, name="metrics"),
     path("health/live", jobs_views.live, name="health-live"),
     path("health/ready", jobs_views.ready, name="health-ready"),
 ]

@@ -244,7 +244,7 @@ def _queued_missing_from_redis(now) -> list:
 
 def run_forever(interval: float, stop=lambda: False) -> None:
     """The scheduler process's loop: a dispatcher sweep, then due schedules, every ``interval``."""
-    from jobs import scheduling
+    from jobs import metrics, scheduling
 
     mode = scheduling.SchedulerMode()
     while not stop():
@@ -253,10 +253,12 @@ def run_forever(interval: float, stop=lambda: False) -> None:
             counts = sweep()
             if any(counts.values()):
                 log.info("dispatcher: %s", counts)
+            metrics.note_scheduler(get_redis(), mode.identity)
             if mode.may_fire():
                 scheduling.tick()
                 # Readiness: a scheduler that fires schedules is present (/health/ready checks it).
                 get_redis().set(SCHEDULER_ALIVE_KEY, mode.identity, ex=max(10, int(5 * interval)))
+                metrics.maybe_rollup()
         except RedisError as exc:
             log.warning("scheduler: Redis unavailable (%s)", exc)
         except Exception:

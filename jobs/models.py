@@ -288,3 +288,44 @@ class ApiToken(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.prefix}…)"
+
+
+class QueueMinute(models.Model):
+    """Per queue and minute: jobs finished, retries, run times and the queue's depth. Written by
+    the scheduler's rollup (jobs/metrics.py) from the jobs that finished in that minute, read by
+    the dashboard and /metrics, so neither scans the job table. Provisional while recent jobs may
+    still land in it; ``final`` once folded into QueueTotals. Kept METRICS_RETENTION seconds."""
+
+    queue = models.CharField(max_length=64)
+    minute = models.DateTimeField()
+    succeeded = models.PositiveIntegerField(default=0)
+    dead = models.PositiveIntegerField(default=0, help_text="Jobs that failed for good in this minute.")
+    retries = models.PositiveIntegerField(default=0, help_text="Failed attempts before the final one, of the jobs that finished.")
+    runtime_sum = models.FloatField(default=0.0)
+    runtime_p50 = models.FloatField(null=True, blank=True)
+    runtime_p95 = models.FloatField(null=True, blank=True)
+    runtime_p99 = models.FloatField(null=True, blank=True)
+    runtime_max = models.FloatField(null=True, blank=True)
+    buckets = models.JSONField(default=list, help_text="Jobs per run-time bucket (jobs/metrics.py RUNTIME_BUCKETS, then +Inf).")
+    waiting = models.PositiveIntegerField(null=True, blank=True, help_text="Queue depth when the minute was last rolled up.")
+    final = models.BooleanField(default=False)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["queue", "minute"], name="queue_minute_unique")]
+        indexes = [models.Index(fields=["minute"], name="queue_minute_minute")]
+
+    def __str__(self) -> str:
+        return f"{self.queue} {self.minute:%Y-%m-%d %H:%M}"
+
+
+class QueueTotals(models.Model):
+    """Counters since the start, per queue: each final QueueMinute is added once. /metrics
+    exposes them as Prometheus counters and a run-time histogram."""
+
+    queue = models.CharField(max_length=64, primary_key=True)
+    succeeded = models.PositiveBigIntegerField(default=0)
+    dead = models.PositiveBigIntegerField(default=0)
+    retries = models.PositiveBigIntegerField(default=0)
+    runtime_sum = models.FloatField(default=0.0)
+    buckets = models.JSONField(default=list)
+    through = models.DateTimeField(null=True, blank=True, help_text="The last minute folded in.")

@@ -56,6 +56,9 @@ def cleanup(now=None) -> dict:
             clean_registries(Queue(name, connection=connection))
     except RedisError as exc:
         log.warning("retention: RQ registries not cleaned, Redis unavailable (%s)", exc)
+    from jobs import metrics
+
+    deleted["metric_minutes"] = metrics.prune(now)
     if any(deleted.values()):
         log.info("retention: deleted %s", deleted)
     return deleted

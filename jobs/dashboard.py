@@ -1,0 +1,112 @@
+"""The operations dashboard, a staff page inside the admin (/admin/dashboard/).
+
+One card per queue, charts over the last hour or day from the per-minute rollups, workers
+and schedulers, recent failures with a one-click retry. The page refreshes its live part
+(``live/``, an HTML fragment) and its charts (``series/``, JSON) every few seconds without a
+full reload. Every read is an index range scan or a read of the rollups (jobs/metrics.py), so
+the page stays fast with millions of job rows (bench/million.py). Actions call the same
+services as the admin actions and are audited.
+"""
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, JsonResponse
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import path
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from jobs import metrics, selectors, services
+from jobs.models import JobRecord, WorkerHeartbeat
+from jobs.redis import get_redis
+from jobs.states import State
+
+RECENT_FAILURES = 10
+
+
+def _live_context(request) -> dict:
+    now = timezone.now()
+    queues = selectors.queue_stats()
+    workers = list(WorkerHeartbeat.objects.order_by("name"))
+    lost_after = timedelta(seconds=settings.WORKER_LOST_AFTER)
+    for worker in workers:
+        worker.age = round((now - worker.last_seen).total_seconds(), 1)
+        worker.alive = now - worker.last_seen < lost_after
+    try:
+        schedulers = metrics.schedulers(get_redis())
+    except Exception:
+        schedulers = None  # Redis unreachable: shown as unknown
+    failures = JobRecord.objects.filter(state=State.DEAD).order_by("-finished_at").only(
+        "id", "task_name", "queue", "last_error", "finished_at", "attempts")[:RECENT_FAILURES]
+    return {
+        "queues": queues,
+        "workers": workers,
+        "schedulers": schedulers,
+        "distributed_scheduler": settings.USE_DISTRIBUTED_SCHEDULER,
+        "dead_total": sum(q["dead"] for q in queues),
+        "failures": failures,
+        "can_steer_queues": request.user.has_perm("jobs.change_queuestate"),
+        "can_retry": request.user.has_perm("jobs.change_jobrecord"),
+        "now": now,
+    }
+
+
+def dashboard(request):
+    context = {**admin.site.each_context(request), "title": "Operations dashboard", **_live_context(request),
+               "refresh_seconds": 5}
+    return TemplateResponse(request, "admin/jobs/dashboard.html", context)
+
+
+def live(request):
+    """The live part of the page, re-rendered for the refresh."""
+    return TemplateResponse(request, "admin/jobs/dashboard_live.html", _live_context(request))
+
+
+def series(request):
+    """Chart data: ?range=hour (per minute) or day (per 10 minutes)."""
+    day = request.GET.get("range") == "day"
+    return JsonResponse(metrics.series(hours=24, step_minutes=10) if day else metrics.series(hours=1, step_minutes=1))
+
+
+@require_POST
+def queue_action(request, name: str, action: str):
+    if not request.user.has_perm("jobs.change_queuestate"):
+        raise PermissionDenied
+    if name not in settings.CONVEYOR_QUEUES or action not in ("pause", "resume"):
+        raise Http404("No such queue or action.")
+    service = services.queue_pause if action == "pause" else services.queue_resume
+    service(name, actor=request.user, reason="dashboard")
+    messages.success(request, f"Queue {name} {'paused' if action == 'pause' else 'resumed'}.")
+    return redirect("admin:jobs-dashboard")
+
+
+@require_POST
+def job_retry(request, job_id):
+    if not request.user.has_perm("jobs.change_jobrecord"):
+        raise PermissionDenied
+    try:
+        services.job_retry(job_id, actor=request.user, reason="dashboard")
+    except JobRecord.DoesNotExist:
+        raise Http404("No such job.") from None
+    except services.JobStateError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, f"Job {job_id} is queued again.")
+    return redirect("admin:jobs-dashboard")
+
+
+def urls() -> list:
+    """Mounted inside the admin (its login, staff check and CSRF), see config/urls.py."""
+    view = admin.site.admin_view
+    return [
+        path("dashboard/", view(dashboard), name="jobs-dashboard"),
+        path("dashboard/live/", view(live), name="jobs-dashboard-live"),
+        path("dashboard/series/", view(series), name="jobs-dashboard-series"),
+        path("dashboard/queues/<str:name>/<str:action>/", view(queue_action), name="jobs-dashboard-queue"),
+        path("dashboard/jobs/<uuid:job_id>/retry/", view(job_retry), name="jobs-dashboard-retry"),
+    ]
