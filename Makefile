@@ -7,7 +7,7 @@ WITH_SERVICES := $(BIN)/python scripts/with_services.py --
 PORT ?= 8000
 export PORT
 
-.PHONY: run test bench chaos venv clean
+.PHONY: run cluster test bench chaos venv clean
 
 $(BIN)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -20,7 +20,12 @@ venv: $(BIN)/.installed
 run: venv
 	$(WITH_SERVICES) sh scripts/run.sh
 
+# Two web instances, three workers, two schedulers on one Redis and one database (docs/deploy.md).
+cluster: venv
+	$(WITH_SERVICES) sh scripts/cluster.sh
+
 test: venv
+	@sh scripts/install_browser.sh
 	$(WITH_SERVICES) $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: venv

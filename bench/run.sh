@@ -10,3 +10,4 @@ python bench/payouts.py
 python bench/exports.py
 python bench/imports.py
 python bench/middleware.py
+python bench/million.py

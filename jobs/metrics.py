@@ -139,17 +139,18 @@ def prune(now: datetime | None = None) -> int:
 # --- reads ---------------------------------------------------------------------------------
 
 def series(hours: int = 1, step_minutes: int = 1, now: datetime | None = None) -> dict:
-    """Chart data: per queue, per step, jobs succeeded and dead, the worst p95 run time and the
-    last depth, over the last ``hours``."""
+    """Chart data: per queue, per step, jobs succeeded and dead, the worst p50 and p95 run times
+    of its minutes and the last depth, over the last ``hours``."""
     now = now or timezone.now()
     end = floor_minute(now)
     start = end - timedelta(hours=hours) + timedelta(minutes=1)
     steps = [start + timedelta(minutes=step_minutes * i) for i in range((hours * 60) // step_minutes)]
-    out = {q: {"succeeded": [0] * len(steps), "dead": [0] * len(steps), "p95": [None] * len(steps), "waiting": [None] * len(steps)}
+    out = {q: {"succeeded": [0] * len(steps), "dead": [0] * len(steps), "p50": [None] * len(steps), "p95": [None] * len(steps),
+               "waiting": [None] * len(steps)}
            for q in settings.CONVEYOR_QUEUES}
     rows = QueueMinute.objects.filter(minute__gte=start, minute__lte=end).values_list(
-        "queue", "minute", "succeeded", "dead", "runtime_p95", "waiting")
-    for queue, minute, succeeded, dead, p95, waiting in rows:
+        "queue", "minute", "succeeded", "dead", "runtime_p50", "runtime_p95", "waiting")
+    for queue, minute, succeeded, dead, p50, p95, waiting in rows:
         if queue not in out:
             continue
         i = min(len(steps) - 1, int((minute - start).total_seconds() // (60 * step_minutes)))
@@ -158,6 +159,8 @@ def series(hours: int = 1, step_minutes: int = 1, now: datetime | None = None) -
         slot["dead"][i] += dead
         if p95 is not None:
             slot["p95"][i] = max(slot["p95"][i] or 0.0, p95)
+        if p50 is not None:
+            slot["p50"][i] = max(slot["p50"][i] or 0.0, p50)
         if waiting is not None:
             slot["waiting"][i] = waiting
     return {"start": start.isoformat(), "step_minutes": step_minutes, "labels": [s.strftime("%H:%M") for s in steps], "queues": out}

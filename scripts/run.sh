@@ -9,6 +9,7 @@ cat <<MSG
 
   Conveyor is starting: web, ${workers} worker(s), scheduler.
     Admin:          http://127.0.0.1:${PORT}/admin/            (login: demo / demo)
+    Dashboard:      http://127.0.0.1:${PORT}/admin/dashboard/
     Jobs:           http://127.0.0.1:${PORT}/admin/jobs/jobrecord/
     RQ dashboard:   http://127.0.0.1:${PORT}/admin/django_rq/dashboard/
     API docs:       http://127.0.0.1:${PORT}/api/v1/docs/     (token: manage.py api_token create demo)

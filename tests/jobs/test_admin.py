@@ -99,3 +99,18 @@ def test_jobs_cannot_be_added_or_deleted_in_the_admin(client, superuser, dead_jo
     client.force_login(superuser)
     assert client.get(reverse("admin:jobs_jobrecord_add")).status_code == 403
     assert client.get(reverse("admin:jobs_jobrecord_delete", args=[dead_job.pk])).status_code == 403
+
+
+def test_the_task_filter_comes_from_the_registry_and_counts_are_capped(client, superuser, dead_job, monkeypatch):
+    from jobs.admin import CappedCountPaginator
+    from jobs.services import enqueue
+
+    client.force_login(superuser)
+    assert str(dead_job.pk)[:8].encode() in client.get(reverse(CHANGELIST), {"task_name": "test.fail"}).content
+    assert str(dead_job.pk)[:8].encode() not in client.get(reverse(CHANGELIST), {"task_name": "test.count"}).content
+    assert b"?task_name=demo.noop" in client.get(reverse(CHANGELIST)).content  # a registered task nobody ran yet
+    for _ in range(4):
+        enqueue("test.count")
+    monkeypatch.setattr(CappedCountPaginator, "CAP", 3)
+    page = client.get(reverse(CHANGELIST))
+    assert page.context["cl"].result_count == 3
