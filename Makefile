@@ -17,6 +17,11 @@ $(BIN)/.installed: requirements.txt
 
 venv: $(BIN)/.installed
 
+# The benchmarks' extra tools (locust), on top of the pinned requirements.
+$(BIN)/.bench-installed: requirements-bench.txt $(BIN)/.installed
+	$(BIN)/pip install --quiet -r requirements-bench.txt
+	touch $@
+
 run: venv
 	$(WITH_SERVICES) sh scripts/run.sh
 
@@ -28,7 +33,7 @@ test: venv
 	@sh scripts/install_browser.sh
 	$(WITH_SERVICES) $(BIN)/python -m pytest $(PYTEST_ARGS)
 
-bench: venv
+bench: venv $(BIN)/.bench-installed
 	$(WITH_SERVICES) sh bench/run.sh
 
 # The long reliability run: 100 kill -9s of busy workers (make test does 20).

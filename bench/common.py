@@ -50,3 +50,16 @@ def reset() -> None:
     JobAttempt.objects.all().delete()
     JobRecord.objects.all().delete()
     WorkerHeartbeat.objects.all().delete()
+
+
+def stop(procs, grace: float = 40) -> None:
+    """SIGTERM every process (workers finish their job), then wait; kill what outlives the grace."""
+    import signal
+
+    for proc in procs:
+        proc.send_signal(signal.SIGTERM)
+    for proc in procs:
+        try:
+            proc.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            proc.kill()

@@ -11,3 +11,5 @@ python bench/exports.py
 python bench/imports.py
 python bench/middleware.py
 python bench/million.py
+python bench/load.py
+python bench/scale.py

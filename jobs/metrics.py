@@ -131,9 +131,10 @@ def maybe_rollup() -> dict | None:
 
 
 def prune(now: datetime | None = None) -> int:
-    """Drop minutes older than METRICS_RETENTION (the totals keep their sums)."""
+    """Drop minutes older than METRICS_RETENTION (the totals keep their sums; a minute left
+    provisional by an outage longer than BACKFILL goes too)."""
     cutoff = (now or timezone.now()) - timedelta(seconds=settings.METRICS_RETENTION)
-    return QueueMinute.objects.filter(minute__lt=cutoff, final=True).delete()[0]
+    return QueueMinute.objects.filter(minute__lt=cutoff).delete()[0]
 
 
 # --- reads ---------------------------------------------------------------------------------

@@ -359,12 +359,13 @@ def _set_paused(name: str, paused: bool, actor, reason: str) -> QueueState:
 
 
 CLEAN_BATCH = 500
+CLEAN_MIN_AGE = 180  # seconds; see queue_clean
 
 
 def queue_clean(name: str, *, state: str, grace: float, limit: int, actor, reason: str = "") -> list[str]:
     """Bull's ``clean(grace, limit, type)``: delete up to ``limit`` of the queue's jobs in the
     finished ``state`` (succeeded, cancelled or dead) that finished more than ``grace`` seconds
-    ago, oldest first, with their attempts. Batches are short transactions that lock the rows
+    ago (at least CLEAN_MIN_AGE), oldest first, with their attempts. Batches are short transactions that lock the rows
     they delete, so a job requeued meanwhile is skipped, never lost. One audit entry.
     Returns the deleted ids."""
     from jobs.states import TERMINAL
@@ -372,7 +373,9 @@ def queue_clean(name: str, *, state: str, grace: float, limit: int, actor, reaso
     get_queue_config(name)  # UnknownQueue for a queue that does not exist
     if state not in TERMINAL:
         raise JobStateError(f"only finished jobs can be cleaned ({', '.join(sorted(TERMINAL))}), not {state!r}")
-    before = timezone.now() - timedelta(seconds=grace)
+    # Never younger than a few minutes, whatever the grace: the metrics rollup counts a job in
+    # the minutes after it finished (jobs/metrics.py), and a job deleted first would be missed.
+    before = timezone.now() - timedelta(seconds=max(grace, CLEAN_MIN_AGE))
     deleted: list[str] = []
     while len(deleted) < limit:
         with transaction.atomic():

@@ -374,11 +374,14 @@ def settle(payout_id) -> str:
     if payout is None or payout.state != S.PROCESSING:
         return payout.state if payout else "missing"
     key = str(payout.idempotency_key)
-    for provider in {payout.provider: None, settings.PAYOUT_PRIMARY_PROVIDER: None}:
+    for provider in dict.fromkeys(name for name in (payout.provider, settings.PAYOUT_PRIMARY_PROVIDER) if name):
         try:
             existing = get_provider(provider).lookup(key)
         except ProviderError as exc:
             log.warning("payout %s: cannot settle now, %s did not answer (%s)", payout.pk, provider, exc)
+            return S.PROCESSING
+        except LookupError as exc:  # a provider removed from PAYOUT_PROVIDERS: ask nobody, decide nothing
+            log.error("payout %s: cannot settle, %s", payout.pk, exc)
             return S.PROCESSING
         if existing is not None:
             return _mark_paid(payout.pk, existing)

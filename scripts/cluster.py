@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PIDS = ROOT / "cluster.pids"
+PIDS = Path(os.environ.get("CLUSTER_PIDS", ROOT / "cluster.pids"))
 COLOURS = ["36", "33", "32", "35", "34", "31", "96", "93"]
 
 

@@ -4,16 +4,14 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.shortcuts import get_object_or_404
-from drf_spectacular.types import OpenApiTypes
 from rest_framework import permissions, serializers, status
 from rest_framework.decorators import api_view, permission_classes
-from rest_framework.exceptions import ValidationError
-from rest_framework.exceptions import NotFound
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 
 from jobs import selectors, services
-from jobs.api.schema import LIMIT, PAGE, doc, page_of, query
+from jobs.api.schema import LIMIT, PAGE, doc, page_of
 from jobs.models import JobAttempt, JobRecord
 from jobs.queues import Priority
 from jobs.states import TERMINAL, State

@@ -212,3 +212,12 @@ def test_clean_from_the_admin(client, people):
                            {"action": "clean_succeeded", "_selected_action": [queue.pk]}, follow=True)
     assert [str(m) for m in response.context["messages"]] == ["default: deleted 1 succeeded jobs."]
     assert not JobRecord.objects.filter(pk=job.pk).exists()
+
+
+def test_clean_leaves_jobs_that_just_finished_for_the_metrics(people):
+    from django.utils import timezone
+
+    job = enqueue("test.count")
+    JobRecord.objects.filter(pk=job.pk).update(state=State.DEAD, finished_at=timezone.now())
+    assert as_(people["staff"]).post("/api/v1/queues/default/clean/", {"state": "dead", "grace": 0}, format="json").json()["deleted"] == 0
+    assert JobRecord.objects.filter(pk=job.pk).exists()

@@ -88,3 +88,17 @@ def test_a_run_is_marked_finished_once_its_payouts_have_ended(make_payee, drain)
     assert reconciliation.finish_runs() == 1
     run = PayoutRun.objects.get(pk=plan.run.pk)
     assert run.status == PayoutRun.Status.FINISHED and run.finished_at is not None
+
+
+def test_settling_never_asks_a_nameless_or_removed_provider(make_payee, settings):
+    """A processing payout whose provider is blank settles with the primary; one whose provider
+    was removed from the settings stays processing (logged), and the run carries on."""
+    blank = services.payout_request(make_payee().pk, "10")
+    removed = services.payout_request(make_payee().pk, "10")
+    JobRecord.objects.filter(task_name="payouts.process").update(state=State.CANCELLED)
+    Payout.objects.filter(pk=blank.pk).update(state=P.PROCESSING, provider="")
+    Payout.objects.filter(pk=removed.pk).update(state=P.PROCESSING, provider="retired_bank")
+    settings.PAYOUT_PRIMARY_PROVIDER = "sandbox"
+    assert reconciliation.recover_stuck(older_than=dt.timedelta(0))["settled"] == 2
+    assert Payout.objects.get(pk=blank.pk).state == P.FAILED  # no transfer at the primary: failed, hold released
+    assert Payout.objects.get(pk=removed.pk).state == P.PROCESSING
