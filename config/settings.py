@@ -60,8 +60,8 @@ ENABLE_CORRELATION_IDS = env.bool("ENABLE_CORRELATION_IDS", True)
 # every METRICS_ROLLUP_INTERVAL seconds, kept METRICS_RETENTION seconds.
 METRICS_ROLLUP_INTERVAL = env.float("METRICS_ROLLUP_INTERVAL", 15.0, minimum=1)
 METRICS_RETENTION = env.int("METRICS_RETENTION", 7 * 24 * 3600, minimum=3600)
-# /metrics (Prometheus): a scraper sends "Authorization: Bearer <METRICS_TOKEN>"; staff sessions
-# and staff API tokens also work. Empty: only staff.
+# /metrics (Prometheus): a scraper sends "Authorization: Bearer <METRICS_TOKEN>"; a staff user's
+# API token ("Authorization: Token <key>") also works. Empty: only staff API tokens.
 METRICS_TOKEN = env.str("METRICS_TOKEN", "")
 USE_DISTRIBUTED_SCHEDULER = env.bool("USE_DISTRIBUTED_SCHEDULER", True)
 SESSION_TTL = env.int("SESSION_TTL", 24 * 3600, minimum=60)
