@@ -89,10 +89,11 @@ def rollup(now: datetime | None = None) -> dict:
             }
             if minute == current:
                 values["waiting"] = waiting.get(queue, 0)
-            row, _ = QueueMinute.objects.get_or_create(queue=queue, minute=minute, defaults=values)
+            row, created = QueueMinute.objects.get_or_create(queue=queue, minute=minute, defaults=values)
             if row.final:
                 continue
-            QueueMinute.objects.filter(pk=row.pk, final=False).update(**values)
+            if not created:  # a new row already holds these values
+                QueueMinute.objects.filter(pk=row.pk, final=False).update(**values)
             written += 1
             if settled:
                 finalised += _finalise(row.pk)

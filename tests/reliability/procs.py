@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -92,6 +93,12 @@ def finished(jobs) -> bool:
     from jobs.states import TERMINAL
 
     return not JobRecord.objects.filter(pk__in=[j.pk for j in jobs]).exclude(state__in=TERMINAL).exists()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def wait_for(predicate, timeout: float, interval: float = 0.05, message: str = "condition"):

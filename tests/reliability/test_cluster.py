@@ -2,7 +2,6 @@
 the Procfile's commands; one process killed, the rest carry on; Ctrl-C stops every one."""
 import os
 import signal
-import socket
 import subprocess
 import sys
 import urllib.request
@@ -13,15 +12,9 @@ import pytest
 from jobs.models import JobRecord
 from jobs.services import enqueue
 from jobs.states import State
-from tests.reliability.procs import ROOT, Processes, wait_for
+from tests.reliability.procs import ROOT, Processes, free_port, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def answers(url: str) -> bool:

@@ -2,22 +2,15 @@
 on the other, and a logout on one ends it on both (sessions live in Redis)."""
 import http.cookiejar
 import re
-import socket
 import urllib.error
 import urllib.parse
 import urllib.request
 
 import pytest
 
-from tests.reliability.procs import wait_for
+from tests.reliability.procs import free_port, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class NoRedirect(urllib.request.HTTPRedirectHandler):
