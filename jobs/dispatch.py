@@ -47,6 +47,7 @@ SWEEP_BUDGET = 10.0
 RQ_TIMEOUT_GRACE = 60
 SWEEP_GRACE = timedelta(seconds=5)
 SCHEDULER_ALIVE_KEY = "conveyor:scheduler:alive"
+SCHEDULE_WAKE_FLOOR = 0.05  # seconds: the shortest sleep before a schedule's fire time
 SWEEP_BATCH = 1000
 
 _FIELDS = ("id", "queue", "priority", "timeout", "task_name")
@@ -243,24 +244,37 @@ def _queued_missing_from_redis(now) -> list:
 
 
 def run_forever(interval: float, stop=lambda: False) -> None:
-    """The scheduler process's loop: a dispatcher sweep, then due schedules, every ``interval``."""
+    """The scheduler process's loop: a dispatcher sweep every ``interval``, and due schedules
+    then and whenever the earliest schedule falls due in between (no sooner than SCHEDULE_WAKE_FLOOR)."""
     from jobs import metrics, scheduling
 
     mode = scheduling.SchedulerMode()
+    next_sweep = 0.0
     while not stop():
-        started = time.monotonic()
+        sweep_due = time.monotonic() >= next_sweep
+        if sweep_due:
+            next_sweep = time.monotonic() + interval
+        wake = next_sweep
         try:
-            counts = sweep()
-            if any(counts.values()):
-                log.info("dispatcher: %s", counts)
-            metrics.note_scheduler(get_redis(), mode.identity)
+            if sweep_due:
+                counts = sweep()
+                if any(counts.values()):
+                    log.info("dispatcher: %s", counts)
+                metrics.note_scheduler(get_redis(), mode.identity)
             if mode.may_fire():
-                scheduling.tick()
+                scheduling.tick(still_allowed=None if settings.USE_DISTRIBUTED_SCHEDULER else mode.may_fire)
                 # Readiness: a scheduler that fires schedules is present (/health/ready checks it).
                 get_redis().set(SCHEDULER_ALIVE_KEY, mode.identity, ex=max(10, int(5 * interval)))
                 metrics.maybe_rollup()
+                due = scheduling.seconds_to_next_fire()
+                if due is not None:
+                    wake = min(next_sweep, time.monotonic() + max(due, SCHEDULE_WAKE_FLOOR))
         except RedisError as exc:
             log.warning("scheduler: Redis unavailable (%s)", exc)
         except Exception:
             log.exception("scheduler: pass failed")
-        time.sleep(max(0.0, interval - (time.monotonic() - started)))
+        time.sleep(max(0.0, wake - time.monotonic()))
+    try:
+        mode.release()
+    except RedisError as exc:
+        log.warning("scheduler: could not release the single-instance lock (%s); it expires by itself", exc)

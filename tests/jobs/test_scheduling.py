@@ -135,3 +135,61 @@ def test_single_instance_mode_lets_one_process_fire(settings, redis_db):
     assert second.may_fire() and not first.may_fire()
     settings.USE_DISTRIBUTED_SCHEDULER = True
     assert first.may_fire() and second.may_fire()
+
+
+def test_a_stopping_leader_hands_over_at_once(settings, redis_db):
+    """Single-instance mode: a scheduler stopped cleanly (deploy, scale-down) releases the lock,
+    so a standby fires on its next tick instead of after the lock's expiry; it never releases
+    a lock another process holds."""
+    settings.USE_DISTRIBUTED_SCHEDULER = False
+    leader, standby = scheduling.SchedulerMode(), scheduling.SchedulerMode()
+    standby.identity += "-standby"
+    assert leader.may_fire() and not standby.may_fire()
+    standby.release()  # not the holder: changes nothing
+    assert not standby.may_fire()
+    leader.release()
+    assert standby.may_fire() and not leader.may_fire()
+
+
+def test_the_scheduler_loop_releases_the_lock_when_it_stops(settings, redis_db):
+    from jobs import dispatch
+
+    settings.USE_DISTRIBUTED_SCHEDULER = False
+    ticks = []
+    dispatch.run_forever(0.05, stop=lambda: ticks.append(1) or len(ticks) > 2)
+    assert redis_db.get(scheduling.SINGLE_LOCK) is None
+
+
+def test_a_long_tick_stops_firing_once_the_lock_is_lost(minutely, monkeypatch):
+    """Single-instance mode: a tick firing many schedules re-checks its lock as it goes; once
+    another scheduler holds it, this one leaves the rest to the new leader."""
+    for i in range(3):
+        Schedule.objects.create(name=f"also {i}", task_name="test.count", cron="* * * * *")
+    monkeypatch.setattr(scheduling, "SINGLE_LOCK_TTL", 0)  # ask before every fire
+    answers = iter([True, False])
+    assert scheduling.tick(at(2026, 1, 1, 12, 1, 0), still_allowed=lambda: next(answers)) == 1
+    assert scheduling.tick(at(2026, 1, 1, 12, 1, 0)) == 3  # the new leader fires the rest, once each
+    assert ScheduleFire.objects.count() == 4
+
+
+def test_seconds_to_next_fire(minutely):
+    assert scheduling.seconds_to_next_fire() == 30.0
+    Schedule.objects.update(enabled=False)
+    assert scheduling.seconds_to_next_fire() is None
+
+
+def test_the_loop_wakes_for_a_fire_time_between_sweeps(redis_db, settings):
+    """A schedule due 0.3 s from now fires then, not at the next sweep 3 s later."""
+    import time
+
+    from django.utils import timezone
+
+    from jobs import dispatch
+
+    Schedule.objects.all().delete()
+    schedule = Schedule.objects.create(name="soon", task_name="test.count", interval_seconds=3600)
+    Schedule.objects.filter(pk=schedule.pk).update(next_fire_at=timezone.now() + dt.timedelta(seconds=0.3))
+    started = time.monotonic()
+    dispatch.run_forever(3.0, stop=lambda: time.monotonic() - started > 1)
+    fire = ScheduleFire.objects.get(schedule=schedule)
+    assert (fire.created_at - fire.fire_time).total_seconds() < 1.5
