@@ -63,3 +63,17 @@ def stop(procs, grace: float = 40) -> None:
             proc.wait(timeout=grace)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+def write_results(name: str, figures: dict) -> None:
+    """bench/results/<name>-<database>.json, stamped with when and on what; also printed."""
+    import json
+    from datetime import datetime, timezone
+
+    from django.db import connection
+
+    report = {"when": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+              "machine": f"{os.uname().machine} {os.cpu_count()} cores", "database": connection.vendor, **figures}
+    out = ROOT / "bench" / "results" / f"{name}-{connection.vendor}.json"
+    out.write_text(json.dumps(report, indent=2) + "\n")
+    print(json.dumps(report, indent=2))

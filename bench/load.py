@@ -14,19 +14,17 @@ Needs locust (requirements-bench.txt; `make bench` installs it).
 from __future__ import annotations
 
 import csv
-import json
 import os
 import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.common import reset, setup, stop  # noqa: E402
+from bench.common import reset, setup, stop, write_results  # noqa: E402
 from scripts.with_services import free_port  # noqa: E402
 
 BIN = Path(sys.executable).parent
@@ -51,7 +49,6 @@ def main() -> None:
     env = setup()
     env.update(API_THROTTLE_USER="100000000/min", API_THROTTLE_ANON="100000000/min", LOG_LEVEL="WARNING", RQ_LOG_LEVEL="WARNING")
     from django.contrib.auth import get_user_model
-    from django.db import connection
 
     from jobs.api.auth import token_create
     from jobs.models import JobRecord
@@ -94,17 +91,13 @@ def main() -> None:
                 "rps": round(float(row["Requests/s"]), 1), "p50_ms": float(row["50%"]), "p95_ms": float(row["95%"]),
                 "p99_ms": float(row["99%"])}
 
-    report = {
-        "when": datetime.now(timezone.utc).isoformat(timespec="seconds"), "machine": f"{os.uname().machine} {os.cpu_count()} cores",
-        "database": connection.vendor, "seconds": SECONDS, "users": USERS,
+    write_results("load", {
+        "seconds": SECONDS, "users": USERS,
         "setup": "gunicorn 2 processes x 4 threads, 2 workers (busy), 1 scheduler, locust on the same machine",
         "requests": {row["Name"]: figures(row) for row in rows if row["Name"] != "Aggregated"},
         "overall": next((figures(row) for row in rows if row["Name"] == "Aggregated"), None),
         "jobs_finished_during_the_test": done, "jobs_still_waiting_after": waiting,
-    }
-    out = ROOT / "bench" / "results" / f"load-{connection.vendor}.json"
-    out.write_text(json.dumps(report, indent=2) + "\n")
-    print(json.dumps(report, indent=2))
+    })
     reset()
 
 

@@ -13,3 +13,4 @@ python bench/middleware.py
 python bench/million.py
 python bench/load.py
 python bench/scale.py
+python bench/scheduling.py

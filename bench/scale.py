@@ -12,18 +12,16 @@ lighter path); results to bench/results/scale-<database>.json and docs/scaling.m
 """
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.common import reset, setup, stop  # noqa: E402
+from bench.common import reset, setup, stop, write_results  # noqa: E402
 
 SIZES = [int(n) for n in os.environ.get("BENCH_SCALE_USERS", "200,1000,5000,10000").split(",")]
 WORKERS = [int(n) for n in os.environ.get("BENCH_SCALE_WORKERS", "2,4").split(",")]
@@ -86,17 +84,12 @@ def main() -> None:
     env = setup()
     env["LOG_LEVEL"] = "WARNING"
     from django.contrib.auth import get_user_model
-    from django.db import connection
 
     User = get_user_model()
     have = User.objects.filter(username__startswith="scale-").count()
     User.objects.bulk_create([User(username=f"scale-{i}", password="!", is_active=True) for i in range(have, max(SIZES))], batch_size=5000)
     results = [run(users, workers, env) for users in SIZES for workers in WORKERS]
-    report = {"when": datetime.now(timezone.utc).isoformat(timespec="seconds"), "machine": f"{os.uname().machine} {os.cpu_count()} cores",
-              "database": connection.vendor, "runs": results}
-    out = ROOT / "bench" / "results" / f"scale-{connection.vendor}.json"
-    out.write_text(json.dumps(report, indent=2) + "\n")
-    print(json.dumps([{k: v for k, v in r.items() if k != "depth_every_second"} for r in results], indent=2))
+    write_results("scale", {"runs": results})
     reset()
 
 

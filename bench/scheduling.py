@@ -20,19 +20,18 @@ Results to bench/results/scheduling-<database>.json and docs/scaling.md.
 """
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
 import sys
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.common import reset, setup, stop  # noqa: E402
+from bench.common import reset, setup, stop, write_results  # noqa: E402
 
 BURST = int(os.environ.get("BENCH_SCHED_BURST", "1000"))
 STEADY = int(os.environ.get("BENCH_SCHED_STEADY", "100"))
@@ -66,6 +65,18 @@ def lateness(fires) -> dict:
 def longest_gap(fires, start: datetime, end: datetime) -> float:
     moments = sorted([start, *(created for _, _, created, _ in fires), end])
     return round(max((b - a).total_seconds() for a, b in zip(moments, moments[1:])), 2)
+
+
+def observe(seconds: int) -> dict:
+    """Fires recorded in the next ``seconds``: how late, the longest pause, due times folded."""
+    from django.utils import timezone as dj_timezone
+
+    start = dj_timezone.now()
+    time.sleep(seconds)
+    end = dj_timezone.now()
+    fires = fires_between(start, end)
+    return {"seconds_observed": seconds, "fires": len(fires), "lateness_seconds": lateness(fires),
+            "longest_gap_seconds": longest_gap(fires, start, end), "fire_times_folded": sum(missed for *_, missed in fires)}
 
 
 def duplicates() -> int:
@@ -165,16 +176,7 @@ def run(distributed: bool, env: dict) -> dict:
         victim = holder(procs, distributed)
         victim.send_signal(signal.SIGKILL)
         victim.wait()
-        killed = dj_timezone.now()
-        time.sleep(30)
-        after_end = dj_timezone.now()
-        after = fires_between(killed, after_end)
-        result["instance_killed"] = {
-            "seconds_observed": 30, "fires": len(after), "lateness_seconds": lateness(after),
-            "longest_gap_seconds": longest_gap(after, killed, after_end),
-            "fire_times_folded": sum(missed for *_, missed in after),
-            "expected_fires_if_nothing_died": int(30 * STEADY / EVERY),
-        }
+        result["instance_killed"] = {**observe(30), "expected_fires_if_nothing_died": int(30 * STEADY / EVERY)}
 
         # 4. A clean stop (SIGTERM) of the survivor, a new standby beside it.
         survivor = next(p for p in procs if p.poll() is None)
@@ -183,15 +185,7 @@ def run(distributed: bool, env: dict) -> dict:
         time.sleep(3)
         survivor.send_signal(signal.SIGTERM)
         survivor.wait(timeout=30)
-        stopped = dj_timezone.now()
-        time.sleep(20)
-        after_end = dj_timezone.now()
-        after = fires_between(stopped, after_end)
-        result["clean_stop"] = {
-            "seconds_observed": 20, "fires": len(after), "lateness_seconds": lateness(after),
-            "longest_gap_seconds": longest_gap(after, stopped, after_end),
-            "fire_times_folded": sum(missed for *_, missed in after),
-        }
+        result["clean_stop"] = observe(20)
         result["duplicate_jobs"] = duplicates()
     finally:
         stop(procs)
@@ -201,8 +195,6 @@ def run(distributed: bool, env: dict) -> dict:
 
 def main() -> None:
     env = setup()
-    from django.db import connection
-
     from jobs.models import Schedule
 
     # Only the benchmark's schedules fire (the default ones are paused, then put back).
@@ -212,12 +204,7 @@ def main() -> None:
         results = [run(distributed, env) for distributed in (False, True)]
     finally:
         Schedule.objects.filter(pk__in=paused).update(enabled=True)
-    report = {"when": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-              "machine": f"{os.uname().machine} {os.cpu_count()} cores", "database": connection.vendor,
-              "dispatch_interval_seconds": float(env.get("DISPATCH_INTERVAL", 1.0)), "runs": results}
-    out = ROOT / "bench" / "results" / f"scheduling-{connection.vendor}.json"
-    out.write_text(json.dumps(report, indent=2) + "\n")
-    print(json.dumps(report, indent=2))
+    write_results("scheduling", {"dispatch_interval_seconds": float(env.get("DISPATCH_INTERVAL", 1.0)), "runs": results})
     reset()
 
 

@@ -190,7 +190,7 @@ def sweep(now=None) -> dict:
     for chunk in _chunks(lost, SWEEP_BATCH):
         counts["lost"] += transition(JobRecord.objects.filter(id__in=chunk), {State.QUEUED}, State.PENDING, enqueued_at=None)
         counts["pending"] += _dispatch(chunk, {State.PENDING}, now=now)
-    if lost:
+    if counts["lost"]:  # candidates that finished meanwhile (their RQ job deleted) are not lost
         log.warning("%d queued job(s) were missing from Redis; re-dispatched", counts["lost"])
     while time.monotonic() < deadline:
         pending = list(
