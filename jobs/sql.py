@@ -111,8 +111,9 @@ def record_success(record: Claimed, started, finished, worker_name: str, result)
 
 def bulk_insert_jobs(records: list[JobRecord], ignore_conflicts: bool) -> set | None:
     """Insert JobRecords, several times faster than bulk_create for a large fan-out (which
-    prepares every value of every row through its field in Python). PostgreSQL: COPY into a
-    session-local staging table, then one INSERT ... SELECT. SQLite: one executemany.
+    prepares every value of every row through its field in Python). PostgreSQL: up to
+    SMALL_INSERT rows in one INSERT ... VALUES, more by COPY into a session-local staging
+    table, then one INSERT ... SELECT. SQLite: one executemany.
     Other databases: bulk_create. Returns the ids inserted where the database says so in the
     same statement (PostgreSQL), else None."""
     connection = _connection()
@@ -128,7 +129,7 @@ def bulk_insert_jobs(records: list[JobRecord], ignore_conflicts: bool) -> set | 
     return None
 
 
-SMALL_INSERT = 20  # rows: below this one INSERT ... VALUES beats COPY's staging round trips
+SMALL_INSERT = 20  # rows: up to this many, one INSERT ... VALUES beats COPY's staging round trips
 
 
 def _pg_values_insert(connection, fields, records, ignore_conflicts: bool) -> set:
@@ -142,7 +143,7 @@ def _pg_values_insert(connection, fields, records, ignore_conflicts: bool) -> se
     with connection.cursor() as cursor:
         cursor.execute(f"INSERT INTO {quote(JobRecord._meta.db_table)} ({columns}) VALUES "
                        f"{', '.join([row] * len(records))}{conflict} RETURNING {quote(JobRecord._meta.pk.column)}", params)
-        return {row[0] for row in cursor.fetchall()}
+        return {inserted for (inserted,) in cursor.fetchall()}
 
 
 def _pg_copy_insert(connection, fields, records, ignore_conflicts: bool) -> set:

@@ -38,8 +38,9 @@ from rq.utils import now
 from rq.worker import SimpleWorker, WorkerStatus
 
 from jobs import flow, runtime
-from jobs.models import WorkerHeartbeat
+from jobs.models import JobRecord, WorkerHeartbeat
 from jobs.queues import logical_queue_name, tiered_rq_names
+from jobs.states import State, transition
 
 log = logging.getLogger(__name__)
 
@@ -159,12 +160,39 @@ class ConveyorWorker(SimpleWorker):
                     # Cancelled, or its hash was lost: the row decides; the dispatcher re-sends if needed.
                     self._release(queue, job_id)
                     continue
+                except RedisError as exc:
+                    self._hand_back(queue, job_id, exc)
+                    time.sleep(backoff)
+                    continue
                 self._current_queue = logical_queue_name(queue.name)
                 return job, queue
             if timeout is None:
                 return None  # burst mode: nothing this worker may run now
             if max_idle_time is not None and time.monotonic() - idle_since >= max_idle_time:
                 return None
+
+    def _hand_back(self, queue, job_id, exc) -> None:
+        """A job popped from Redis that Redis then failed to start: its id is off the list, so
+        nothing would deliver it again. Put its row back to pending (the database is up even
+        when Redis is not); the dispatcher sends it again. A copy that is still delivered
+        somewhere is harmless: only one worker can claim the row."""
+        log.warning("job %s: Redis failed before the job started (%s); handed back to the dispatcher", job_id, exc)
+        try:
+            transition(JobRecord.objects.filter(pk=job_id), {State.QUEUED}, State.PENDING, enqueued_at=None)
+        except Exception:
+            log.exception("job %s: could not hand it back; the recovery sweep will find it", job_id)
+            close_old_connections()
+        self._release(queue, job_id)
+
+    def execute_job(self, job, queue):
+        try:
+            execution = self.prepare_execution(job)
+        except RedisError as exc:
+            self._hand_back(queue, job.id, exc)
+            self.set_state(WorkerStatus.IDLE)
+            return
+        self.perform_job(job, queue, execution)
+        self.set_state(WorkerStatus.IDLE)
 
     def _release(self, queue, job_id) -> None:
         try:
@@ -220,9 +248,7 @@ class ConveyorWorker(SimpleWorker):
             try:
                 self.prepare_job_execution(job, remove_from_intermediate_queue=len(self.queues) == 1)
             except RedisError as exc:
-                # Not run, not claimed: the row is still waiting, and the dispatcher re-sends it.
-                log.warning("job %s: Redis failed before the job started (%s); left for the dispatcher", job.id, exc)
-                self._release(queue, job.id)
+                self._hand_back(queue, job.id, exc)  # not run, not claimed
                 return False
             job.started_at = now()
             self._current_job = job.id

@@ -167,3 +167,38 @@ def test_unknown_task_at_run_time_goes_straight_to_dead_letter(run_worker):
     run_worker("default")
     job.refresh_from_db()
     assert job.state == State.DEAD and job.attempts == 1 and "Unknown task" in job.last_error
+
+
+@pytest.mark.parametrize("failing", ["fetch", "prepare_execution", "prepare_job_execution"])
+def test_redis_failing_between_pop_and_start_hands_the_job_back(run_worker, monkeypatch, failing):
+    """Redis going away after a job was popped but before it started must neither end the
+    worker (RQ's loop quits on any unexpected error) nor strand the job: its row goes back to
+    pending, the dispatcher sends it again, and it runs once."""
+    from redis.exceptions import ConnectionError as RedisConnectionError
+    from rq.job import Job
+
+    from jobs.worker import ConveyorWorker
+
+    first = enqueue("test.count", kwargs={"key": "handed-back"})
+    second = enqueue("test.count", kwargs={"key": "next"})
+    target = Job if failing == "fetch" else ConveyorWorker
+    original = getattr(target, failing)
+    calls = []
+
+    def once_broken(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise RedisConnectionError("Redis went away")
+        return original(*args[1:], **kwargs) if failing == "fetch" else original(*args, **kwargs)
+
+    monkeypatch.setattr(target, failing, classmethod(once_broken) if failing == "fetch" else once_broken)
+    monkeypatch.setattr("jobs.worker.time.sleep", lambda seconds: None)
+    run_worker("default")
+    assert JobRecord.objects.get(pk=first.pk).state == State.PENDING
+    assert JobRecord.objects.get(pk=second.pk).state == State.SUCCEEDED  # the worker carried on
+    monkeypatch.undo()
+    JobRecord.objects.filter(pk=first.pk).update(created_at=timezone.now() - dispatch.SWEEP_GRACE * 2)
+    assert dispatch.sweep()["pending"] == 1
+    run_worker("default")
+    first.refresh_from_db()
+    assert first.state == State.SUCCEEDED and first.attempts == 1

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -38,6 +39,7 @@ class Processes:
     def __init__(self, redis_url: str | None = None, **env):
         handle, self.starts_path = tempfile.mkstemp(prefix="conveyor-starts-")
         os.close(handle)
+        self.logs = tempfile.mkdtemp(prefix="conveyor-procs-")  # each process's stderr, for failures
         self.env = {
             **os.environ, **FAST_RECOVERY, "CONVEYOR_TEST_STARTS": self.starts_path,
             "DATABASE_URL": test_database_url(), "REDIS_URL": redis_url or settings.REDIS_URL,
@@ -46,12 +48,23 @@ class Processes:
         self.procs: list[subprocess.Popen] = []
 
     def start(self, *args: str) -> subprocess.Popen:
-        proc = subprocess.Popen(
-            [sys.executable, "manage.py", *args], cwd=ROOT, env=self.env,
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-        )
+        with open(Path(self.logs) / f"{len(self.procs)}-{args[0]}.log", "wb") as stderr:
+            proc = subprocess.Popen(
+                [sys.executable, "manage.py", *args], cwd=ROOT, env=self.env,
+                stdout=subprocess.DEVNULL, stderr=stderr, start_new_session=True,
+            )
         self.procs.append(proc)
         return proc
+
+    def dead(self) -> str:
+        """Which started processes have exited, with the end of their stderr ("" if none)."""
+        report = []
+        for i, proc in enumerate(self.procs):
+            if proc.poll() is not None:
+                log = next(Path(self.logs).glob(f"{i}-*.log"))
+                tail = "\n".join(log.read_text(errors="replace").splitlines()[-25:])
+                report.append(f"{' '.join(proc.args[2:])} (pid {proc.pid}) exited {proc.returncode}:\n{tail}")
+        return "\n\n".join(report)
 
     def worker(self, *queues: str) -> subprocess.Popen:
         return self.start("rqworker", *(queues or ("default",)), "--verbosity", "0")
@@ -66,6 +79,7 @@ class Processes:
         for proc in self.procs:
             proc.wait(timeout=10)
         os.unlink(self.starts_path)
+        shutil.rmtree(self.logs, ignore_errors=True)
 
     def starts(self) -> dict[str, list[float]]:
         """Start times of test.chaos runs, by job id."""

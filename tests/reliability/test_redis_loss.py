@@ -84,7 +84,7 @@ def test_redis_stopped_and_restarted_during_a_run(settings):
         private.start()  # empty: it kept nothing
         wait_for(lambda: finished(first + during), timeout=90, interval=0.2, message="every job to finish after the restart")
         procs.assert_no_run_after_success(first + during)
-        assert all(p.poll() is None for p in procs.procs), "a worker or scheduler died while Redis was down"
+        assert not procs.dead(), f"a worker or scheduler died while Redis was down:\n{procs.dead()}"
     finally:
         procs.stop_all()
         reset_redis()
