@@ -23,7 +23,8 @@ from datetime import timedelta
 from decimal import Decimal
 
 from django.conf import settings
-from django.db.models import Sum
+from django.db.models import CharField, Exists, OuterRef, Sum
+from django.db.models.functions import Cast
 from django.utils import timezone
 
 from jobs.models import JobRecord
@@ -42,10 +43,9 @@ STUCK_AFTER = timedelta(minutes=10)
 def recover_stuck(older_than: timedelta = STUCK_AFTER) -> dict:
     """Approved payouts with no job get one; processing payouts with no job are settled."""
     cutoff = timezone.now() - older_than
-    with_job = JobRecord.objects.filter(subject_type="payout", state__in=ACTIVE).values_list("subject_id", flat=True)
-    stuck = Payout.objects.filter(state__in=(S.APPROVED, S.PROCESSING), updated_at__lte=cutoff).exclude(
-        pk__in=[int(i) for i in with_job if i.isdigit()]
-    )
+    # Per stuck candidate, one probe of the job_subject index (not every active payout job's id in Python).
+    has_job = JobRecord.objects.filter(subject_type="payout", subject_id=Cast(OuterRef("pk"), CharField()), state__in=ACTIVE)
+    stuck = Payout.objects.filter(state__in=(S.APPROVED, S.PROCESSING), updated_at__lte=cutoff).exclude(Exists(has_job))
     counts = {"resent": 0, "settled": 0}
     for payout in stuck.iterator():
         if payout.state == S.APPROVED:

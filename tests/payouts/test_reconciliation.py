@@ -68,6 +68,13 @@ def test_recovery_resends_approved_payouts_and_settles_processing_ones(make_paye
     assert SandboxTransfer.objects.count() == 2
 
 
+def test_recovery_leaves_payouts_whose_job_is_still_active(make_payee):
+    waiting = services.payout_request(make_payee().pk, "10")  # its job is queued, not yet run
+    assert JobRecord.objects.filter(subject_type="payout", subject_id=str(waiting.pk), state=State.QUEUED).exists()
+    assert reconciliation.recover_stuck(older_than=dt.timedelta(0)) == {"resent": 0, "settled": 0, "runs_finished": 0}
+    assert JobRecord.objects.filter(task_name="payouts.process").count() == 1
+
+
 def test_the_admin_runs_a_reconciliation_without_a_selection(client, django_user_model, paid):
     from django.urls import reverse
 
