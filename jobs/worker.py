@@ -62,6 +62,7 @@ class ConveyorWorker(SimpleWorker):
         self._ordered_queues = self.queues[:]
         self._queue_by_key = {q.key: q for q in self.queues}
         self._flow = flow.FlowControl(self.connection)
+        self._owed_hand_backs: set[str] = set()
         self._current_queue = None
 
     def _tiered(self, queues):
@@ -134,6 +135,8 @@ class ConveyorWorker(SimpleWorker):
         backoff = 1.0
         while True:
             self.heartbeat()
+            if self._owed_hand_backs:
+                self._settle_hand_backs()
             if self.should_run_maintenance_tasks:
                 self.run_maintenance_tasks()
             lists = [(q.key, flow.limits_for(q.name)) for q in self.queues]
@@ -177,12 +180,21 @@ class ConveyorWorker(SimpleWorker):
         when Redis is not); the dispatcher sends it again. A copy that is still delivered
         somewhere is harmless: only one worker can claim the row."""
         log.warning("job %s: Redis failed before the job started (%s); handed back to the dispatcher", job_id, exc)
-        try:
-            transition(JobRecord.objects.filter(pk=job_id), {State.QUEUED}, State.PENDING, enqueued_at=None)
-        except Exception:
-            log.exception("job %s: could not hand it back; the recovery sweep will find it", job_id)
-            close_old_connections()
+        self._owed_hand_backs.add(job_id)
+        self._settle_hand_backs()
         self._release(queue, job_id)
+
+    def _settle_hand_backs(self) -> None:
+        """Hand-backs the database refused (it was down too) are retried on every dequeue
+        pass until it answers, so a double fault delays the job instead of stranding it."""
+        for job_id in list(self._owed_hand_backs):
+            try:
+                transition(JobRecord.objects.filter(pk=job_id), {State.QUEUED}, State.PENDING, enqueued_at=None)
+            except Exception:
+                log.exception("job %s: could not hand it back (database unavailable too); retrying", job_id)
+                close_old_connections()
+                return
+            self._owed_hand_backs.discard(job_id)
 
     def execute_job(self, job, queue):
         try:

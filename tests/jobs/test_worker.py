@@ -202,3 +202,37 @@ def test_redis_failing_between_pop_and_start_hands_the_job_back(run_worker, monk
     run_worker("default")
     first.refresh_from_db()
     assert first.state == State.SUCCEEDED and first.attempts == 1
+
+
+def test_a_hand_back_the_database_refused_is_retried_on_the_next_pass(run_worker, monkeypatch):
+    """Redis and the database both failing at the hand-back: the worker keeps the job id and
+    hands it back once the database answers, instead of leaving the row queued forever."""
+    from redis.exceptions import ConnectionError as RedisConnectionError
+    from rq.job import Job
+
+    import jobs.worker
+
+    first = enqueue("test.count", kwargs={"key": "owed"})
+    second = enqueue("test.count", kwargs={"key": "next"})
+    fetch, transition = Job.fetch, jobs.worker.transition
+    broken = {"fetch": 1, "transition": 1}
+
+    def fetch_once_broken(cls, *args, **kwargs):
+        if broken["fetch"]:
+            broken["fetch"] -= 1
+            raise RedisConnectionError("Redis went away")
+        return fetch(*args, **kwargs)
+
+    def transition_once_broken(*args, **kwargs):
+        if broken["transition"] and args[2] == State.PENDING:
+            broken["transition"] -= 1
+            raise RuntimeError("database went away")
+        return transition(*args, **kwargs)
+
+    monkeypatch.setattr(Job, "fetch", classmethod(fetch_once_broken))
+    monkeypatch.setattr(jobs.worker, "transition", transition_once_broken)
+    monkeypatch.setattr("jobs.worker.time.sleep", lambda seconds: None)
+    run_worker("default")
+    assert broken == {"fetch": 0, "transition": 0}
+    assert JobRecord.objects.get(pk=first.pk).state == State.PENDING
+    assert JobRecord.objects.get(pk=second.pk).state == State.SUCCEEDED
