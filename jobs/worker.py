@@ -176,8 +176,8 @@ class ConveyorWorker(SimpleWorker):
 
     def _hand_back(self, queue, job_id, exc) -> None:
         """A job popped from Redis that Redis then failed to start: its id is off the list, so
-        nothing would deliver it again. Put its row back to pending (the database is up even
-        when Redis is not); the dispatcher sends it again. A copy that is still delivered
+        nothing would deliver it again. Put its row back to pending (usually the database is up
+        when Redis is not; if not, _settle_hand_backs retries); the dispatcher sends it again. A copy that is still delivered
         somewhere is harmless: only one worker can claim the row."""
         log.warning("job %s: Redis failed before the job started (%s); handed back to the dispatcher", job_id, exc)
         self._owed_hand_backs.add(job_id)
