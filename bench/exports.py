@@ -94,7 +94,7 @@ def main() -> None:
     out = ROOT / "bench" / "results" / f"exports-{connection.vendor}.json"
     out.write_text(json.dumps(report, indent=2) + "\n")
     print(json.dumps(report, indent=2))
-    print(f"\nwritten to {out.relative_to(ROOT)}")
+    print(f"\nwritten to {out}")
 
 
 def child(report_id: int) -> None:

@@ -95,7 +95,7 @@ def main() -> None:
     out = ROOT / "bench" / "results" / f"payouts-{connection.vendor}.json"
     out.write_text(json.dumps(report, indent=2) + "\n")
     print(json.dumps(report, indent=2))
-    print(f"\nwritten to {out.relative_to(ROOT)}")
+    print(f"\nwritten to {out}")
 
 
 if __name__ == "__main__":

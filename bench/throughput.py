@@ -136,7 +136,7 @@ def main() -> None:
     path = out / f"throughput-{connection.vendor}{'-' + opts.label if opts.label else ''}.json"
     path.write_text(json.dumps(report, indent=2) + "\n")
     print(json.dumps(report, indent=2))
-    print(f"\nwritten to {path.relative_to(ROOT)}")
+    print(f"\nwritten to {path}")
 
 
 if __name__ == "__main__":
