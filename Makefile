@@ -22,23 +22,25 @@ $(BIN)/.bench-installed: requirements-bench.txt $(BIN)/.installed
 	$(BIN)/pip install --quiet -r requirements-bench.txt
 	touch $@
 
+# DJANGO_ENV: local for make run / cluster / bench (DEBUG allowed, 127.0.0.1 only), test for make
+# test; a deploy gets production, the default (config/settings.py).
 run: venv
-	$(WITH_SERVICES) sh scripts/run.sh
+	DJANGO_ENV=$${DJANGO_ENV:-local} WEB_HOST=$${WEB_HOST:-127.0.0.1} $(WITH_SERVICES) sh scripts/run.sh
 
 # Two web instances, three workers, two schedulers on one Redis and one database (docs/deploy.md).
 cluster: venv
-	$(WITH_SERVICES) sh scripts/cluster.sh
+	DJANGO_ENV=$${DJANGO_ENV:-local} WEB_HOST=$${WEB_HOST:-127.0.0.1} $(WITH_SERVICES) sh scripts/cluster.sh
 
 test: venv
 	@sh scripts/install_browser.sh
-	$(WITH_SERVICES) $(BIN)/python -m pytest $(PYTEST_ARGS)
+	DJANGO_ENV=$${DJANGO_ENV:-test} $(WITH_SERVICES) $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: venv $(BIN)/.bench-installed
-	$(WITH_SERVICES) sh bench/run.sh
+	DJANGO_ENV=$${DJANGO_ENV:-local} WEB_HOST=$${WEB_HOST:-127.0.0.1} $(WITH_SERVICES) sh bench/run.sh
 
 # The long reliability run: 100 kill -9s of busy workers (make test does 20).
 chaos: venv
-	CHAOS_KILLS=100 $(WITH_SERVICES) $(BIN)/python -m pytest -q tests/reliability/test_kill_workers.py
+	DJANGO_ENV=$${DJANGO_ENV:-test} CHAOS_KILLS=100 $(WITH_SERVICES) $(BIN)/python -m pytest -q tests/reliability/test_kill_workers.py
 
 clean:
 	rm -rf $(VENV) db.sqlite3 test_db.sqlite3* staticfiles

@@ -14,6 +14,10 @@ from django.core.exceptions import ImproperlyConfigured
 _NOT_SET = object()
 
 
+def _unit(unit: str) -> str:
+    return f" {unit}" if unit else ""
+
+
 class Env:
     def __init__(self) -> None:
         self._env = environ.Env()
@@ -43,20 +47,26 @@ class Env:
 
         return self._read("boolean", name, default, parse)
 
-    def int(self, name: str, default=_NOT_SET, *, minimum: int | None = None) -> int:
+    def int(self, name: str, default=_NOT_SET, *, minimum: int | None = None, maximum: int | None = None, unit: str = "") -> int:
+        """``maximum`` catches a value given in the wrong unit (milliseconds for seconds,
+        kilobytes for bytes); the message says the unit."""
         def parse(key):
             value = int(self._env.ENVIRON[key].strip())
             if minimum is not None and value < minimum:
-                raise ValueError(f"must be at least {minimum}")
+                raise ValueError(f"must be at least {minimum}{_unit(unit)}")
+            if maximum is not None and value > maximum:
+                raise ValueError(f"must be at most {maximum}{_unit(unit)}; is it in the wrong unit?")
             return value
 
         return self._read("integer", name, default, parse)
 
-    def float(self, name: str, default=_NOT_SET, *, minimum: float | None = None) -> float:
+    def float(self, name: str, default=_NOT_SET, *, minimum: float | None = None, maximum: float | None = None, unit: str = "") -> float:
         def parse(key):
             value = float(self._env.ENVIRON[key].strip())
             if value != value or (minimum is not None and value < minimum):
-                raise ValueError(f"must be a number, at least {minimum}")
+                raise ValueError(f"must be a number, at least {minimum}{_unit(unit)}")
+            if maximum is not None and value > maximum:
+                raise ValueError(f"must be at most {maximum}{_unit(unit)}; is it in the wrong unit?")
             return value
 
         return self._read("number", name, default, parse)

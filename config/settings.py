@@ -1,6 +1,7 @@
 """Conveyor settings. The environment is read here, once; see .env.example."""
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 from urllib.parse import quote
@@ -13,18 +14,47 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 env = Env()
 
 # --- Environment -----------------------------------------------------------
-DJANGO_ENV = env.str("DJANGO_ENV", "development")
-if DJANGO_ENV not in ("development", "test", "production"):
-    raise ImproperlyConfigured(f"DJANGO_ENV={DJANGO_ENV!r} must be development, test or production.")
+# production (the default: what a deploy gets unless it says otherwise), local (make run,
+# make cluster: DEBUG allowed, embedded services) or test (make test, CI).
+DJANGO_ENV = env.str("DJANGO_ENV", "production")
+if DJANGO_ENV not in ("local", "test", "production"):
+    raise ImproperlyConfigured(f"DJANGO_ENV={DJANGO_ENV!r} must be local, test or production.")
 PRODUCTION = DJANGO_ENV == "production"
+LOCAL = DJANGO_ENV == "local"
 
 if PRODUCTION:
     SECRET_KEY = env.str("SECRET_KEY")  # no default in production: start-up fails naming it
 else:
     SECRET_KEY = env.str("SECRET_KEY", "dev-only-insecure-key-do-not-use-in-production")
-DEBUG = env.bool("DEBUG", not PRODUCTION)
-ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", [] if PRODUCTION else ["localhost", "127.0.0.1", "[::1]", "testserver"])
+# DEBUG shows settings and source on error pages: only ever on a developer's own machine.
+DEBUG = env.bool("DEBUG", LOCAL)
+if DEBUG and not LOCAL:
+    raise ImproperlyConfigured(f"DEBUG=true is refused when DJANGO_ENV={DJANGO_ENV}; only DJANGO_ENV=local runs with DEBUG.")
+if PRODUCTION:
+    ALLOWED_HOSTS = env.list("ALLOWED_HOSTS")  # required: the host names this deploy answers to
+else:
+    ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", [])
+
+# --- HTTPS and browser security (docs/deploy.md, "Security settings") -----------------
+# Production defaults assume what a PaaS gives: TLS ends at the platform's router, which sets
+# X-Forwarded-Proto. `manage.py check --deploy` passes with these (tests/test_security_settings.py).
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", PRODUCTION)
+SECURE_REDIRECT_EXEMPT = [r"^health/", r"^metrics$"]  # probes and scrapers inside the platform speak plain HTTP
+_proxy_header = env.str("SECURE_PROXY_SSL_HEADER", "HTTP_X_FORWARDED_PROTO" if PRODUCTION else "")
+SECURE_PROXY_SSL_HEADER = (_proxy_header, "https") if _proxy_header else None
+# Seconds browsers remember "HTTPS only" for this host (0: off). A year by default; see
+# docs/deploy.md before the first deploy on a domain that still serves plain HTTP somewhere.
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", 365 * 24 * 3600 if PRODUCTION else 0, minimum=0, maximum=2 * 365 * 24 * 3600,
+                              unit="seconds")
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", PRODUCTION)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", PRODUCTION)
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+# Proxies in front of the web processes that append to X-Forwarded-For (a PaaS router: 1).
+# Used to find the client's address for login and token throttling; 0 trusts REMOTE_ADDR only.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", 1 if PRODUCTION else 0, minimum=0, maximum=5)
 
 
 def _redis_url() -> str:
@@ -48,6 +78,8 @@ REDIS_URL = _redis_url()
 
 # --- Job platform knobs (seconds everywhere; the seeds used milliseconds) ---
 JOB_TIMEOUT = env.int("JOB_TIMEOUT", 300, minimum=1)
+# The largest arguments a job may carry, in bytes of JSON: jobs take ids, not data.
+JOB_ARGS_MAX_BYTES = env.int("JOB_ARGS_MAX_BYTES", 64 * 1024, minimum=1024, maximum=16 * 2**20, unit="bytes")
 JOB_RETRY_ATTEMPTS = env.int("JOB_RETRY_ATTEMPTS", 3, minimum=0)  # retries after the first try
 JOB_RETRY_DELAY = env.int("JOB_RETRY_DELAY", 5, minimum=0)
 MAX_QUEUE_CONCURRENCY = env.int("MAX_QUEUE_CONCURRENCY", env.int("QUEUE_CONCURRENCY", 5, minimum=1), minimum=1)
@@ -60,8 +92,8 @@ ENABLE_CORRELATION_IDS = env.bool("ENABLE_CORRELATION_IDS", True)
 # every METRICS_ROLLUP_INTERVAL seconds, kept METRICS_RETENTION seconds.
 METRICS_ROLLUP_INTERVAL = env.float("METRICS_ROLLUP_INTERVAL", 15.0, minimum=1)
 METRICS_RETENTION = env.int("METRICS_RETENTION", 7 * 24 * 3600, minimum=3600)
-# /metrics (Prometheus): a scraper sends "Authorization: Bearer <METRICS_TOKEN>"; a staff user's
-# API token ("Authorization: Token <key>") also works. Empty: only staff API tokens.
+# /metrics (Prometheus): a scraper sends "Authorization: Bearer <METRICS_TOKEN>"; the API token
+# ("Authorization: Token <key>") of a user with jobs.view_queuestate also works. Empty: tokens only.
 METRICS_TOKEN = env.str("METRICS_TOKEN", "")
 USE_DISTRIBUTED_SCHEDULER = env.bool("USE_DISTRIBUTED_SCHEDULER", True)
 SESSION_TTL = env.int("SESSION_TTL", 24 * 3600, minimum=60)
@@ -87,9 +119,12 @@ if SCHEDULER_CLOCK:
 CONVEYOR_TASK_MODULES = env.list("CONVEYOR_TASK_MODULES", [])
 
 # --- Payouts (docs/payouts.md) -----------------------------------------------
-# Payouts above this amount wait for staff approval; a request not approved within
+# A payout waits for staff approval when it, plus the payee's payouts of the last
+# PAYOUT_APPROVAL_WINDOW seconds that nobody approved, exceeds PAYOUT_APPROVAL_THRESHOLD (so
+# splitting an amount does not skip the approval). A request not approved within
 # PAYOUT_APPROVAL_TTL seconds expires and its hold on the balance is released.
 PAYOUT_APPROVAL_THRESHOLD = env.decimal("PAYOUT_APPROVAL_THRESHOLD", Decimal("1000.00"), minimum=Decimal("0"))
+PAYOUT_APPROVAL_WINDOW = env.int("PAYOUT_APPROVAL_WINDOW", 24 * 3600, minimum=0, maximum=31 * 24 * 3600, unit="seconds")
 PAYOUT_APPROVAL_TTL = env.int("PAYOUT_APPROVAL_TTL", 30 * 60, minimum=1)
 # After this many failed calls to the primary provider for one payout, it goes to the fallback.
 PAYOUT_FALLBACK_AFTER = env.int("PAYOUT_FALLBACK_AFTER", 3, minimum=1)
@@ -211,21 +246,23 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI's files, served by us (no CDN)
     "django_rq",
+    "axes",  # login throttling for the admin (django-axes)
     "jobs",
     "payouts",
     "reports",
+    "access",  # who may do what: the shipped groups and the permission rules (docs/api.md)
 ]
 
 # Middleware by route group (config/middleware.py): the first row whose path prefix matches
 # (and, for "api-token", whose request carries an Authorization header) picks the chain.
 # Health checks skip sessions, CSRF, auth and messages; token-authenticated API calls skip
 # sessions, CSRF and messages; everything else (admin, downloads, the browsable API, static
-# files) runs the full stack. bench/middleware.py measures the difference.
-_SECURITY = "django.middleware.security.SecurityMiddleware"
+# files) runs the full stack. bench/middleware.py measures the difference. The security
+# middleware (HTTPS redirect, HSTS) and django-axes' lockout answers run for every request,
+# in front of the router, where `manage.py check --deploy` sees them.
 _CORRELATION = "jobs.middleware.CorrelationIdMiddleware"
 _COMMON = "django.middleware.common.CommonMiddleware"
 FULL_MIDDLEWARE = [
-    _SECURITY,
     _CORRELATION,
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -238,12 +275,28 @@ FULL_MIDDLEWARE = [
 MIDDLEWARE_GROUPS = [
     # (group, path prefixes, only with an Authorization header, middleware)
     ("health", ["/health/", "/metrics"], False, [_CORRELATION]),
-    ("api-token", ["/api/"], True, [_SECURITY, _CORRELATION, _COMMON]),
+    ("api-token", ["/api/"], True, [_CORRELATION, _COMMON]),
     ("default", ["/"], False, FULL_MIDDLEWARE),
 ]
-MIDDLEWARE = ["config.middleware.RouteGroupMiddleware"]
-# The admin checks for its middleware in MIDDLEWARE; they are in the "default" group's chain.
-SILENCED_SYSTEM_CHECKS = ["admin.E408", "admin.E409", "admin.E410"]
+MIDDLEWARE = ["django.middleware.security.SecurityMiddleware", "axes.middleware.AxesMiddleware", "config.middleware.RouteGroupMiddleware"]
+# Checks that look for middleware in MIDDLEWARE, which sits in the route groups' chains; access/checks.py
+# checks the groups instead (the session groups have CSRF, clickjacking and the admin's middleware).
+SILENCED_SYSTEM_CHECKS = ["admin.E408", "admin.E409", "admin.E410", "security.W003", "security.W002"]
+
+# Admin logins: django-axes locks a username from one address out after LOGIN_FAILURE_LIMIT
+# failures, for LOGIN_LOCKOUT seconds (429 with a message saying when to try again). Attempts
+# and lockouts are in the admin (Axes); `manage.py axes_reset_username NAME` lifts one.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+LOGIN_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", 5, minimum=1)
+LOGIN_LOCKOUT = env.int("LOGIN_LOCKOUT", 15 * 60, minimum=1, maximum=7 * 24 * 3600, unit="seconds")
+AXES_FAILURE_LIMIT = LOGIN_FAILURE_LIMIT
+AXES_COOLOFF_TIME = timedelta(seconds=LOGIN_LOCKOUT)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_HTTP_RESPONSE_CODE = 429
+AXES_LOCKOUT_TEMPLATE = "admin/locked_out.html"
+AXES_CLIENT_IP_CALLABLE = "access.clients.client_ip"  # TRUSTED_PROXY_COUNT decides which address is the client's
+AXES_SENSITIVE_PARAMETERS = ["password", "key", "token"]
 
 ROOT_URLCONF = "config.urls"
 WSGI_APPLICATION = "config.wsgi.application"
@@ -306,7 +359,8 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
-WHITENOISE_AUTOREFRESH = DEBUG  # serve from the app directories too, so collectstatic is optional in development
+# Outside production, static files are served from the apps' directories (no collectstatic needed).
+WHITENOISE_AUTOREFRESH = WHITENOISE_USE_FINDERS = not PRODUCTION
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
@@ -316,9 +370,20 @@ MEDIA_ROOT = env.str("MEDIA_ROOT", str(BASE_DIR / "media"))
 # after they were produced (the "Report file retention" schedule). docs/reports.md
 REPORT_RETENTION = env.int("REPORT_RETENTION", 7 * 24 * 3600, minimum=60)
 # The largest file an import accepts, in bytes.
-IMPORT_MAX_BYTES = env.int("IMPORT_MAX_BYTES", 10 * 2**20, minimum=1024)
+IMPORT_MAX_BYTES = env.int("IMPORT_MAX_BYTES", 10 * 2**20, minimum=1024, maximum=2**30, unit="bytes")
+# Uploaded import files (encrypted at rest: they hold account numbers) are deleted this many
+# seconds after their import finished; the import's counts and row errors stay.
+IMPORT_FILE_RETENTION = env.int("IMPORT_FILE_RETENTION", 7 * 24 * 3600, minimum=0, maximum=366 * 24 * 3600, unit="seconds")
 
-# --- REST API (/api/v1/, docs/operations.md) ------------------------------------
+# --- REST API (/api/v1/, docs/api.md) ------------------------------------------------
+# The largest request body the API reads, in bytes (JSON; imports: IMPORT_MAX_BYTES). Larger
+# ones are answered 413 before they are parsed.
+API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", 2**20, minimum=1024, maximum=64 * 2**20, unit="bytes")
+DATA_UPLOAD_MAX_MEMORY_SIZE = API_MAX_BODY_BYTES
+# Failed token authentications from one address: after API_TOKEN_FAILURE_LIMIT within
+# API_TOKEN_FAILURE_WINDOW seconds, that address is answered 429 until the window passes.
+API_TOKEN_FAILURE_LIMIT = env.int("API_TOKEN_FAILURE_LIMIT", 20, minimum=1)
+API_TOKEN_FAILURE_WINDOW = env.int("API_TOKEN_FAILURE_WINDOW", 600, minimum=1, maximum=24 * 3600, unit="seconds")
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "jobs.api.auth.TokenAuthentication",  # API clients: Authorization: Token <key>
@@ -328,6 +393,9 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_CLASSES": ["rest_framework.throttling.AnonRateThrottle", "rest_framework.throttling.UserRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {"anon": env.str("API_THROTTLE_ANON", "60/min"), "user": env.str("API_THROTTLE_USER", "1200/min")},
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_PARSER_CLASSES": ["jobs.api.parsers.StrictJSONParser", "rest_framework.parsers.FormParser",
+                               "rest_framework.parsers.MultiPartParser"],
+    "EXCEPTION_HANDLER": "jobs.api.handlers.exception_handler",
 }
 # OpenAPI 3 schema at /api/v1/schema/, Swagger UI at /api/v1/docs/ (docs/api.md).
 SPECTACULAR_SETTINGS = {
@@ -342,7 +410,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
-    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "jobs.api.schema.document_path_404s"],
+    "PATH_CONVERTER_OVERRIDES": {"id": {"type": "integer", "minimum": 1, "maximum": 2**63 - 1}},
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "jobs.api.schema.document_common_answers"],
     "ENUM_NAME_OVERRIDES": {
         "JobStateEnum": "jobs.states.State",
         "CleanStateEnum": ["cancelled", "dead", "succeeded"],
@@ -377,5 +446,5 @@ LOGGING = {
     },
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["context"]}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", "INFO")},
-    "loggers": {"rq.worker": {"level": env.str("RQ_LOG_LEVEL", "WARNING")}},
+    "loggers": {"rq.worker": {"level": env.str("RQ_LOG_LEVEL", "WARNING")}, "axes": {"level": "WARNING"}},
 }

@@ -1,10 +1,13 @@
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, register_converter
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from config.converters import IdConverter
 from jobs import dashboard
 from jobs.prometheus import metrics_view
 from jobs import views as jobs_views
+
+register_converter(IdConverter, "id")  # before the includes below, which use it
 
 admin.site.site_header = "Conveyor operations"
 admin.site.site_title = "Conveyor"

@@ -1,17 +1,33 @@
+"""Staff screens for jobs, queues, schedules, notifications, API tokens and the audit trail.
+
+Every screen and action asks for a Django permission (access.rules; docs/api.md has the
+table): view_ to see, change_ or a named permission (pause_queue, enqueue_task, a task's own)
+to act. Staff status only lets a person log in.
+"""
 from __future__ import annotations
 
 import uuid
 from functools import cached_property
 
+from django import forms
 from django.contrib import admin, messages
+from django.contrib.auth import get_user_model
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import Q
+from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html
 
-from jobs import scheduling, selectors, services
+from access import rules
+from jobs import rq_dashboard, scheduling, selectors, services
+from jobs.errors import FieldError
+from jobs.forms import SafeJSONFormField
 from jobs.models import ApiToken, AuditEntry, DeadLetterJob, JobAttempt, JobRecord, Notification, QueueState, Schedule, ScheduleFire, WorkerHeartbeat
+from jobs.registry import find_task
 from jobs.states import State
+
+rq_dashboard.install()
 
 _STATE_COLOURS = {
     State.PENDING: "#8a8a8a", State.SCHEDULED: "#6f42c1", State.QUEUED: "#417690", State.RUNNING: "#e0a800",
@@ -40,11 +56,17 @@ class JobAttemptInline(admin.TabularInline):
         return format_html("<details><summary>show</summary><pre style='white-space:pre-wrap'>{}</pre></details>", attempt.traceback)
 
 
-def run_each(modeladmin, request, ids, service, verb: str, *, noun: str = "job", refusals=(services.JobStateError,)) -> None:
+def run_each(modeladmin, request, ids, service, verb: str, *, noun: str = "job", refusals=(services.JobStateError,),
+             refusal=None) -> None:
     """Call ``service(pk, actor=..., reason=...)`` for each id; report what was done and what the
-    service refused (its error says why). Shared by every admin action that calls a service."""
+    service refused (its error says why). ``refusal(pk)`` may refuse an object first (a reason,
+    or None). Shared by every admin action that calls a service."""
     done, refused = 0, []
     for pk in ids:
+        why = refusal(pk) if refusal else None
+        if why:
+            refused.append(f"#{pk}: {why}")
+            continue
         try:
             service(pk, actor=request.user, reason=f"admin action: {verb}")
             done += 1
@@ -58,8 +80,11 @@ def run_each(modeladmin, request, ids, service, verb: str, *, noun: str = "job",
         modeladmin.message_user(request, f"... and {len(refused) - 10} more refused.", messages.WARNING)
 
 
-def _run_action(modeladmin, request, queryset, service, verb):
-    run_each(modeladmin, request, queryset.values_list("pk", flat=True), service, verb)
+def _run_action(modeladmin, request, queryset, service, verb, *, rerun: bool = False):
+    """``rerun``: the action runs the jobs again, so a money task's jobs also need its permission."""
+    tasks = dict(queryset.values_list("pk", "task_name"))
+    refusal = (lambda pk: rules.refusal_to_rerun(request.user, find_task(tasks[pk]))) if rerun else None
+    run_each(modeladmin, request, list(tasks), service, verb, refusal=refusal)
 
 
 class CappedCountPaginator(Paginator):
@@ -185,11 +210,11 @@ class JobRecordAdmin(admin.ModelAdmin):
 
     @admin.action(description="Retry now (retrying, dead or cancelled jobs)", permissions=["change"])
     def retry_jobs(self, request, queryset):
-        _run_action(self, request, queryset, services.job_retry, "Retried")
+        _run_action(self, request, queryset, services.job_retry, "Retried", rerun=True)
 
     @admin.action(description="Requeue from the dead-letter queue", permissions=["change"])
     def requeue_jobs(self, request, queryset):
-        _run_action(self, request, queryset, services.job_requeue, "Requeued")
+        _run_action(self, request, queryset, services.job_requeue, "Requeued", rerun=True)
 
     @admin.action(description="Cancel (running jobs stop at their next progress report)", permissions=["change"])
     def cancel_jobs(self, request, queryset):
@@ -204,6 +229,16 @@ class DeadLetterJobAdmin(JobRecordAdmin):
 
     def get_queryset(self, request):
         return super().get_queryset(request).filter(state=State.DEAD)
+
+    # The dead-letter queue is a view of the job table: the same permissions as the job list.
+    def has_view_permission(self, request, obj=None):
+        return rules.has(request.user, "jobs.view_jobrecord") or rules.has(request.user, "jobs.change_jobrecord")
+
+    def has_change_permission(self, request, obj=None):
+        return rules.has(request.user, "jobs.change_jobrecord")
+
+    def has_module_permission(self, request):
+        return self.has_view_permission(request)
 
 
 @admin.register(AuditEntry)
@@ -231,6 +266,12 @@ class QueueStateAdmin(admin.ModelAdmin):
     list_filter = ("paused",)
     actions = ["pause_queues", "resume_queues", "clean_succeeded"]
     readonly_fields = ("name", "paused", "changed_at", "changed_by", "reason")
+
+    def has_pause_permission(self, request):
+        return rules.has(request.user, rules.PAUSE_QUEUE)
+
+    def has_clean_permission(self, request):
+        return rules.has(request.user, rules.DELETE_JOBS)
 
     def changelist_view(self, request, extra_context=None):
         self._stats = {row["name"]: row for row in selectors.queue_stats()}
@@ -279,15 +320,15 @@ class QueueStateAdmin(admin.ModelAdmin):
             service(queue.name, actor=request.user, reason=f"admin action: {verb}")
         self.message_user(request, f"{verb}: {', '.join(q.name for q in queryset)}.", messages.SUCCESS)
 
-    @admin.action(description="Pause (running jobs finish; no new starts)", permissions=["change"])
+    @admin.action(description="Pause (running jobs finish; no new starts)", permissions=["pause"])
     def pause_queues(self, request, queryset):
         self._act(request, queryset, services.queue_pause, "Paused")
 
-    @admin.action(description="Resume", permissions=["change"])
+    @admin.action(description="Resume", permissions=["pause"])
     def resume_queues(self, request, queryset):
         self._act(request, queryset, services.queue_resume, "Resumed")
 
-    @admin.action(description="Clean: delete succeeded jobs that finished over an hour ago", permissions=["change"])
+    @admin.action(description="Clean: delete succeeded jobs that finished over an hour ago", permissions=["clean"])
     def clean_succeeded(self, request, queryset):
         for queue in queryset:
             ids = services.queue_clean(queue.name, state=State.SUCCEEDED, grace=3600, limit=10_000, actor=request.user,
@@ -332,9 +373,31 @@ class ScheduleFireInline(admin.TabularInline):
         return format_html('<a href="{}">{}</a>', url, str(fire.job_id)[:8])
 
 
+class ScheduleForm(forms.ModelForm):
+    """A schedule names a task; adding or changing one needs the permission to start that task
+    (access.rules.refusal_to_start), so a schedule is no way round the task's own rules."""
+
+    class Meta:
+        model = Schedule
+        fields = "__all__"
+        field_classes = {"args": SafeJSONFormField, "kwargs": SafeJSONFormField}
+
+    def clean(self):
+        cleaned = super().clean()
+        names = {cleaned.get("task_name"), self.instance.task_name if self.instance.pk else None} - {None, ""}
+        for name in sorted(names):
+            task = find_task(name)
+            refusal = rules.refusal_to_start(self.request_user, task) if task else None
+            if refusal:
+                self.add_error("task_name" if name == cleaned.get("task_name") else None, refusal)
+        return cleaned
+
+
 @admin.register(Schedule)
 class ScheduleAdmin(admin.ModelAdmin):
     """Recurring schedules. Changes apply within a second: every scheduler reads them on each tick."""
+
+    form = ScheduleForm
 
     list_display = ("name", "task_name", "timing", "timezone", "enabled", "next_fire_at", "last_fire_at", "last_job_link", "last_error")
     list_filter = ("enabled", "task_name")
@@ -359,15 +422,27 @@ class ScheduleAdmin(admin.ModelAdmin):
         url = reverse("admin:jobs_jobrecord_change", args=[schedule.last_job_id])
         return format_html('<a href="{}">{}</a>', url, str(schedule.last_job_id)[:8])
 
+    def get_form(self, request, obj=None, **kwargs):
+        form = super().get_form(request, obj, **kwargs)
+        form.request_user = request.user
+        return form
+
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)
         services.audit(request.user, "schedule.change" if change else "schedule.add", "schedule", obj.pk, details={"fields": form.changed_data})
 
+    def _refusal(self, request, schedule) -> str | None:
+        task = find_task(schedule.task_name)
+        return rules.refusal_to_start(request.user, task) if task else f"no task {schedule.task_name!r}"
+
     @admin.action(description="Run now (outside the timetable)", permissions=["change"])
     def fire_now(self, request, queryset):
-        for schedule in queryset:
-            scheduling.fire_now(schedule, actor=request.user)
-        self.message_user(request, f"Enqueued {queryset.count()} job(s).", messages.SUCCESS)
+        def fire(pk, *, actor, reason):
+            scheduling.fire_now(Schedule.objects.get(pk=pk), actor=actor)
+
+        schedules = {s.pk: s for s in queryset}
+        run_each(self, request, list(schedules), fire, "Enqueued a job for", noun="schedule",
+                 refusal=lambda pk: self._refusal(request, schedules[pk]), refusals=(services.JobStateError, FieldError))
 
     @admin.action(description="Enable", permissions=["change"])
     def enable(self, request, queryset):
@@ -378,11 +453,15 @@ class ScheduleAdmin(admin.ModelAdmin):
         self._set_enabled(request, queryset, False)
 
     def _set_enabled(self, request, queryset, enabled: bool):
-        for schedule in queryset:
+        def apply(pk, *, actor, reason):
+            schedule = Schedule.objects.get(pk=pk)
             schedule.enabled = enabled
             schedule.save()
-            services.audit(request.user, "schedule.enable" if enabled else "schedule.disable", "schedule", schedule.pk)
-        self.message_user(request, f"{'Enabled' if enabled else 'Disabled'} {queryset.count()} schedule(s).", messages.SUCCESS)
+            services.audit(actor, "schedule.enable" if enabled else "schedule.disable", "schedule", schedule.pk, reason)
+
+        schedules = {s.pk: s for s in queryset}
+        run_each(self, request, list(schedules), apply, "Enabled" if enabled else "Disabled", noun="schedule",
+                 refusal=(lambda pk: self._refusal(request, schedules[pk])) if enabled else None)
 
 
 @admin.register(Notification)
@@ -398,9 +477,11 @@ class NotificationAdmin(admin.ModelAdmin):
         return False
 
     def has_change_permission(self, request, obj=None):
-        return obj is None or request.method == "GET"
+        # The change permission allows the "send again" action; a notification itself is never
+        # edited, so its page is view-only for everyone.
+        return obj is None and super().has_change_permission(request)
 
-    @admin.action(description="Send failed notifications again")
+    @admin.action(description="Send failed notifications again", permissions=["change"])
     def send_again(self, request, queryset):
         from jobs.notifications import notification_retry
 
@@ -409,28 +490,50 @@ class NotificationAdmin(admin.ModelAdmin):
 
 @admin.register(ApiToken)
 class ApiTokenAdmin(admin.ModelAdmin):
-    """Create a token here: its key is shown once, in the confirmation message."""
+    """Create a token here: its key is shown once, on the page after "Save" (never in a message,
+    which would travel in a cookie). Anyone with add_apitoken makes tokens for themselves; only a
+    superuser makes one for another user. A token acts as its user, with exactly the user's
+    permissions at the time of each request: never more."""
 
     list_display = ("name", "user", "prefix", "created_at", "last_used_at", "revoked_at")
     list_filter = (("revoked_at", admin.EmptyFieldListFilter),)
     search_fields = ("name", "prefix", "user__username")
     fields = ("user", "name")
-    autocomplete_fields = ("user",)
     actions = ["revoke"]
+
+    def get_autocomplete_fields(self, request):
+        return ("user",) if rules.is_superuser(request.user) else ()
 
     def get_readonly_fields(self, request, obj=None):
         return ("user", "name") if obj else ()
 
+    def get_changeform_initial_data(self, request):
+        return {**super().get_changeform_initial_data(request), "user": request.user.pk}
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "user" and not rules.is_superuser(request.user):
+            kwargs["queryset"] = get_user_model().objects.filter(pk=request.user.pk)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
     def save_model(self, request, obj, form, change):
         if change:
             return super().save_model(request, obj, form, change)
+        if obj.user_id != request.user.pk and not rules.is_superuser(request.user):
+            raise PermissionDenied("Only a superuser creates a token for another user.")
         from jobs.api.auth import token_create
 
         token, key = token_create(obj.user, obj.name, actor=request.user)
         obj.pk = token.pk
-        self.message_user(request, f"Token created. Copy the key now, it is not shown again: {key}", messages.WARNING)
+        obj.new_key = key
 
-    @admin.action(description="Revoke")
+    def response_add(self, request, obj, post_url_continue=None):
+        context = {**self.admin_site.each_context(request), "title": "API token created", "token": obj, "key": obj.new_key,
+                   "opts": self.model._meta}
+        response = TemplateResponse(request, "admin/jobs/apitoken/created.html", context)
+        response["Cache-Control"] = "no-store"
+        return response
+
+    @admin.action(description="Revoke", permissions=["change"])
     def revoke(self, request, queryset):
         from jobs.api.auth import token_revoke
 

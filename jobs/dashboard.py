@@ -6,10 +6,15 @@ and schedulers, recent failures with a one-click retry. The page refreshes its l
 full reload. Every read is an index range scan or a read of the rollups (jobs/metrics.py), so
 the page stays fast with millions of job rows (bench/million.py). Actions call the same
 services as the admin actions and are audited.
+
+Permissions (access.rules), as on the admin screens: the page needs jobs.view_queuestate;
+workers show with jobs.view_workerheartbeat, failures with jobs.view_jobrecord; pausing
+needs jobs.pause_queue, retrying jobs.change_jobrecord (and a money task's permission).
 """
 from __future__ import annotations
 
 from datetime import timedelta
+from functools import wraps
 
 from django.conf import settings
 from django.contrib import admin, messages
@@ -21,6 +26,7 @@ from django.urls import path
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from access import rules
 from jobs import metrics, selectors, services
 from jobs.models import JobRecord, WorkerHeartbeat
 from jobs.redis import get_redis
@@ -29,10 +35,25 @@ from jobs.states import State
 RECENT_FAILURES = 10
 
 
+VIEW = "jobs.view_queuestate"
+
+
+def requires(perm: str):
+    """The view answers 403 unless the user holds ``perm`` (inside the admin's login check)."""
+    def decorate(view):
+        @wraps(view)
+        def guarded(request, *args, **kwargs):
+            if not rules.has(request.user, perm):
+                raise PermissionDenied(rules.needs(perm))
+            return view(request, *args, **kwargs)
+        return guarded
+    return decorate
+
+
 def _live_context(request) -> dict:
     now = timezone.now()
     queues = selectors.queue_stats()
-    workers = list(WorkerHeartbeat.objects.order_by("name"))
+    workers = list(WorkerHeartbeat.objects.order_by("name")) if rules.has(request.user, "jobs.view_workerheartbeat") else []
     lost_after = timedelta(seconds=settings.WORKER_LOST_AFTER)
     for worker in workers:
         worker.age = round((now - worker.last_seen).total_seconds(), 1)
@@ -41,8 +62,10 @@ def _live_context(request) -> dict:
         schedulers = metrics.schedulers(get_redis())
     except Exception:
         schedulers = None  # Redis unreachable: shown as unknown
-    failures = JobRecord.objects.filter(state=State.DEAD).order_by("-finished_at").only(
-        "id", "task_name", "queue", "last_error", "finished_at", "attempts")[:RECENT_FAILURES]
+    failures = []
+    if rules.has(request.user, "jobs.view_jobrecord"):
+        failures = JobRecord.objects.filter(state=State.DEAD).order_by("-finished_at").only(
+            "id", "task_name", "queue", "last_error", "finished_at", "attempts")[:RECENT_FAILURES]
     return {
         "queues": queues,
         "workers": workers,
@@ -50,23 +73,26 @@ def _live_context(request) -> dict:
         "distributed_scheduler": settings.USE_DISTRIBUTED_SCHEDULER,
         "dead_total": sum(q["dead"] for q in queues),
         "failures": failures,
-        "can_steer_queues": request.user.has_perm("jobs.change_queuestate"),
-        "can_retry": request.user.has_perm("jobs.change_jobrecord"),
+        "can_steer_queues": rules.has(request.user, rules.PAUSE_QUEUE),
+        "can_retry": rules.has(request.user, "jobs.change_jobrecord"),
         "now": now,
     }
 
 
+@requires(VIEW)
 def dashboard(request):
     context = {**admin.site.each_context(request), "title": "Operations dashboard", **_live_context(request),
                "refresh_seconds": 5}
     return TemplateResponse(request, "admin/jobs/dashboard.html", context)
 
 
+@requires(VIEW)
 def live(request):
     """The live part of the page, re-rendered for the refresh."""
     return TemplateResponse(request, "admin/jobs/dashboard_live.html", _live_context(request))
 
 
+@requires(VIEW)
 def series(request):
     """Chart data: ?range=hour (per minute) or day (per 10 minutes)."""
     day = request.GET.get("range") == "day"
@@ -74,9 +100,8 @@ def series(request):
 
 
 @require_POST
+@requires(rules.PAUSE_QUEUE)
 def queue_action(request, name: str, action: str):
-    if not request.user.has_perm("jobs.change_queuestate"):
-        raise PermissionDenied
     if name not in settings.CONVEYOR_QUEUES or action not in ("pause", "resume"):
         raise Http404("No such queue or action.")
     service = services.queue_pause if action == "pause" else services.queue_resume
@@ -86,9 +111,16 @@ def queue_action(request, name: str, action: str):
 
 
 @require_POST
+@requires("jobs.change_jobrecord")
 def job_retry(request, job_id):
-    if not request.user.has_perm("jobs.change_jobrecord"):
-        raise PermissionDenied
+    from jobs.registry import find_task
+
+    job = JobRecord.objects.filter(pk=job_id).only("task_name").first()
+    if job is None:
+        raise Http404("No such job.")
+    refusal = rules.refusal_to_rerun(request.user, find_task(job.task_name))
+    if refusal:
+        raise PermissionDenied(refusal)
     try:
         services.job_retry(job_id, actor=request.user, reason="dashboard")
     except JobRecord.DoesNotExist:

@@ -5,6 +5,8 @@ import uuid
 from django.conf import settings
 from django.db import models
 
+from jobs.fields import SafeJSONDecoder
+
 from jobs.queues import Priority
 from jobs.states import ACTIVE, State
 
@@ -18,8 +20,8 @@ class JobRecord(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     task_name = models.CharField(max_length=200)
     queue = models.CharField(max_length=64)
-    args = models.JSONField(default=list, blank=True)
-    kwargs = models.JSONField(default=dict, blank=True)
+    args = models.JSONField(default=list, blank=True, decoder=SafeJSONDecoder)
+    kwargs = models.JSONField(default=dict, blank=True, decoder=SafeJSONDecoder)
     state = models.CharField(max_length=16, choices=State.choices, default=State.PENDING)
     priority = models.PositiveSmallIntegerField(choices=[(p.value, p.name.title()) for p in Priority], default=Priority.NORMAL)
 
@@ -31,7 +33,7 @@ class JobRecord(models.Model):
 
     progress = models.PositiveSmallIntegerField(default=0)
     progress_message = models.CharField(max_length=255, blank=True)
-    result = models.JSONField(null=True, blank=True)
+    result = models.JSONField(null=True, blank=True, decoder=SafeJSONDecoder)
     last_error = models.TextField(blank=True)
     cancel_requested = models.BooleanField(default=False, help_text="Staff asked a running job to stop at its next progress report.")
 
@@ -53,6 +55,7 @@ class JobRecord(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        permissions = [("enqueue_task", "Can enqueue tasks by name (the tasks that allow it)")]
         constraints = [
             # The dedup window: one active job per key, enforced by the database for every producer.
             models.UniqueConstraint(fields=["dedup_key"], condition=models.Q(state__in=sorted(ACTIVE)), name="job_dedup_active"),
@@ -118,7 +121,7 @@ class AuditEntry(models.Model):
     object_type = models.CharField(max_length=64)
     object_id = models.CharField(max_length=64, db_index=True)
     reason = models.TextField(blank=True)
-    details = models.JSONField(default=dict, blank=True)
+    details = models.JSONField(default=dict, blank=True, decoder=SafeJSONDecoder)
 
     class Meta:
         ordering = ["-created_at"]
@@ -172,6 +175,7 @@ class QueueState(models.Model):
 
     class Meta:
         ordering = ["name"]
+        permissions = [("pause_queue", "Can pause and resume queues")]
 
     def __str__(self) -> str:
         return f"{self.name} ({'paused' if self.paused else 'running'})"
@@ -186,8 +190,8 @@ class Schedule(models.Model):
 
     name = models.CharField(max_length=100, unique=True)
     task_name = models.CharField(max_length=200)
-    args = models.JSONField(default=list, blank=True)
-    kwargs = models.JSONField(default=dict, blank=True)
+    args = models.JSONField(default=list, blank=True, decoder=SafeJSONDecoder)
+    kwargs = models.JSONField(default=dict, blank=True, decoder=SafeJSONDecoder)
     queue = models.CharField(max_length=64, blank=True, help_text="Blank: the task's own queue.")
     priority = models.PositiveSmallIntegerField(choices=[(p.value, p.name.title()) for p in Priority], null=True, blank=True, help_text="Blank: the task's own priority.")
     cron = models.CharField(max_length=100, blank=True, help_text='Cron expression, e.g. "0 * * * *" (hourly) or "30 6 * * 1-5".')
@@ -254,7 +258,7 @@ class Notification(models.Model):
     channel = models.CharField(max_length=16, choices=Channel.choices)
     recipient = models.CharField(max_length=255)
     template = models.CharField(max_length=100, help_text="Under templates/notifications/: <name>.txt (first line: subject).")
-    context = models.JSONField(default=dict, blank=True)
+    context = models.JSONField(default=dict, blank=True, decoder=SafeJSONDecoder)
     state = models.CharField(max_length=16, choices=State.choices, default=State.PENDING, db_index=True)
     attempts = models.PositiveSmallIntegerField(default=0)
     provider_message_id = models.CharField(max_length=100, blank=True)

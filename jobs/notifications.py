@@ -25,6 +25,7 @@ from django.template.loader import get_template, render_to_string
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
+from jobs.errors import FieldError
 from jobs.models import Notification
 
 log = logging.getLogger(__name__)
@@ -33,10 +34,8 @@ E164 = re.compile(r"^\+[1-9]\d{7,14}$")
 QUEUES = {"email": "emails"}  # every other channel: "notifications"
 
 
-class NotificationError(ValueError):
-    def __init__(self, field: str, message: str):
-        super().__init__(f"{field}: {message}")
-        self.field, self.message = field, message
+class NotificationError(FieldError):
+    """Bad notification input; ``field`` names what is wrong."""
 
 
 class ChannelError(Exception):

@@ -3,8 +3,9 @@
 Collected at scrape time from the same cheap reads as the dashboard: queue depths by state
 (index range scans), the per-queue totals folded in by the rollups (counters: they only ever
 grow, minute by minute), a run-time histogram, retries, the dead-letter size and worker
-heartbeats. Authorisation: ``Authorization: Bearer <METRICS_TOKEN>``, or a staff user's API
-token (``Authorization: Token <key>``). The route runs the lean "health" middleware group.
+heartbeats. Authorisation: ``Authorization: Bearer <METRICS_TOKEN>``, or the API token
+(``Authorization: Token <key>``) of a user with ``jobs.view_queuestate``, the permission the
+queue screens need. The route runs the lean "health" middleware group.
 """
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from django.views.decorators.http import require_GET
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 
+from access.rules import has
 from jobs import metrics, selectors
 from jobs.models import QueueTotals, WorkerHeartbeat
 
@@ -77,16 +79,16 @@ def _authorised(request) -> bool:
     if scheme.lower() == "bearer" and settings.METRICS_TOKEN:
         return hmac.compare_digest(credential.strip().encode(), settings.METRICS_TOKEN.encode())
     if scheme.lower() == "token":
-        from rest_framework.exceptions import AuthenticationFailed
+        from rest_framework.exceptions import AuthenticationFailed, Throttled
         from rest_framework.request import Request
 
         from jobs.api.auth import TokenAuthentication
 
         try:
             found = TokenAuthentication().authenticate(Request(request))
-        except AuthenticationFailed:
+        except (AuthenticationFailed, Throttled):
             return False
-        return bool(found and found[0].is_staff)
+        return bool(found and has(found[0], "jobs.view_queuestate"))
     return False
 
 
@@ -94,7 +96,7 @@ def _authorised(request) -> bool:
 @require_GET
 def metrics_view(request):
     if not _authorised(request):
-        response = HttpResponse("Send Authorization: Bearer <METRICS_TOKEN> or a staff API token.\n", status=401, content_type="text/plain")
+        response = HttpResponse("Send Authorization: Bearer <METRICS_TOKEN>, or the API token of a user with the jobs.view_queuestate permission.\n", status=401, content_type="text/plain")
         response["WWW-Authenticate"] = 'Bearer realm="metrics"'
         return response
     registry = CollectorRegistry(auto_describe=False)

@@ -18,6 +18,7 @@ from rq.timeouts import JobTimeoutException, UnixSignalDeathPenalty
 
 from jobs import sql
 from jobs import signals
+from jobs.inputs import has_surrogate, scrub
 from jobs.context import JobCancelled, JobContext, current_correlation_id, current_job
 from jobs.models import ERROR_LIMIT, TRACEBACK_LIMIT, JobAttempt, JobRecord
 from jobs.policies import policy_from_dict
@@ -127,12 +128,12 @@ def _record_cancelled(record, started, worker_name: str, error: JobCancelled) ->
 
 def _json_result(result):
     try:
-        encoded = json.dumps(result)
+        encoded = json.dumps(result, ensure_ascii=False)
     except (TypeError, ValueError):
-        return {"repr": repr(result)[:1000], "note": "result was not JSON-serialisable"}
+        return {"repr": scrub(repr(result)[:1000]), "note": "result was not JSON-serialisable"}
     if len(encoded) > RESULT_LIMIT:
         return {"note": f"result of {len(encoded)} bytes was too large to keep"}
-    return result
+    return scrub(result) if has_surrogate(encoded) else result
 
 
 def record_failure(record, started, worker_name: str, outcome: str, error: BaseException, *, retry_allowed: bool = True) -> str:
@@ -152,7 +153,9 @@ def record_failure(record, started, worker_name: str, outcome: str, error: BaseE
             except UnknownTask:
                 policy = None  # the code for this task is gone; retrying cannot help
         retry = policy is not None and policy.should_retry(record.attempts)
-    message = f"{type(error).__name__}: {error}"[:ERROR_LIMIT]
+    # Text columns cannot hold an unpaired surrogate (the database driver refuses to encode it),
+    # and an exception's message may carry one from anywhere: replaced, so the outcome is recorded.
+    message = scrub(f"{type(error).__name__}: {error}"[:ERROR_LIMIT])
     fields = {"finished_at": finished, "last_error": message, "run_at": None}
     target = State.DEAD
     if retry:
@@ -165,8 +168,8 @@ def record_failure(record, started, worker_name: str, outcome: str, error: BaseE
         JobAttempt.objects.create(
             job_id=record.pk, number=record.total_attempts, started_at=started, finished_at=finished,
             outcome=outcome, worker_name=worker_name[:255], exc_type=type(error).__qualname__[:255],
-            exc_message=str(error)[:ERROR_LIMIT],
-            traceback="".join(traceback.format_exception(error))[-TRACEBACK_LIMIT:] if error.__traceback__ else "",
+            exc_message=scrub(str(error)[:ERROR_LIMIT]),
+            traceback=scrub("".join(traceback.format_exception(error))[-TRACEBACK_LIMIT:]) if error.__traceback__ else "",
         )
     log.warning("job %s (%s) attempt %d %s: %s -> %s", record.pk, record.task_name, record.attempts, outcome, message, target, extra={
         "correlation_id": record.correlation_id, "job_id": str(record.pk), "queue": record.queue, "task": record.task_name,

@@ -57,11 +57,13 @@ def validate_schedule(schedule) -> None:
     """Raise ValidationError naming each bad field; called by the admin, the API and save paths."""
     from jobs.queues import UnknownQueue, get_queue_config
     from jobs.registry import UnknownTask, get_task
+    from jobs.errors import FieldError
     from jobs.services import InvalidJob, _check_json
 
     errors = {}
+    task = None
     try:
-        get_task(schedule.task_name)
+        task = get_task(schedule.task_name)
     except UnknownTask as exc:
         errors["task_name"] = str(exc)
     if schedule.queue:
@@ -79,6 +81,11 @@ def validate_schedule(schedule) -> None:
         errors["args"] = "Must be a JSON list."
     if not isinstance(schedule.kwargs, dict):
         errors["kwargs"] = "Must be a JSON object."
+    if task is not None and task.signature is not None and not {"args", "kwargs"} & set(errors):
+        try:
+            task.signature.check(schedule.args, schedule.kwargs)
+        except FieldError as exc:
+            errors["args" if exc.field.startswith("args") else "kwargs"] = exc.message
     if errors:
         raise ValidationError(errors)
 

@@ -18,7 +18,9 @@ from django.db.models import Model
 from django.utils import timezone
 
 from jobs import dispatch, signals, sql
+from jobs import inputs
 from jobs.context import current_correlation_id, new_correlation_id
+from jobs.errors import FieldError
 from jobs.models import AuditEntry, JobRecord, QueueState
 from jobs.policies import InvalidPolicy, Policy, policy_from_dict
 from jobs.queues import Priority, UnknownQueue, get_queue_config
@@ -28,13 +30,8 @@ from jobs.states import ACTIVE, WAITING, State, check_transition, transition
 log = logging.getLogger(__name__)
 
 
-class InvalidJob(ValueError):
+class InvalidJob(FieldError):
     """Bad enqueue input. ``field`` names the argument at fault."""
-
-    def __init__(self, field: str, message: str):
-        super().__init__(f"{field}: {message}")
-        self.field = field
-        self.message = message
 
 
 class JobStateError(ValueError):
@@ -147,6 +144,16 @@ def _build_record(spec: JobSpec, now: datetime, created_by, correlation_id: str)
         raise InvalidJob("kwargs", "must be an object with string keys")
     _check_json(list(spec.args), "args")
     _check_json(kwargs, "kwargs")
+    if task.signature is not None:
+        try:
+            task.signature.check(spec.args, kwargs)
+        except FieldError as exc:
+            raise InvalidJob(exc.field, exc.message) from None
+    size = len(json.dumps([spec.args, kwargs], separators=(",", ":")))
+    if size > settings.JOB_ARGS_MAX_BYTES:
+        raise InvalidJob("args" if not kwargs else "kwargs",
+                         f"the arguments take {size} bytes as JSON; the limit is {settings.JOB_ARGS_MAX_BYTES} (JOB_ARGS_MAX_BYTES): "
+                         "pass ids and let the task read the data")
     policy = _policy(spec.retry, task)
     timeout = spec.timeout if spec.timeout is not None else (task.timeout or settings.JOB_TIMEOUT)
     if not isinstance(timeout, int) or isinstance(timeout, bool) or timeout < 1:
@@ -215,24 +222,11 @@ def _subject(subject) -> tuple[str, str]:
 
 
 def _check_json(value, path: str) -> None:
-    """Raise InvalidJob naming the first value inside ``value`` that is not plain JSON."""
-    if value is None or isinstance(value, (str, bool, int)):
-        return
-    if isinstance(value, float):
-        if value != value or value in (float("inf"), float("-inf")):
-            raise InvalidJob(path, "NaN and infinity are not valid JSON")
-        return
-    if isinstance(value, (list, tuple)):
-        for i, item in enumerate(value):
-            _check_json(item, f"{path}[{i}]")
-        return
-    if isinstance(value, dict):
-        for key, item in value.items():
-            if not isinstance(key, str):
-                raise InvalidJob(path, f"object keys must be strings, not {type(key).__name__}")
-            _check_json(item, f"{path}.{key}")
-        return
-    raise InvalidJob(path, f"{type(value).__name__} is not JSON-serialisable; pass ids, strings and numbers")
+    """Raise InvalidJob naming the first value inside ``value`` that is not plain JSON (jobs.inputs)."""
+    try:
+        inputs.check_json(value, path)
+    except FieldError as exc:
+        raise InvalidJob(exc.field, exc.message) from None
 
 
 # --- Staff actions ----------------------------------------------------------

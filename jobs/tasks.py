@@ -7,12 +7,12 @@ from jobs.policies import Exponential
 from jobs.registry import task
 
 
-@task("demo.noop", queue="default")
+@task("demo.noop", queue="default", permission="jobs.enqueue_task", api=True)
 def noop(ctx):
     return None
 
 
-@task("demo.sleep", queue="default")
+@task("demo.sleep", queue="default", permission="jobs.enqueue_task", api=True)
 def sleep(ctx, seconds: float = 2.0, steps: int = 4):
     """Sleeps in steps, reporting progress after each."""
     steps = max(1, int(steps))
@@ -22,13 +22,13 @@ def sleep(ctx, seconds: float = 2.0, steps: int = 4):
     return {"slept": seconds}
 
 
-@task("demo.fail", queue="default", retry=Exponential(retries=3, delay=2))
+@task("demo.fail", queue="default", retry=Exponential(retries=3, delay=2), permission="jobs.enqueue_task", api=True)
 def fail(ctx, message: str = "this demo job always fails"):
     """Always raises: retries at 2 s, 4 s, 8 s, then lands in the dead-letter list."""
     raise RuntimeError(f"{message} (attempt {ctx.attempt} of {ctx.max_attempts})")
 
 
-@task("demo.flaky", queue="default", retry=Exponential(retries=3, delay=1))
+@task("demo.flaky", queue="default", retry=Exponential(retries=3, delay=1), permission="jobs.enqueue_task", api=True)
 def flaky(ctx, fail_times: int = 2):
     """Fails its first ``fail_times`` attempts, then succeeds."""
     if ctx.attempt <= fail_times:
@@ -36,7 +36,7 @@ def flaky(ctx, fail_times: int = 2):
     return {"succeeded_on_attempt": ctx.attempt}
 
 
-@task("jobs.cleanup", queue="maintenance")
+@task("jobs.cleanup", queue="maintenance", permission="jobs.enqueue_task")
 def cleanup(ctx):
     """The retention cleanup (jobs/retention.py); the scheduler enqueues it every QUEUE_CLEANUP_INTERVAL."""
     from jobs import retention

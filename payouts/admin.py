@@ -2,6 +2,8 @@
 
 Every action calls a service in payouts.services, which checks the rules and leaves an
 audit entry. Account numbers are write-only here: staff see the last four digits.
+Moving money takes its own permission (access.rules): payouts.approve_payout to approve,
+payouts.run_payouts to pay now, run or send again; payouts.change_payout only cancels.
 """
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
+from access import rules
 from jobs.admin import run_each
 from jobs.models import JobRecord
 from payouts import reconciliation, services
@@ -32,10 +35,12 @@ def _each(modeladmin, request, ids, service, verb):
     run_each(modeladmin, request, ids, service, verb, noun="payout", refusals=(services.PayoutError,))
 
 
-def _money(value):
-    """The services' amount rule (positive, two decimals), as a form error."""
+def _money(form, name: str):
+    """The services' amount rule (positive, two decimals, ASCII digits), as a form error. Checked
+    on what was typed: Django's DecimalField reads "١٢" as 12."""
+    raw = form.data.get(form.add_prefix(name))
     try:
-        return services._amount(value)
+        return services._amount(raw if isinstance(raw, str) else form.cleaned_data[name], name)
     except services.PayoutError as exc:
         raise ValidationError(exc.message) from None
 
@@ -59,7 +64,7 @@ class PayeeForm(forms.ModelForm):
         return currency
 
     def clean_threshold(self):
-        return _money(self.cleaned_data["threshold"])
+        return _money(self, "threshold")
 
     def clean(self):
         cleaned = super().clean()
@@ -137,13 +142,17 @@ class PayeeAdmin(admin.ModelAdmin):
             obj.pk = created.pk
             obj.__dict__.update(created.__dict__)
             return
-        obj.save(update_fields=["currency", "method", "threshold", "active"])
+        try:
+            services.payee_update(obj.pk, actor=request.user, reason="changed in the admin",
+                                  **{name: getattr(obj, name) for name in ("currency", "method", "threshold", "active")})
+        except services.PayoutError as exc:
+            raise ValidationError(exc.message) from None
         if account:
             services.payee_set_account(obj.pk, account, actor=request.user, reason="changed in the admin")
 
     def has_pay_permission(self, request):
-        """Moving money: the change permission on payouts, as for the payout actions."""
-        return request.user.has_perm("payouts.change_payout")
+        """Moving money: payouts.run_payouts, as for payout runs in the API."""
+        return rules.has(request.user, rules.RUN_PAYOUTS)
 
     @admin.action(description="Pay now: one payout each for the available balance", permissions=["pay"])
     def pay_now(self, request, queryset):
@@ -151,7 +160,7 @@ class PayeeAdmin(admin.ModelAdmin):
         self.message_user(request, f"Run {plan.run.run_key}: {len(plan.payouts)} payout(s), {plan.total} in total; "
                                    f"{len(plan.skipped)} payee(s) skipped.", messages.SUCCESS)
 
-    @admin.action(description="Preview payouts (dry run, changes nothing)")
+    @admin.action(description="Preview payouts (dry run, changes nothing)", permissions=["view"])
     def preview_payouts(self, request, queryset):
         plan = services.payout_run(payee_ids=list(queryset.values_list("pk", flat=True)), dry_run=True)
         context = {**self.admin_site.each_context(request), "title": "Payout preview (dry run)", "plan": plan, "opts": self.model._meta}
@@ -163,12 +172,13 @@ class CreditForm(forms.ModelForm):
         model = LedgerEntry
         fields = ("payee", "amount", "currency", "memo", "reference")
 
+    def clean_amount(self):
+        return _money(self, "amount")
+
     def clean(self):
         cleaned = super().clean()
         payee, reference = cleaned.get("payee"), (cleaned.get("reference") or "").strip()
         try:  # the service's checks, shown on their fields (the service checks again when saving)
-            if cleaned.get("amount") is not None:
-                services._amount(cleaned["amount"])
             if payee is not None:
                 services._currency(payee, cleaned.get("currency") or None)
                 if reference and LedgerEntry.objects.filter(payee=payee, reference=reference).exists():
@@ -250,7 +260,13 @@ class PayoutAdmin(admin.ModelAdmin):
             (reverse("admin:jobs_jobrecord_change", args=[j.pk]), j.task_name, j.state, j.created_at.strftime("%Y-%m-%d %H:%M:%S"))
             for j in jobs)) or "-"
 
-    @admin.action(description="Approve", permissions=["change"])
+    def has_approve_permission(self, request):
+        return rules.has(request.user, rules.APPROVE_PAYOUT)
+
+    def has_run_permission(self, request):
+        return rules.has(request.user, rules.RUN_PAYOUTS)
+
+    @admin.action(description="Approve", permissions=["approve"])
     def approve(self, request, queryset):
         _each(self, request, queryset.values_list("pk", flat=True), services.payout_approve, "approved")
 
@@ -258,11 +274,11 @@ class PayoutAdmin(admin.ModelAdmin):
     def cancel(self, request, queryset):
         _each(self, request, queryset.values_list("pk", flat=True), services.payout_cancel, "cancelled")
 
-    @admin.action(description="Retry failed payouts", permissions=["change"])
+    @admin.action(description="Retry failed payouts", permissions=["run"])
     def retry(self, request, queryset):
         _each(self, request, queryset.values_list("pk", flat=True), services.payout_retry, "sent again")
 
-    @admin.action(description="Run now (make sure a job is on its way)", permissions=["change"])
+    @admin.action(description="Run now (make sure a job is on its way)", permissions=["run"])
     def run_now(self, request, queryset):
         _each(self, request, queryset.values_list("pk", flat=True), services.payout_process_now, "queued")
 
@@ -302,7 +318,7 @@ class RecurringPayoutForm(forms.ModelForm):
         fields = ("payee", "amount", "cron", "interval_seconds", "timezone", "enabled")
 
     def clean_amount(self):
-        return _money(self.cleaned_data["amount"])
+        return _money(self, "amount")
 
     def clean(self):
         from jobs.scheduling import timing_errors
@@ -359,7 +375,7 @@ class ReconciliationReportAdmin(admin.ModelAdmin):
             request.POST = post
         return super().changelist_view(request, extra_context)
 
-    @admin.action(description="Run a reconciliation now")
+    @admin.action(description="Run a reconciliation now", permissions=["change"])
     def run_reconciliation(self, request, queryset):
         report = reconciliation.reconcile(actor=request.user)
         level = messages.WARNING if report.mismatch_count else messages.SUCCESS

@@ -1,4 +1,9 @@
-"""REST API for payouts (/api/v1/payouts/, /api/v1/payout-runs/). Views call payouts.services."""
+"""REST API for payouts (/api/v1/payouts/, /api/v1/payout-runs/). Views call payouts.services.
+
+Anyone may see and request payouts of their own payee account. Everything else takes the
+permission the admin takes for the same act: payouts.view_payout to see others',
+payouts.request_payout to request from any payee, payouts.approve_payout to approve,
+payouts.change_payout to cancel, payouts.run_payouts to run payouts or send one again."""
 from __future__ import annotations
 
 from rest_framework import permissions, serializers, status
@@ -7,8 +12,11 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.generics import get_object_or_404
 from rest_framework.response import Response
 
+from access import rules
+from access.drf import Needs
 from jobs.api.schema import PAGE, doc, page_of, query
-from jobs.api.views import JobPagination, service_action, staff_with
+from jobs.api.views import JobPagination, service_action
+from jobs.inputs import MAX_ID
 from payouts import services
 from payouts.models import Payee, Payout
 
@@ -21,14 +29,15 @@ class PayoutSerializer(serializers.ModelSerializer):
 
 
 class PayoutRequestSerializer(serializers.Serializer):
-    payee = serializers.IntegerField()
+    payee = serializers.IntegerField(min_value=1, max_value=MAX_ID)
     amount = serializers.CharField(max_length=32, help_text='A decimal string, e.g. "125.50".')
     currency = serializers.CharField(max_length=3, required=False)
     reason = serializers.CharField(max_length=500, required=False, default="")
 
 
 class RunSerializer(serializers.Serializer):
-    payees = serializers.ListField(child=serializers.IntegerField(), required=False, allow_null=True, max_length=100_000)
+    payees = serializers.ListField(child=serializers.IntegerField(min_value=1, max_value=MAX_ID), required=False, allow_null=True,
+                                   max_length=100_000)
     dry_run = serializers.BooleanField(default=False)
     reason = serializers.CharField(max_length=500, required=False, default="")
 
@@ -45,9 +54,13 @@ def _refused(exc: services.PayoutError):
     return ValidationError({exc.field: [exc.message]})
 
 
+VIEW_PAYOUTS = "payouts.view_payout"
+
+
 def _visible(request):
+    """Every payout for holders of payouts.view_payout; everyone else their own payee account's."""
     payouts = Payout.objects.all()
-    return payouts if request.user.is_staff else payouts.filter(payee__user=request.user)
+    return payouts if rules.has(request.user, VIEW_PAYOUTS) else payouts.filter(payee__user=request.user)
 
 
 class PayoutPagination(JobPagination):
@@ -56,18 +69,21 @@ class PayoutPagination(JobPagination):
 
 @doc("payouts", "List payouts", page_of(PayoutSerializer, "PayoutPage"), methods=["GET"], errors=(400, 401), operation_id="payouts_list",
      params=[query("state", str, "Payout state.", enum=Payout.State.values), *PAGE])
-@doc("payouts", "Request a payout", PayoutSerializer, request=PayoutRequestSerializer, status=201, errors=(400, 401), methods=["POST"])
+@doc("payouts", "Request a payout", PayoutSerializer, request=PayoutRequestSerializer, status=201, errors=(400, 401, 403), methods=["POST"],
+     description="From your own payee account; from any other needs payouts.request_payout.")
 @api_view(["GET", "POST"])
 @permission_classes([permissions.IsAuthenticated])
 def payouts(request):
-    """GET: your payouts (staff: all), newest first, ?state= filter. POST: request a payout
-    (staff for any payee; a user for their own payee account)."""
+    """GET: your payouts (all with payouts.view_payout), newest first, ?state= filter. POST:
+    request a payout from your own payee account (any with payouts.request_payout)."""
     if request.method == "POST":
         data = PayoutRequestSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         v = data.validated_data
-        if not request.user.is_staff and not Payee.objects.filter(pk=v["payee"], user=request.user).exists():
-            raise ValidationError({"payee": ["you may request payouts only from your own payee account"]})
+        own = Payee.objects.filter(pk=v["payee"], user=request.user).exists()
+        if not own and not rules.has(request.user, rules.REQUEST_PAYOUT):
+            return Response({"detail": "You may request payouts only from your own payee account. " + rules.needs(rules.REQUEST_PAYOUT)},
+                            status=status.HTTP_403_FORBIDDEN)
         try:
             payout = services.payout_request(v["payee"], v["amount"], currency=v.get("currency"), actor=request.user, reason=v["reason"])
         except services.PayoutError as exc:
@@ -90,24 +106,20 @@ def payout_detail(request, payout_id: int):
     return Response(PayoutSerializer(get_object_or_404(_visible(request), pk=payout_id)).data)
 
 
-# Moving money takes staff status and the change permission on payouts (as in the admin).
-MoneyStaff = staff_with("payouts.change_payout")
-
-
-def _action(service, summary):
+def _action(service, summary, perm):
     return service_action(Payout, service, PayoutSerializer, services.PayoutError, lambda exc: {exc.field: [exc.message]},
-                          tag="payouts", summary=summary, permission=MoneyStaff)
+                          tag="payouts", summary=f"{summary} ({perm})", permission=Needs(perm))
 
 
-payout_approve = _action(services.payout_approve, "Approve a payout")
-payout_cancel = _action(services.payout_cancel, "Cancel a payout")
-payout_retry = _action(services.payout_retry, "Retry a failed payout")
+payout_approve = _action(services.payout_approve, "Approve a payout", rules.APPROVE_PAYOUT)
+payout_cancel = _action(services.payout_cancel, "Cancel a payout", "payouts.change_payout")
+payout_retry = _action(services.payout_retry, "Send a failed payout again", rules.RUN_PAYOUTS)
 
 
-@doc("payouts", "Run payouts now (or preview with dry_run: 200, nothing written)", RunResultSerializer, request=RunSerializer, status=201,
-     extra={200: RunResultSerializer}, errors=(400, 401, 403))
+@doc("payouts", "Run payouts now, or preview with dry_run: 200, nothing written (payouts.run_payouts)", RunResultSerializer,
+     request=RunSerializer, status=201, extra={200: RunResultSerializer}, errors=(400, 401, 403))
 @api_view(["POST"])
-@permission_classes([MoneyStaff])
+@permission_classes([Needs(rules.RUN_PAYOUTS)])
 def payout_run(request):
     """Pay now: {"payees": [ids] or null for all, "dry_run": true to preview}."""
     data = RunSerializer(data=request.data)

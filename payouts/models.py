@@ -186,6 +186,11 @@ class Payout(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-pk"]
+        permissions = [
+            ("request_payout", "Can request payouts from any payee's balance"),
+            ("approve_payout", "Can approve payouts that wait for approval"),
+            ("run_payouts", "Can start payout runs, pay now and send failed payouts again"),
+        ]
         constraints = [
             models.CheckConstraint(condition=Q(amount__gt=0), name="payout_amount_positive"),
             models.UniqueConstraint(fields=["run", "payee"], name="payout_once_per_payee_per_run"),

@@ -20,13 +20,15 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import F, Sum
 from django.utils import timezone
 
+from jobs import inputs
+from jobs.errors import FieldError
 from jobs.services import audit, enqueue, enqueue_many, JobSpec
 from payouts.models import LedgerEntry, Payee, Payout, PayoutRun, RecurringPayout
 from payouts.providers import ProviderDeclined, ProviderError, fallback, get_provider, primary
@@ -49,12 +51,8 @@ TRANSITIONS = {
 }
 
 
-class PayoutError(ValueError):
+class PayoutError(FieldError):
     """Bad input or a refused action; ``field`` names what is wrong (the API returns it as a 400)."""
-
-    def __init__(self, field: str, message: str):
-        super().__init__(f"{field}: {message}")
-        self.field, self.message = field, message
 
 
 def _move(payout: Payout, target: str, **fields) -> None:
@@ -67,16 +65,14 @@ def _move(payout: Payout, target: str, **fields) -> None:
 
 
 def _amount(value, name: str = "amount") -> Decimal:
+    """A positive amount with at most two decimals and 16 digits before the point, from a
+    Decimal, an int or a string of ASCII digits (jobs.inputs.parse_decimal)."""
     try:
-        amount = Decimal(str(value))
-    except (InvalidOperation, ValueError, TypeError):
-        raise PayoutError(name, "must be a number such as 12.50") from None
-    if not amount.is_finite() or amount <= 0:
+        amount = inputs.parse_decimal(value, name, integer_digits=16, places=2)
+    except FieldError as exc:
+        raise PayoutError(exc.field, exc.message) from None
+    if amount <= 0:
         raise PayoutError(name, "must be greater than zero")
-    if amount != amount.quantize(CENT):
-        raise PayoutError(name, "must have at most two decimal places")
-    if amount >= Decimal("1e16"):
-        raise PayoutError(name, "is too large")
     return amount
 
 
@@ -91,15 +87,15 @@ def _currency(payee: Payee, currency) -> str:
 def _payee(payee_id, *, lock: bool = False) -> Payee:
     query = Payee.objects.select_for_update() if lock else Payee.objects
     try:
-        return query.get(pk=payee_id)
-    except (Payee.DoesNotExist, ValueError, TypeError):
+        return query.get(pk=inputs.parse_id(payee_id, "payee"))
+    except (Payee.DoesNotExist, FieldError):
         raise PayoutError("payee", f"no payee with id {payee_id!r}") from None
 
 
 def _locked_payout(payout_id) -> Payout:
     try:
-        return Payout.objects.select_for_update().get(pk=payout_id)
-    except (Payout.DoesNotExist, ValueError, TypeError):
+        return Payout.objects.select_for_update().get(pk=inputs.parse_id(payout_id, "payout"))
+    except (Payout.DoesNotExist, FieldError):
         raise PayoutError("payout", f"no payout with id {payout_id!r}") from None
 
 
@@ -118,8 +114,8 @@ def _release(payout: Payout) -> None:
 # --- Payees and the ledger ---------------------------------------------------------
 
 def payee_create(user, *, currency: str, account: str, method: str = Payee.Method.BANK,
-                 threshold=Decimal("10.00"), actor=None) -> Payee:
-    if not isinstance(currency, str) or len(currency) != 3 or not currency.isalpha():
+                 threshold=Decimal("10.00"), actor=None, reason: str = "") -> Payee:
+    if not isinstance(currency, str) or len(currency) != 3 or not (currency.isascii() and currency.isalpha()):
         raise PayoutError("currency", "must be a three-letter ISO 4217 code such as EUR")
     if not isinstance(account, str) or not 4 <= len(account.strip()) <= 64:
         raise PayoutError("account", "must be 4 to 64 characters")
@@ -131,7 +127,37 @@ def payee_create(user, *, currency: str, account: str, method: str = Payee.Metho
     payee = Payee(user=user, currency=currency.upper(), method=method, threshold=threshold)
     payee.set_account(account.strip())
     payee.save()
-    audit(actor, "payee.create", "payee", payee.pk, currency=payee.currency, destination=payee.destination)
+    audit(actor, "payee.create", "payee", payee.pk, reason, currency=payee.currency, destination=payee.destination)
+    return payee
+
+
+def payee_update(payee_id, *, actor, reason: str = "", **changes) -> Payee:
+    """Change a payee's currency (only while its ledger is empty), method, threshold or active
+    flag; audited with what changed. The account number has its own service (payee_set_account)."""
+    unknown = set(changes) - {"currency", "method", "threshold", "active"}
+    if unknown:
+        raise PayoutError(sorted(unknown)[0], "cannot be changed here")
+    with transaction.atomic():
+        payee = _payee(payee_id, lock=True)
+        if "currency" in changes:
+            currency = changes["currency"]
+            if not isinstance(currency, str) or len(currency) != 3 or not (currency.isascii() and currency.isalpha()):
+                raise PayoutError("currency", "must be a three-letter ISO 4217 code such as EUR")
+            changes["currency"] = currency.upper()
+            if changes["currency"] != payee.currency and payee.ledger.exists():
+                raise PayoutError("currency", "cannot change once the ledger has entries")
+        if "method" in changes and changes["method"] not in Payee.Method.values:
+            raise PayoutError("method", f"must be one of {', '.join(Payee.Method.values)}")
+        if "threshold" in changes:
+            changes["threshold"] = _amount(changes["threshold"], "threshold")
+        if "active" in changes and not isinstance(changes["active"], bool):
+            raise PayoutError("active", "must be true or false")
+        changed = {name: value for name, value in changes.items() if getattr(payee, name) != value}
+        if changed:
+            for name, value in changed.items():
+                setattr(payee, name, value)
+            payee.save(update_fields=list(changed))
+            audit(actor, "payee.update", "payee", payee.pk, reason, **{name: str(value) for name, value in changed.items()})
     return payee
 
 
@@ -146,7 +172,7 @@ def payee_set_account(payee_id, account: str, *, actor, reason: str = "") -> Pay
     return payee
 
 
-def ledger_credit(payee_id, amount, *, currency=None, memo: str = "", reference: str = "", actor=None) -> LedgerEntry:
+def ledger_credit(payee_id, amount, *, currency=None, memo: str = "", reference: str = "", actor=None, reason: str = "") -> LedgerEntry:
     """Add money to a payee's balance. A repeated ``reference`` for the same payee is refused,
     so a credit posted twice by an importer or a retried request counts once."""
     amount = _amount(amount)
@@ -161,14 +187,15 @@ def ledger_credit(payee_id, amount, *, currency=None, memo: str = "", reference:
             created_by=actor if getattr(actor, "is_authenticated", False) else None,
         )
         _adjust(payee.pk, balance=amount)
-        audit(actor, "ledger.credit", "payee", payee.pk, memo, amount=str(amount), currency=currency, reference=reference)
+        audit(actor, "ledger.credit", "payee", payee.pk, reason or memo, amount=str(amount), currency=currency, reference=reference)
     return entry
 
 
 # --- Requesting, approving, cancelling --------------------------------------------
 
 def payout_request(payee_id, amount, *, currency=None, actor=None, reason: str = "") -> Payout:
-    """Reserve ``amount`` of the payee's available balance and start paying it: at once up to
+    """Reserve ``amount`` of the payee's available balance and start paying it: at once while
+    it and the payee's unapproved payouts of the last PAYOUT_APPROVAL_WINDOW stay within
     PAYOUT_APPROVAL_THRESHOLD, after staff approval above it (expiring after PAYOUT_APPROVAL_TTL)."""
     amount = _amount(amount)
     with transaction.atomic():
@@ -185,7 +212,7 @@ def _create(payee: Payee, amount: Decimal, currency: str, *, actor=None, **extra
     if amount > payee.available:
         raise PayoutError("amount", f"{amount} {currency} exceeds the available balance of {payee.available} {currency}")
     now = timezone.now()
-    needs_approval = amount > settings.PAYOUT_APPROVAL_THRESHOLD
+    needs_approval = amount + _paid_without_approval([payee.pk], now).get(payee.pk, 0) > settings.PAYOUT_APPROVAL_THRESHOLD
     payout = Payout.objects.create(
         payee=payee, amount=amount, currency=currency, state=S.REQUESTED if needs_approval else S.APPROVED,
         requested_by=actor if getattr(actor, "is_authenticated", False) else None,
@@ -198,6 +225,17 @@ def _create(payee: Payee, amount: Decimal, currency: str, *, actor=None, **extra
     else:
         _enqueue_processing(payout)
     return payout
+
+
+def _paid_without_approval(payee_ids, now: datetime) -> dict:
+    """Per payee, the payouts of the last PAYOUT_APPROVAL_WINDOW seconds that no person approved
+    and that are paid or on their way. PAYOUT_APPROVAL_THRESHOLD applies to this total plus a
+    new payout, so splitting a large amount into small ones does not skip the approval."""
+    since = now - timedelta(seconds=settings.PAYOUT_APPROVAL_WINDOW)
+    rows = (Payout.objects.filter(payee_id__in=payee_ids, created_at__gte=since, approved_by__isnull=True,
+                                  state__in=(S.APPROVED, S.PROCESSING, S.PAID))
+            .values("payee_id").annotate(total=Sum("amount")).values_list("payee_id", "total"))
+    return {payee_id: Decimal(str(total)).quantize(CENT) for payee_id, total in rows}  # SQLite sums through a float
 
 
 def _enqueue_processing(payout: Payout, *, fallback_job: bool = False) -> None:
@@ -476,6 +514,7 @@ def _run_batch(plan: RunPlan, ids: list, actor) -> None:
     with transaction.atomic():
         payees = list(Payee.objects.select_for_update(of=("self",)).filter(pk__in=ids).order_by("pk").select_related("user"))
         busy = set(Payout.objects.filter(state__in=IN_FLIGHT, payee_id__in=ids).values_list("payee_id", flat=True))
+        recent = _paid_without_approval(ids, now)
         new = []
         for payee in payees:
             if not payee.active:
@@ -483,7 +522,7 @@ def _run_batch(plan: RunPlan, ids: list, actor) -> None:
             amount = _plan_one(plan, payee, busy)
             if amount is None:
                 continue
-            needs_approval = amount > settings.PAYOUT_APPROVAL_THRESHOLD
+            needs_approval = amount + recent.get(payee.pk, 0) > settings.PAYOUT_APPROVAL_THRESHOLD
             new.append(Payout(
                 payee=payee, amount=amount, currency=payee.currency, run=plan.run,
                 state=S.REQUESTED if needs_approval else S.APPROVED,

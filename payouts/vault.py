@@ -1,4 +1,5 @@
-"""Encryption of payout method details at rest (Fernet: AES-128-CBC with HMAC-SHA256).
+"""Encryption of payout method details and uploaded import files at rest (Fernet: AES-128-CBC
+with HMAC-SHA256).
 
 The key is PAYOUT_ENCRYPTION_KEY when set (a Fernet key: 32 url-safe base64 bytes),
 else derived from SECRET_KEY. Rotating SECRET_KEY without setting the old value as
@@ -28,6 +29,18 @@ def _fernet() -> Fernet:
 
 def encrypt(plain: str) -> str:
     return _fernet().encrypt(plain.encode()).decode()
+
+
+def encrypt_bytes(plain: bytes) -> bytes:
+    """Files at rest (uploaded imports hold whole account numbers), with the same key."""
+    return _fernet().encrypt(plain)
+
+
+def decrypt_bytes(token: bytes) -> bytes:
+    try:
+        return _fernet().decrypt(token)
+    except InvalidToken:
+        raise VaultError("the stored file cannot be decrypted with the current key (PAYOUT_ENCRYPTION_KEY)") from None
 
 
 def decrypt(token: str) -> str:

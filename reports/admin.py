@@ -2,7 +2,9 @@ from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
 
+from access import rules
 from jobs.services import audit
+from reports import selectors
 from reports.services import analytics_fan_out
 
 User = get_user_model()
@@ -11,7 +13,10 @@ User = get_user_model()
 class ConveyorUserAdmin(UserAdmin):
     actions = [*UserAdmin.actions, "run_analytics"]
 
-    @admin.action(description="Run per-user analytics now")
+    def has_run_analytics_permission(self, request):
+        return rules.has(request.user, rules.ENQUEUE_TASK)
+
+    @admin.action(description="Run per-user analytics now", permissions=["run_analytics"])
     def run_analytics(self, request, queryset):
         ids = list(queryset.values_list("pk", flat=True))
         result = analytics_fan_out(ids, created_by=request.user)
@@ -35,6 +40,7 @@ from django.core.exceptions import ValidationError  # noqa: E402
 from django.urls import reverse  # noqa: E402
 from django.utils.html import format_html, format_html_join  # noqa: E402
 
+from jobs import inputs  # noqa: E402
 from reports import exports  # noqa: E402
 from reports.models import Import, Report, UserFigures  # noqa: E402
 from reports.services import report_request  # noqa: E402
@@ -62,14 +68,18 @@ class ReportRequestForm(forms.ModelForm):
         if kind == Report.Kind.EXPORT:
             try:
                 filters = json.loads(cleaned.get("filters") or "{}")
-            except ValueError:
-                raise ValidationError({"filters": "Not valid JSON."}) from None
+                inputs.check_json(filters, "filters")
+            except (ValueError, RecursionError) as exc:  # FieldError is a ValueError
+                raise ValidationError({"filters": getattr(exc, "message", "Not valid JSON.")}) from None
             params = {"dataset": cleaned.get("dataset"), "format": cleaned.get("format") or "csv", "filters": filters}
         else:
             params = {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in cleaned.items()
                       if k in ("period_start", "period_end", "date", "payee") and v not in (None, "")}
         self.report_parameters = params
-        if kind:
+        refusal = selectors.refusal_to_request(self.request_user, kind, params) if kind else None
+        if refusal:
+            self.add_error("kind", refusal)
+        elif kind:
             from reports import builders
 
             try:  # the service's own checks, so a bad parameter is a form error on its field
@@ -91,7 +101,9 @@ class ReportAdmin(admin.ModelAdmin):
     def get_form(self, request, obj=None, **kwargs):
         if obj is None:
             kwargs["form"] = ReportRequestForm
-        return super().get_form(request, obj, **kwargs)
+        form = super().get_form(request, obj, **kwargs)
+        form.request_user = request.user
+        return form
 
     def get_fields(self, request, obj=None):
         if obj is None:
@@ -155,13 +167,23 @@ class ImportForm(forms.ModelForm):
         model = Import
         fields = ("kind",)
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        allowed = [(value, label) for value, label in Import.Kind.choices
+                   if rules.has(self.request_user, selectors.IMPORT_PERMISSIONS[value])]
+        self.fields["kind"].choices = [("", "---------"), *allowed]
+
     def clean(self):
-        from reports.imports import import_request
+        from reports.imports import import_check
 
         cleaned = super().clean()
-        if cleaned.get("kind") and cleaned.get("upload"):
-            try:  # checks the file and, if it is well formed, records and enqueues the import
-                self.created_import = import_request(cleaned["kind"], cleaned["upload"], requested_by=self.request_user)
+        kind = cleaned.get("kind")
+        if kind and not rules.has(self.request_user, selectors.IMPORT_PERMISSIONS[kind]):
+            self.add_error("kind", rules.needs(selectors.IMPORT_PERMISSIONS[kind]))
+        elif kind and cleaned.get("upload"):
+            try:  # the file's checks; it is stored and its import enqueued when the form is saved
+                import_check(kind, cleaned["upload"])
+                cleaned["upload"].seek(0)
             except exports.ReportError as exc:
                 self.add_error("upload" if exc.field == "file" else None, exc.message)
         return cleaned
@@ -173,7 +195,11 @@ class ImportAdmin(admin.ModelAdmin):
     list_filter = ("kind", "state")
     search_fields = ("original_name", "sha256")
     readonly_fields = ("kind", "original_name", "sha256", "state", "progress", "rows", "created", "updated", "skipped", "failed",
-                       "error_table", "error", "requested_by", "job", "created_at", "started_at", "finished_at")
+                       "error_table", "error", "requested_by", "job", "created_at", "started_at", "finished_at", "file_deleted_at")
+
+    def has_add_permission(self, request):
+        """Uploading needs the permission for at least one kind: reports.import_payees or import_ledger."""
+        return any(rules.has(request.user, perm) for perm in selectors.IMPORT_PERMISSIONS.values())
 
     def get_form(self, request, obj=None, **kwargs):
         if obj is None:
@@ -192,7 +218,12 @@ class ImportAdmin(admin.ModelAdmin):
         return obj is None and super().has_change_permission(request)
 
     def save_model(self, request, obj, form, change):
-        obj.pk = form.created_import.pk  # created (and enqueued) by the form's check
+        from reports.imports import import_request
+
+        try:
+            obj.pk = import_request(form.cleaned_data["kind"], form.cleaned_data["upload"], requested_by=request.user).pk
+        except exports.ReportError as exc:  # checked by the form a moment ago; only a race lands here
+            raise ValidationError(exc.message) from None
 
     @admin.display(description="row errors")
     def error_table(self, record):

@@ -1,6 +1,12 @@
-"""REST API for reports, exports and imports (/api/v1/reports/, /api/v1/imports/)."""
+"""REST API for reports, exports and imports (/api/v1/reports/, /api/v1/imports/).
+
+Anyone sees the reports and imports they asked for, and may ask for statements of their own
+payee account; the rest takes the admin's permissions (reports.selectors): view_report and
+view_import to see others', add_report plus the data's view permission to ask for a report,
+reports.import_payees or reports.import_ledger to upload an import of that kind."""
 from __future__ import annotations
 
+from django.conf import settings
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework import parsers, permissions, serializers, status
@@ -10,10 +16,10 @@ from rest_framework.generics import get_object_or_404
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from access import rules
+from jobs.api.parsers import check_body_length
 from jobs.api.schema import doc
-from jobs.api.views import IsStaff
-from payouts.models import Payee
-from reports import views as report_views
+from reports import selectors, views as report_views
 from reports.exports import ReportError
 from reports.models import Import, Report
 from reports.selectors import can_download
@@ -44,34 +50,28 @@ class ImportUploadSerializer(serializers.Serializer):
     file = serializers.FileField(help_text="CSV or XLSX (IMPORT_MAX_BYTES).")
 
 
-def _visible(request):
-    reports = Report.objects.all()
-    if request.user.is_staff and request.user.has_perm("reports.view_report"):
-        return reports
-    return reports.filter(requested_by=request.user)
-
-
-@doc("reports", "List reports", ReportSerializer(many=True), errors=(401,), methods=["GET"])
-@doc("reports", "Request a report or export", ReportSerializer, request=ReportRequestSerializer, status=201, errors=(400, 401), methods=["POST"])
+@doc("reports", "List reports", ReportSerializer(many=True), errors=(401,), methods=["GET"],
+     description="Every report with reports.view_report; otherwise the ones you asked for.")
+@doc("reports", "Request a report or export", ReportSerializer, request=ReportRequestSerializer, status=201, errors=(400, 401, 403),
+     methods=["POST"], description="A statement of your own payee account: anyone. Otherwise reports.add_report and the view "
+                                   "permission of the data (docs/api.md).")
 @api_view(["GET", "POST"])
 @permission_classes([permissions.IsAuthenticated])
 def reports(request):
-    """GET: reports you may see. POST: request one; users other than staff may request only
-    statements of their own payee account."""
+    """GET: reports you may see. POST: request one (reports.selectors.refusal_to_request)."""
     if request.method == "POST":
         data = ReportRequestSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         kind, params = data.validated_data["kind"], data.validated_data["parameters"]
-        if not request.user.is_staff:
-            own = Payee.objects.filter(user=request.user, pk=params.get("payee") if str(params.get("payee", "")).isdigit() else None)
-            if kind != Report.Kind.PAYEE_STATEMENT or not own.exists():
-                raise ValidationError({"kind": ["you may request only statements of your own payee account"]})
+        refusal = selectors.refusal_to_request(request.user, kind, params)
+        if refusal:
+            return Response({"detail": refusal}, status=status.HTTP_403_FORBIDDEN)
         try:
             report = report_request(kind, params, requested_by=request.user)
         except ReportError as exc:
             raise ValidationError({exc.field: [exc.message]}) from None
         return Response(ReportSerializer(report).data, status=status.HTTP_201_CREATED)
-    return Response(ReportSerializer(_visible(request).order_by("-created_at")[:200], many=True).data)
+    return Response(ReportSerializer(selectors.visible_reports(request.user).order_by("-created_at")[:200], many=True).data)
 
 
 @doc("reports", "One report", ReportSerializer, errors=(401, 404))
@@ -104,27 +104,41 @@ class ReportDownload(APIView):
 report_download = ReportDownload.as_view()
 
 
-@doc("imports", "Recent imports", ImportSerializer(many=True), errors=(401, 403), methods=["GET"])
+# The multipart envelope around the file: field names, boundaries, the kind.
+IMPORT_BODY_OVERHEAD = 64 * 1024
+
+
+@doc("imports", "Recent imports", ImportSerializer(many=True), errors=(401,), methods=["GET"],
+     description="Every import with reports.view_import; otherwise the ones you uploaded.")
 @doc("imports", "Upload an import", ImportSerializer, request={"multipart/form-data": ImportUploadSerializer}, status=201,
-     errors=(400, 401, 403), methods=["POST"])
+     errors=(400, 401, 403), methods=["POST"], description="kind=payees needs reports.import_payees; kind=ledger reports.import_ledger.")
 @api_view(["GET", "POST"])
-@permission_classes([IsStaff])
+@permission_classes([permissions.IsAuthenticated])
 @parser_classes([parsers.MultiPartParser, parsers.FormParser])
 def imports(request):
-    """GET: recent imports. POST (multipart): kind=payees|ledger, file=<csv or xlsx>."""
+    """GET: recent imports you may see. POST (multipart): kind=payees|ledger, file=<csv or xlsx>."""
     from reports.imports import import_request
 
     if request.method == "POST":
+        if not any(rules.has(request.user, perm) for perm in selectors.IMPORT_PERMISSIONS.values()):
+            return Response({"detail": "This needs the reports.import_payees or reports.import_ledger permission."},
+                            status=status.HTTP_403_FORBIDDEN)
+        check_body_length(request, settings.IMPORT_MAX_BYTES + IMPORT_BODY_OVERHEAD, "IMPORT_MAX_BYTES")
+        kind = request.data.get("kind", "")
+        if kind not in selectors.IMPORT_PERMISSIONS:
+            raise ValidationError({"kind": [f"must be one of {', '.join(Import.Kind.values)}"]})
+        if not rules.has(request.user, selectors.IMPORT_PERMISSIONS[kind]):
+            return Response({"detail": rules.needs(selectors.IMPORT_PERMISSIONS[kind])}, status=status.HTTP_403_FORBIDDEN)
         try:
-            record = import_request(request.data.get("kind", ""), request.FILES.get("file"), requested_by=request.user)
+            record = import_request(kind, request.FILES.get("file"), requested_by=request.user)
         except ReportError as exc:
             raise ValidationError({exc.field: [exc.message]}) from None
         return Response(ImportSerializer(record).data, status=status.HTTP_201_CREATED)
-    return Response(ImportSerializer(Import.objects.order_by("-created_at")[:200], many=True).data)
+    return Response(ImportSerializer(selectors.visible_imports(request.user).order_by("-created_at")[:200], many=True).data)
 
 
-@doc("imports", "One import, with its counts and row errors", ImportSerializer, errors=(401, 403, 404))
+@doc("imports", "One import, with its counts and row errors", ImportSerializer, errors=(401, 404))
 @api_view(["GET"])
-@permission_classes([IsStaff])
+@permission_classes([permissions.IsAuthenticated])
 def import_detail(request, import_id: int):
-    return Response(ImportSerializer(get_object_or_404(Import, pk=import_id)).data)
+    return Response(ImportSerializer(get_object_or_404(selectors.visible_imports(request.user), pk=import_id)).data)

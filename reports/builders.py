@@ -7,8 +7,9 @@ from datetime import date, datetime, time, timedelta, timezone as dt_timezone
 from decimal import Decimal
 
 from django.db.models import Count, Q, Sum
-from django.utils.dateparse import parse_date
 
+from jobs import inputs
+from jobs.errors import FieldError
 from reports.exports import ReportError
 
 
@@ -22,13 +23,12 @@ def _money(value) -> Decimal:
 
 def _date(parameters: dict, name: str) -> date:
     value = parameters.get(name)
-    try:
-        parsed = parse_date(value) if isinstance(value, str) else None
-    except ValueError:  # well formed but not a real day, like 2026-13-01
-        parsed = None
-    if parsed is None:
+    if not isinstance(value, str):  # a date object is not JSON: parameters arrive as strings
         raise ReportError(name, "must be a date, YYYY-MM-DD")
-    return parsed
+    try:
+        return inputs.parse_day(value, name)
+    except FieldError as exc:
+        raise ReportError(exc.field, exc.message) from None
 
 
 def _period(parameters: dict) -> tuple[date, date]:
@@ -56,9 +56,13 @@ def validate(kind: str, parameters: dict) -> dict:
     if kind == "payee_statement":
         start, end = _period(parameters)
         payee = parameters.get("payee")
-        if isinstance(payee, bool) or not str(payee).isdigit() or not Payee.objects.filter(pk=int(payee)).exists():
+        try:
+            payee_id = inputs.parse_id(payee, "payee")
+        except FieldError:
+            payee_id = None
+        if payee_id is None or not Payee.objects.filter(pk=payee_id).exists():
             raise ReportError("payee", f"no payee with id {payee!r}")
-        return {"payee": int(payee), "period_start": start.isoformat(), "period_end": end.isoformat()}
+        return {"payee": payee_id, "period_start": start.isoformat(), "period_end": end.isoformat()}
     raise ReportError("kind", f"unknown report kind {kind!r}")
 
 

@@ -2,6 +2,12 @@
 
 Rows come from ``queryset.values_list(...).iterator(chunk_size=...)`` and go straight to a
 temporary file, so memory stays flat however many rows there are (bench/exports.py).
+
+Spreadsheets run what looks like a formula. A text cell that begins with ``=``, ``+``, ``-``,
+``@``, a tab or a carriage return (a memo, a username, an error message: anything people
+typed) is written with a leading apostrophe in CSV and XLSX, as OWASP advises for CSV
+injection, and every text cell of an XLSX is stored as text, never as a formula. Numbers,
+dates and JSON exports are written as they are.
 """
 from __future__ import annotations
 
@@ -12,17 +18,14 @@ from datetime import date, datetime, timezone as dt_timezone
 from decimal import Decimal
 from typing import Callable, Iterable
 
-from django.utils.dateparse import parse_date
+from jobs import inputs
+from jobs.errors import FieldError
 
 CHUNK = 2000
 
 
-class ReportError(ValueError):
+class ReportError(FieldError):
     """Bad parameters; ``field`` names the one at fault (the API returns it as a 400)."""
-
-    def __init__(self, field: str, message: str):
-        super().__init__(f"{field}: {message}")
-        self.field, self.message = field, message
 
 
 @dataclass(frozen=True)
@@ -53,18 +56,16 @@ def _choice(*allowed: str):
 
 def _day(name, value):
     try:
-        parsed = parse_date(value) if isinstance(value, str) else None
-    except ValueError:  # well formed but not a real day
-        parsed = None
-    if parsed is None:
-        raise ReportError(f"filters.{name}", "must be a date, YYYY-MM-DD")
-    return parsed
+        return inputs.parse_day(value, f"filters.{name}")
+    except FieldError as exc:
+        raise ReportError(exc.field, exc.message) from None
 
 
 def _int(name, value):
-    if isinstance(value, bool) or not str(value).isdigit():
-        raise ReportError(f"filters.{name}", "must be a whole number")
-    return int(value)
+    try:
+        return inputs.parse_id(value, f"filters.{name}")
+    except FieldError as exc:
+        raise ReportError(exc.field, exc.message) from None
 
 
 def _bool(name, value):
@@ -77,12 +78,14 @@ def _bool(name, value):
 
 def _text(name, value):
     if not isinstance(value, str) or not 0 < len(value) <= 200:
-        raise ReportError(f"filters.{name}", "must be a non-empty string")
+        raise ReportError(f"filters.{name}", "must be a non-empty string of at most 200 characters")
+    if inputs.has_surrogate(value):
+        raise ReportError(f"filters.{name}", inputs.SURROGATE_MESSAGE)
     return value
 
 
 def _currency(name, value):
-    if not isinstance(value, str) or len(value) != 3 or not value.isalpha():
+    if not isinstance(value, str) or len(value) != 3 or not (value.isascii() and value.isalpha()):
         raise ReportError(f"filters.{name}", "must be a three-letter currency code")
     return value.upper()
 
@@ -149,6 +152,16 @@ def export_rows(parameters: dict):
     return [header for header, _ in dataset.columns], queryset.count(), queryset.values_list(*paths).iterator(chunk_size=CHUNK)
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralised(value):
+    """A text cell a spreadsheet would read as a formula, made inert with a leading apostrophe."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 def plain(value):
     """A cell value for CSV and JSON."""
     if value is None:
@@ -165,9 +178,26 @@ def plain(value):
 def _excel(value):
     if isinstance(value, datetime):
         return value.astimezone(dt_timezone.utc).replace(tzinfo=None) if value.tzinfo else value  # XLSX has no time zones: UTC
-    if value is None or isinstance(value, (int, float, Decimal, str, bool, date)):
+    if value is None or isinstance(value, (int, float, Decimal, bool, date)):
         return value
-    return str(value)
+    return neutralised(value if isinstance(value, str) else str(value))
+
+
+def _excel_row(sheet, values) -> list:
+    """Cells for openpyxl's write-only sheet; text is forced to be text (openpyxl would store a
+    string that begins with "=" as a formula)."""
+    from openpyxl.cell import WriteOnlyCell
+
+    cells = []
+    for value in values:
+        value = _excel(value)
+        if isinstance(value, str):
+            cell = WriteOnlyCell(sheet, value=value)
+            cell.data_type = "s"
+            cells.append(cell)
+        else:
+            cells.append(value)
+    return cells
 
 
 def write(fmt: str, path: str, headers: list[str], rows: Iterable, on_row: Callable[[int], None] | None = None) -> int:
@@ -184,7 +214,7 @@ def write(fmt: str, path: str, headers: list[str], rows: Iterable, on_row: Calla
             writer = csv.writer(fh)
             writer.writerow(headers)
             for row in rows:
-                writer.writerow([plain(v) for v in row])
+                writer.writerow([neutralised(v) if isinstance(v, str) else plain(v) for v in row])
                 count += 1
                 tick()
     elif fmt == "json":
@@ -202,7 +232,7 @@ def write(fmt: str, path: str, headers: list[str], rows: Iterable, on_row: Calla
         sheet = book.create_sheet("export")
         sheet.append(headers)
         for row in rows:
-            sheet.append([_excel(v) for v in row])
+            sheet.append(_excel_row(sheet, row))
             count += 1
             tick()
         book.save(path)

@@ -6,6 +6,11 @@ each row in its own transaction through the payouts services: valid rows are app
 invalid ones reported with their row number and field. Importing the same file again
 creates nothing new: payees are matched by username (unchanged ones are skipped) and
 credits by their ``reference`` (unique per payee in the ledger).
+
+The stored file holds whole account numbers: it is encrypted at rest with the payout vault's
+key (payouts.vault) and deleted IMPORT_FILE_RETENTION seconds after the import finished
+(``import_expire_files``, run by the file retention schedule). Every change a row makes is
+audited in the name of the person who uploaded the file.
 """
 from __future__ import annotations
 
@@ -15,6 +20,8 @@ import hashlib
 import io
 import itertools
 import zipfile
+from datetime import timedelta
+from functools import partial
 from typing import Iterator
 
 from django.conf import settings
@@ -89,10 +96,12 @@ def check_columns(kind: str, header: list[str]) -> None:
 
 # --- Requesting ----------------------------------------------------------------
 
-def import_request(kind: str, upload, *, requested_by=None) -> Import:
-    """Check the uploaded file and enqueue its import. Raises ReportError naming the field."""
-    from jobs.services import audit, enqueue
+ENCRYPTED_SUFFIX = ".enc"
 
+
+def import_check(kind: str, upload) -> tuple[bytes, str]:
+    """Check an uploaded file for an import of ``kind``: (its bytes, "csv" or "xlsx"). Raises
+    ReportError naming the field; stores nothing."""
     if kind not in Import.Kind.values:
         raise ReportError("kind", f"must be one of {', '.join(Import.Kind.values)}")
     if upload is None:
@@ -105,10 +114,21 @@ def import_request(kind: str, upload, *, requested_by=None) -> Import:
     fmt = _format(upload.name, data)
     header, _ = read_rows(fmt, data)
     check_columns(kind, header)
+    return data, fmt
+
+
+def import_request(kind: str, upload, *, requested_by=None) -> Import:
+    """Check the uploaded file, store it encrypted and enqueue its import. Raises ReportError
+    naming the field (nothing stored)."""
+    from jobs.services import audit, enqueue
+    from payouts import vault
+
+    data, fmt = import_check(kind, upload)
     user = requested_by if getattr(requested_by, "is_authenticated", False) else None
     with transaction.atomic():
         record = Import(kind=kind, original_name=upload.name[:255], sha256=hashlib.sha256(data).hexdigest(), requested_by=user)
-        record.file.save(f"{kind}-{timezone.now():%Y%m%d-%H%M%S}.{fmt}", ContentFile(data), save=False)
+        record.file.save(f"{kind}-{timezone.now():%Y%m%d-%H%M%S}.{fmt}{ENCRYPTED_SUFFIX}", ContentFile(vault.encrypt_bytes(data)),
+                         save=False)
         record.save()
         record.job = enqueue("reports.import", [record.pk], queue="imports", subject=record, created_by=user)
         Import.objects.filter(pk=record.pk).update(job=record.job)
@@ -118,18 +138,34 @@ def import_request(kind: str, upload, *, requested_by=None) -> Import:
 
 # --- Applying ------------------------------------------------------------------
 
+def _stored_file(record: Import) -> tuple[bytes, str]:
+    """The uploaded file's bytes (decrypted) and its name without the encryption suffix. Files
+    stored before encryption at rest are read as they are."""
+    from payouts import vault
+
+    if not record.file:
+        raise ReportError("file", f"the file of import {record.pk} was deleted by the retention rule (IMPORT_FILE_RETENTION)")
+    with record.file.open("rb") as fh:
+        data = fh.read()
+    name = record.file.name
+    if name.endswith(ENCRYPTED_SUFFIX):
+        return vault.decrypt_bytes(data), name[: -len(ENCRYPTED_SUFFIX)]
+    return data, name
+
+
 def import_run(import_id: int, progress=lambda percent, message="": None) -> dict:
-    record = Import.objects.filter(pk=import_id).first()
+    record = Import.objects.select_related("requested_by").filter(pk=import_id).first()
     if record is None or record.state == Import.State.DONE:
         return {"import": import_id, "state": record.state if record else "missing"}
     Import.objects.filter(pk=record.pk).update(state=Import.State.RUNNING, started_at=timezone.now(), progress=0)
-    with record.file.open("rb") as fh:
-        data = fh.read()
-    fmt = _format(record.file.name, data)
+    data, name = _stored_file(record)
+    fmt = _format(name, data)
     header, rows = read_rows(fmt, data)
     check_columns(record.kind, header)
     total = max(sum(1 for _ in read_rows(fmt, data)[1]), 1)
-    apply = _apply_payee if record.kind == Import.Kind.PAYEES else _apply_credit
+    # The changes are the uploader's: audit entries name them, with the import as the reason.
+    actor, reason = record.requested_by or "system:import", f"import #{record.pk}"
+    apply = partial(_apply_payee if record.kind == Import.Kind.PAYEES else _apply_credit, actor=actor, reason=reason)
     counts = {"created": 0, "updated": 0, "skipped": 0, "failed": 0}
     errors = []
     numbered = enumerate(rows, start=2)  # row 1 is the header
@@ -167,15 +203,33 @@ def import_failed(import_id: int, error: str) -> None:
         state=Import.State.FAILED, error=error[:2000], finished_at=timezone.now())
 
 
+def import_expire_files(now=None) -> int:
+    """Delete the uploaded files of imports that finished more than IMPORT_FILE_RETENTION
+    seconds ago; the rows, counts and row errors stay. Returns how many were deleted."""
+    now = now or timezone.now()
+    before = now - timedelta(seconds=settings.IMPORT_FILE_RETENTION)
+    deleted = 0
+    finished = Import.objects.filter(state__in=(Import.State.DONE, Import.State.FAILED), finished_at__lte=before).exclude(file="")
+    for record in finished.iterator():
+        record.file.delete(save=False)
+        Import.objects.filter(pk=record.pk).update(file="", file_deleted_at=now)
+        deleted += 1
+    return deleted
+
+
 def _payout_error(exc: payouts.PayoutError, column_of: dict | None = None) -> RowError:
     return RowError((column_of or {}).get(exc.field, exc.field), exc.message)
 
 
-def _apply_payee(row: dict) -> str:
+def _apply_payee(row: dict, *, actor, reason: str) -> str:
     User = get_user_model()
     username = row.get("username", "")
     if not username or len(username) > 150:
         raise RowError("username", "is required (at most 150 characters)")
+    try:
+        User.username_validator(username)
+    except ValidationError as exc:
+        raise RowError("username", f"{username!r}: {' '.join(exc.messages)}") from None
     currency = row.get("currency", "").upper()
     email = row.get("email", "")
     active = _boolean(row.get("active", ""), default=True)
@@ -196,11 +250,11 @@ def _apply_payee(row: dict) -> str:
             User.objects.filter(pk=user.pk).update(email=email)
         try:
             created = payouts.payee_create(user, currency=currency, account=row["account"], method=row.get("method") or "bank",
-                                           threshold=threshold, actor="system:import")
+                                           threshold=threshold, actor=actor, reason=reason)
         except payouts.PayoutError as exc:
             raise _payout_error(exc) from None
         if not active:
-            Payee.objects.filter(pk=created.pk).update(active=False)
+            payouts.payee_update(created.pk, actor=actor, reason=reason, active=False)
         return "created"
     if currency and currency != payee.currency:
         raise RowError("currency", f"the payee's account is in {payee.currency}; the currency of an existing payee does not change")
@@ -208,23 +262,19 @@ def _apply_payee(row: dict) -> str:
         threshold = payouts._amount(threshold, "threshold")
     except payouts.PayoutError as exc:
         raise _payout_error(exc) from None
-    changed = []
-    if threshold != payee.threshold:
-        payee.threshold, changed = threshold, changed + ["threshold"]
-    if active != payee.active:
-        payee.active, changed = active, changed + ["active"]
+    changed = [name for name, value in (("threshold", threshold), ("active", active)) if getattr(payee, name) != value]
     if changed:
-        payee.save(update_fields=changed)
+        payouts.payee_update(payee.pk, actor=actor, reason=reason, threshold=threshold, active=active)
     if email and user.email != email:
         User.objects.filter(pk=user.pk).update(email=email)
         changed.append("email")
     if row.get("account") and row["account"] != payee.account():
-        payouts.payee_set_account(payee.pk, row["account"], actor="system:import", reason="import")
+        payouts.payee_set_account(payee.pk, row["account"], actor=actor, reason=reason)
         changed.append("account")
     return "updated" if changed else "skipped"
 
 
-def _apply_credit(row: dict) -> str:
+def _apply_credit(row: dict, *, actor, reason: str) -> str:
     username, reference = row.get("username", ""), row.get("reference", "")
     if not reference:
         raise RowError("reference", "is required (it is what makes a re-import skip this credit)")
@@ -233,7 +283,7 @@ def _apply_credit(row: dict) -> str:
         raise RowError("username", f"no payee with username {username!r}")
     try:
         payouts.ledger_credit(payee_id, row.get("amount", ""), currency=row.get("currency") or None, memo=row.get("memo", ""),
-                              reference=reference, actor="system:import")
+                              reference=reference, actor=actor, reason=reason)
     except payouts.PayoutError as exc:
         if exc.field == "reference":
             return "skipped"  # posted before: a re-import

@@ -4,6 +4,8 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
+from jobs.fields import SafeJSONDecoder
+
 
 class Report(models.Model):
     class Kind(models.TextChoices):
@@ -20,7 +22,7 @@ class Report(models.Model):
         EXPIRED = "expired", "Expired (file deleted)"
 
     kind = models.CharField(max_length=32, choices=Kind.choices)
-    parameters = models.JSONField(default=dict, blank=True)
+    parameters = models.JSONField(default=dict, blank=True, decoder=SafeJSONDecoder)
     requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="reports")
     state = models.CharField(max_length=16, choices=State.choices, default=State.REQUESTED, db_index=True)
     progress = models.PositiveSmallIntegerField(default=0)
@@ -81,7 +83,8 @@ class Import(models.Model):
         FAILED = "failed", "Failed"
 
     kind = models.CharField(max_length=16, choices=Kind.choices)
-    file = models.FileField(upload_to="imports/%Y/%m/", max_length=255)
+    file = models.FileField(upload_to="imports/%Y/%m/", max_length=255, blank=True,
+                            help_text="The uploaded file, encrypted; deleted IMPORT_FILE_RETENTION seconds after the import finished.")
     original_name = models.CharField(max_length=255)
     sha256 = models.CharField(max_length=64, db_index=True)
     state = models.CharField(max_length=16, choices=State.choices, default=State.PENDING, db_index=True)
@@ -91,16 +94,22 @@ class Import(models.Model):
     updated = models.PositiveIntegerField(default=0)
     skipped = models.PositiveIntegerField(default=0)
     failed = models.PositiveIntegerField(default=0)
-    errors = models.JSONField(default=list, blank=True, help_text="Row, field and message of each failed row (the first 1,000).")
+    errors = models.JSONField(default=list, blank=True, decoder=SafeJSONDecoder,
+                              help_text="Row, field and message of each failed row (the first 1,000).")
     error = models.TextField(blank=True, help_text="Why the whole import failed, if it did.")
     requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     job = models.ForeignKey("jobs.JobRecord", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    file_deleted_at = models.DateTimeField(null=True, blank=True, help_text="When the retention rule deleted the uploaded file.")
 
     class Meta:
         ordering = ["-created_at"]
+        permissions = [
+            ("import_payees", "Can import payees (creates accounts and changes bank details)"),
+            ("import_ledger", "Can import ledger credits (adds money to balances)"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} import #{self.pk} ({self.state})"

@@ -6,6 +6,8 @@ from datetime import timedelta
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
+from jobs import inputs
+from jobs.errors import FieldError
 from jobs.models import JobRecord
 from jobs.services import JobSpec, enqueue_many
 
@@ -69,6 +71,10 @@ def report_request(kind: str, parameters: dict | None = None, *, requested_by=No
     parameters = parameters or {}
     if not isinstance(parameters, dict):
         raise exports.ReportError("parameters", "must be an object")
+    try:
+        inputs.check_json(parameters, "parameters")
+    except FieldError as exc:
+        raise exports.ReportError(exc.field, exc.message) from None
     if kind not in Report.Kind.values:
         raise exports.ReportError("kind", f"must be one of {', '.join(Report.Kind.values)}")
     clean = exports.validate_export(parameters) if kind == Report.Kind.EXPORT else builders.validate(kind, parameters)

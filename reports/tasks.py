@@ -2,13 +2,13 @@ from jobs.registry import task
 from reports import services
 
 
-@task("analytics.fan_out", queue="analytics")
+@task("analytics.fan_out", queue="analytics", permission="jobs.enqueue_task", api=True)
 def analytics_fan_out(ctx):
     """The hourly producer: one analytics job per active user."""
     return services.analytics_fan_out()
 
 
-@task("analytics.user", queue="analytics", dedup=lambda user_id: f"user analytics for user {user_id}")
+@task("analytics.user", queue="analytics", dedup=lambda user_id: f"user analytics for user {user_id}", permission="jobs.enqueue_task", api=True)
 def analytics_user(ctx, user_id: int):
     """Per-user processing; safe to run twice (it recomputes and overwrites)."""
     return services.user_figures(user_id)
@@ -30,7 +30,7 @@ def _marked_failed_at_the_end(ctx, run, mark_failed, object_id):
         raise
 
 
-@task("reports.daily_report", queue="daily_reports", timeout=3600)
+@task("reports.daily_report", queue="daily_reports", timeout=3600, permission="reports.add_report")
 def daily_report(ctx, day: str | None = None):
     """The scheduled daily operations report, for yesterday (UTC) unless a day is given; once per day."""
     from datetime import timedelta
@@ -47,10 +47,12 @@ def daily_report(ctx, day: str | None = None):
     return services.report_generate(existing.pk, ctx.progress)
 
 
-@task("reports.expire_files", queue="maintenance")
+@task("reports.expire_files", queue="maintenance", permission="jobs.enqueue_task")
 def expire_files(ctx):
-    """Delete report and export files past REPORT_RETENTION."""
-    return {"expired": services.report_expire_files()}
+    """Delete report and export files past REPORT_RETENTION, and uploaded import files past IMPORT_FILE_RETENTION."""
+    from reports.imports import import_expire_files
+
+    return {"expired": services.report_expire_files(), "import_files_deleted": import_expire_files()}
 
 
 @task("reports.import", queue="imports", timeout=3600)

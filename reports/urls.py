@@ -3,4 +3,4 @@ from django.urls import path
 from reports import views
 
 app_name = "reports"
-urlpatterns = [path("<int:pk>/download/", views.download, name="download")]
+urlpatterns = [path("<id:pk>/download/", views.download, name="download")]

@@ -69,7 +69,7 @@ def main() -> int:
   Process ids: {PIDS.name}. Stop one and watch the rest carry on, e.g.
     kill -9 $(awk '$1=="worker.2"{{print $2}}' {PIDS.name})
   From a second terminal, against the same services:
-    export REDIS_URL={env.get('REDIS_URL', '')} DATABASE_URL={env.get('DATABASE_URL', '') or f'sqlite:///{ROOT / "db.sqlite3"}'}
+    export DJANGO_ENV={env.get('DJANGO_ENV', 'local')} REDIS_URL={env.get('REDIS_URL', '')} DATABASE_URL={env.get('DATABASE_URL', '') or f'sqlite:///{ROOT / "db.sqlite3"}'}
   Ctrl-C stops everything.
 """, flush=True)
 

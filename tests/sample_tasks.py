@@ -13,11 +13,17 @@ def runs(key: str) -> int:
     return int(get_redis().get(f"test:runs:{key}") or 0)
 
 
-@task("test.count", queue="default")
+@task("test.count", queue="default", permission="jobs.enqueue_task", api=True)
 def count(ctx, key: str = "count"):
     get_redis().incr(f"test:runs:{key}")
     get_redis().rpush("test:order", key)
     return {"attempt": ctx.attempt}
+
+
+@task("test.anything", queue="default")
+def anything(ctx, *args, **kwargs):
+    """Takes any arguments: for tests about storage, not about a task's signature."""
+    return None
 
 
 @task("test.fail", queue="default", retry=Exponential(retries=3, delay=2))

@@ -10,7 +10,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def manage_check(**env_overrides):
-    env = {k: v for k, v in os.environ.items() if k not in ("SECRET_KEY", "DJANGO_ENV")}
+    env = {k: v for k, v in os.environ.items() if k not in ("SECRET_KEY", "DJANGO_ENV", "DEBUG", "ALLOWED_HOSTS")}
+    env["DJANGO_ENV"] = "test"
     env.update(env_overrides)
     return subprocess.run([sys.executable, "manage.py", "check"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
 
@@ -23,7 +24,7 @@ def manage_check(**env_overrides):
         ({"ENABLE_CORRELATION_IDS": "maybe"}, "ENABLE_CORRELATION_IDS='maybe' is not a valid boolean"),
         ({"REDIS_URL": "http://localhost"}, "REDIS_URL='http://localhost' is not a valid Redis URL"),
         ({"DATABASE_URL": "nosuchdb://x"}, "DATABASE_URL='nosuchdb://x' is not a valid database URL"),
-        ({"DJANGO_ENV": "staging"}, "DJANGO_ENV='staging' must be development, test or production"),
+        ({"DJANGO_ENV": "staging"}, "DJANGO_ENV='staging' must be local, test or production"),
         ({"DJANGO_ENV": "production", "ALLOWED_HOSTS": "example.com"}, "SECRET_KEY must be set"),
         ({"SCHEDULER_CLOCK": "soon"}, "SCHEDULER_CLOCK='soon' must be START,ANCHOR,SPEED"),
         ({"WORKER_LOST_AFTER": "1", "WORKER_HEARTBEAT_INTERVAL": "5"}, "WORKER_LOST_AFTER must be at least twice"),

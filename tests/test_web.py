@@ -24,7 +24,9 @@ def test_admin_links_to_jobs_dead_letter_and_rq_dashboard(client, django_user_mo
 
 
 @pytest.mark.parametrize("url", ["/admin/django_rq/dashboard/stats.json", "/admin/django_rq/dashboard/stats.json/guess"])
-def test_rq_stats_are_refused_without_staff_or_token(client, django_user_model, url):
+def test_rq_stats_are_refused_without_the_rq_dashboard_permission(client, django_user_model, url):
     assert client.get(url).status_code == 401
     client.force_login(django_user_model.objects.create_user("plain", password="pw"))
-    assert client.get(url).status_code == 401
+    assert client.get(url).status_code == 403
+    client.force_login(django_user_model.objects.create_user("ops", password="pw", is_staff=True))
+    assert client.get(url).status_code == 403  # django-rq let any staff in

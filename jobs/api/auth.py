@@ -1,13 +1,25 @@
-"""API tokens: created with the key shown once, stored hashed, revocable."""
+"""API tokens: created with the key shown once, stored hashed, revocable.
+
+A token authenticates as its user and carries exactly that user's permissions, read at each
+request: a user who loses a permission, is deactivated or deleted loses it through every
+token too. Failed attempts are counted per client address (access.clients): after
+API_TOKEN_FAILURE_LIMIT within API_TOKEN_FAILURE_WINDOW seconds the address is answered 429.
+"""
 from __future__ import annotations
 
 import hashlib
+import logging
 import secrets
 
+from django.conf import settings
+from django.core.cache import cache
 from django.utils import timezone
 from rest_framework import authentication, exceptions
 
+from access.clients import client_ip
 from jobs.models import ApiToken
+
+log = logging.getLogger(__name__)
 
 
 def _hash(key: str) -> str:
@@ -34,6 +46,33 @@ def token_revoke(token_id, *, actor, reason: str = "") -> ApiToken:
     return token
 
 
+def _failures_key(request) -> str:
+    return f"api-token-failures:{client_ip(request) or 'unknown'}"
+
+
+def _refuse_if_locked_out(request) -> None:
+    try:
+        key = _failures_key(request)
+        failures = cache.get(key, 0)
+        wait = cache.ttl(key) if failures >= settings.API_TOKEN_FAILURE_LIMIT else None
+    except Exception as exc:  # Redis unreachable: a 256-bit key cannot be guessed meanwhile; say so and go on
+        log.warning("token failure count unavailable (%s); not throttling", exc)
+        return
+    if wait is not None:
+        raise exceptions.Throttled(wait=max(int(wait or 0), 1), detail=(
+            f"Too many failed token attempts from your address ({failures} in {settings.API_TOKEN_FAILURE_WINDOW} s); "
+            "try again later."))
+
+
+def _count_failure(request) -> None:
+    try:
+        key = _failures_key(request)
+        cache.add(key, 0, timeout=settings.API_TOKEN_FAILURE_WINDOW)
+        cache.incr(key)
+    except Exception as exc:
+        log.warning("token failure not counted (%s)", exc)
+
+
 class TokenAuthentication(authentication.BaseAuthentication):
     """``Authorization: Token <key>``."""
 
@@ -43,11 +82,14 @@ class TokenAuthentication(authentication.BaseAuthentication):
         parts = authentication.get_authorization_header(request).split()
         if not parts or parts[0].lower() != self.keyword.lower().encode():
             return None
+        _refuse_if_locked_out(request)
         if len(parts) != 2:
+            _count_failure(request)
             raise exceptions.AuthenticationFailed("Give the header as: Authorization: Token <key>.")
         key = parts[1].decode(errors="replace")
         token = ApiToken.objects.select_related("user").filter(key_hash=_hash(key), revoked_at__isnull=True).first()
         if token is None or not token.user.is_active:
+            _count_failure(request)
             raise exceptions.AuthenticationFailed("Invalid or revoked token.")
         now = timezone.now()
         if token.last_used_at is None or (now - token.last_used_at).total_seconds() > 60:

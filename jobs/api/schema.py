@@ -26,7 +26,7 @@ class DetailSerializer(serializers.Serializer):
 _ERRORS = {
     400: OpenApiResponse(OpenApiTypes.OBJECT, description='Bad input, nothing changed: `{"<field>": ["<message>"]}` names each field at fault.'),
     401: OpenApiResponse(DetailSerializer, description="No credentials, or an unknown or revoked token."),
-    403: OpenApiResponse(DetailSerializer, description="Not allowed: staff only, or not yours."),
+    403: OpenApiResponse(DetailSerializer, description="Not allowed: the answer names the permission to ask for (docs/api.md)."),
     404: OpenApiResponse(DetailSerializer, description="No such object (another user's object answers the same)."),
     429: OpenApiResponse(DetailSerializer, description="Throttled (API_THROTTLE_ANON / API_THROTTLE_USER); see Retry-After."),
 }
@@ -62,15 +62,19 @@ LIMIT = query("limit", bounded(1, 500), "How many, 1-500 (default 20).")
 PAGE = [query("cursor", str, "From a page's next/previous link."), query("page_size", bounded(1, 500), "1-500 (default 50).")]
 
 
-def document_path_404s(result, generator, request, public):
+def _detail(description: str) -> dict:
+    return {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Detail"}}}, "description": description}
+
+
+def document_common_answers(result, generator, request, public):
     """drf-spectacular postprocessing hook: every operation with a path parameter can answer 404
-    (no such object, or a parameter of the wrong shape)."""
+    (no such object, or a parameter of the wrong shape); every operation that takes a body can
+    answer 413 (over API_MAX_BODY_BYTES, or IMPORT_MAX_BYTES for an upload)."""
     for path, operations in result.get("paths", {}).items():
-        if "{" not in path:
-            continue
-        for operation in operations.values():
-            operation.setdefault("responses", {}).setdefault("404", {
-                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Detail"}}},
-                "description": "No such object, or a path parameter of the wrong shape.",
-            })
+        for method, operation in operations.items():
+            responses = operation.setdefault("responses", {})
+            if "{" in path:
+                responses.setdefault("404", _detail("No such object, or a path parameter of the wrong shape."))
+            if method in ("post", "put", "patch"):
+                responses.setdefault("413", _detail("The request body is over the limit (API_MAX_BODY_BYTES; uploads: IMPORT_MAX_BYTES)."))
     return result

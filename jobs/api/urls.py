@@ -15,7 +15,7 @@ urlpatterns = [
     path("jobs/<uuid:pk>/retry/", views.job_retry, name="api-job-retry"),
     path("jobs/<uuid:pk>/cancel/", views.job_cancel, name="api-job-cancel"),
     path("jobs/<uuid:pk>/requeue/", views.job_requeue, name="api-job-requeue"),
-    path("users/<int:user_id>/jobs/", views.user_jobs, name="api-user-jobs"),
+    path("users/<id:user_id>/jobs/", views.user_jobs, name="api-user-jobs"),
     path("dead-letter/", views.dead_letter, name="api-dead-letter"),
     path("dead-letter/requeue/", views.dead_letter_requeue, name="api-dead-letter-requeue"),
 ]

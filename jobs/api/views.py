@@ -1,5 +1,7 @@
 """REST API for queues and jobs (/api/v1/). Views call jobs.services and jobs.selectors; every
-refused input is a 400 naming the field."""
+refused input is a 400 naming the field. Every operation asks for the Django permission the
+admin asks for the same act (access.rules; docs/api.md has the table): staff status alone
+grants nothing, and without the view permission a user sees only the jobs they created."""
 from __future__ import annotations
 
 from django.conf import settings
@@ -10,10 +12,13 @@ from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 
-from jobs import selectors, services
+from access import rules
+from access.drf import Needs
+from jobs import inputs, selectors, services
 from jobs.api.schema import LIMIT, PAGE, doc, page_of
 from jobs.models import JobAttempt, JobRecord
 from jobs.queues import Priority
+from jobs.registry import find_task
 from jobs.states import TERMINAL, State
 
 
@@ -29,9 +34,7 @@ class JobPagination(CursorPagination):
         raw = request.query_params.get(self.page_size_query_param)
         if raw is None:
             return self.page_size
-        if not raw.isdigit() or not 1 <= int(raw) <= self.max_page_size:
-            raise ValidationError({"page_size": [f"must be a whole number from 1 to {self.max_page_size}"]})
-        return int(raw)
+        return inputs.parse_count(raw, "page_size", minimum=1, maximum=self.max_page_size)
 
     def decode_cursor(self, request):
         try:
@@ -103,28 +106,14 @@ class QueueStatsSerializer(serializers.Serializer):
     rate_limit = serializers.ListField(child=serializers.FloatField(), allow_null=True, help_text="[jobs, seconds] or null.")
 
 
-class IsStaff(permissions.BasePermission):
-    message = "Staff only."
-
-    def has_permission(self, request, view):
-        return bool(request.user and request.user.is_authenticated and request.user.is_staff)
-
-
-def staff_with(perm: str) -> type[permissions.BasePermission]:
-    """Staff who also hold a model permission (superusers hold them all): for money actions."""
-
-    class StaffWith(IsStaff):
-        message = f"Staff with the {perm} permission only."
-
-        def has_permission(self, request, view):
-            return super().has_permission(request, view) and request.user.has_perm(perm)
-
-    return StaffWith
+VIEW_JOBS = "jobs.view_jobrecord"
+CHANGE_JOBS = "jobs.change_jobrecord"
 
 
 def _visible_jobs(request):
+    """Every job for holders of jobs.view_jobrecord; everyone else the jobs they created."""
     jobs = JobRecord.objects.all()
-    return jobs if request.user.is_staff else jobs.filter(created_by=request.user)
+    return jobs if rules.has(request.user, VIEW_JOBS) else jobs.filter(created_by=request.user)
 
 
 class JobFilterSerializer(serializers.Serializer):
@@ -151,26 +140,31 @@ def _filtered(request, jobs):
 
 
 def _limit(request, default=20, maximum=500) -> int:
-    raw = request.query_params.get("limit", str(default))
-    if not raw.isdigit() or not 1 <= int(raw) <= maximum:
-        raise ValidationError({"limit": [f"must be a whole number from 1 to {maximum}"]})
-    return int(raw)
+    return inputs.parse_count(request.query_params.get("limit", str(default)), "limit", minimum=1, maximum=maximum)
 
 
 @doc("jobs", "List jobs", JOB_PAGE, params=FILTER_PARAMS + PAGE, errors=(400, 401), methods=["GET"], operation_id="jobs_list",
-     description="Staff see every job; everyone else the jobs they created. Newest first.")
-@doc("jobs", "Add a job by task name", JobSerializer, request=EnqueueSerializer, status=201, errors=(400, 401, 403), methods=["POST"])
+     description="Holders of jobs.view_jobrecord see every job; everyone else the jobs they created. Newest first.")
+@doc("jobs", "Add a job by task name", JobSerializer, request=EnqueueSerializer, status=201, errors=(400, 401, 403), methods=["POST"],
+     description="Needs jobs.enqueue_task and the task's own permission; only tasks declared enqueueable by name "
+                 "(never a task that moves money).")
 @api_view(["GET", "POST"])
 @permission_classes([permissions.IsAuthenticated])
 def jobs(request):
-    """GET: jobs you may see (staff: all; others: their own), filtered, newest first, cursor-paginated.
-    POST (staff): add a job by task name."""
+    """GET: jobs you may see (all with jobs.view_jobrecord; otherwise your own), filtered, newest
+    first, cursor-paginated. POST: add a job by task name (jobs.enqueue_task)."""
     if request.method == "POST":
-        if not request.user.is_staff:
-            return Response({"detail": "Staff only."}, status=status.HTTP_403_FORBIDDEN)
+        if not rules.has(request.user, rules.ENQUEUE_TASK):
+            return Response({"detail": rules.needs(rules.ENQUEUE_TASK)}, status=status.HTTP_403_FORBIDDEN)
         data = EnqueueSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         v = data.validated_data
+        task = find_task(v["task"])
+        if task is None:
+            raise ValidationError({"task": [f"no task {v['task']!r}"]})
+        refusal = rules.refusal_to_enqueue_by_name(request.user, task)
+        if refusal:
+            return Response({"detail": refusal}, status=status.HTTP_403_FORBIDDEN)
         options = {k: v[k] for k in ("queue", "dedup_key") if k in v}
         if "priority" in v:
             options["priority"] = Priority[v["priority"].upper()]
@@ -201,14 +195,14 @@ def jobs_failed(request):
 
 
 @doc("jobs", "One job, with its attempts and progress", JobDetailSerializer, errors=(401, 404), methods=["GET"])
-@doc("jobs", "Delete a finished job", None, status=204, errors=(400, 401, 403, 404), methods=["DELETE"])
+@doc("jobs", "Delete a finished job (jobs.delete_jobrecord)", None, status=204, errors=(400, 401, 403, 404), methods=["DELETE"])
 @api_view(["GET", "DELETE"])
 @permission_classes([permissions.IsAuthenticated])
 def job_detail(request, job_id):
     job = get_object_or_404(_visible_jobs(request).prefetch_related("attempt_set"), pk=job_id)
     if request.method == "DELETE":
-        if not request.user.is_staff:
-            return Response({"detail": "Staff only."}, status=status.HTTP_403_FORBIDDEN)
+        if not rules.has(request.user, rules.DELETE_JOBS):
+            return Response({"detail": rules.needs(rules.DELETE_JOBS)}, status=status.HTTP_403_FORBIDDEN)
         try:
             services.job_delete(job.pk, actor=request.user, reason="API")
         except services.JobStateError as exc:
@@ -217,14 +211,19 @@ def job_detail(request, job_id):
     return Response(JobDetailSerializer(job).data)
 
 
-def service_action(model, service, serializer, refusals, refusal_body, *, tag: str, summary: str, permission=IsStaff):
-    """A staff-only POST that calls ``service(pk, actor=..., reason=...)`` on one object and returns
-    it serialised; a refusal (one of ``refusals``) is a 400 with ``refusal_body(exc)``."""
+def service_action(model, service, serializer, refusals, refusal_body, *, tag: str, summary: str, permission, refusal=None):
+    """A POST that calls ``service(pk, actor=..., reason=...)`` on one object and returns it
+    serialised. ``permission``: the DRF permission class; ``refusal(request, obj)``: a reason to
+    refuse this object (403), or None. A refusal by the service (one of ``refusals``) is a 400
+    ``refusal_body(exc)``."""
     @doc(tag, summary, serializer, request=ReasonSerializer)
     @api_view(["POST"])
     @permission_classes([permission])
     def action(request, pk):
-        get_object_or_404(model, pk=pk)
+        obj = get_object_or_404(model, pk=pk)
+        why = refusal(request, obj) if refusal else None
+        if why:
+            return Response({"detail": why}, status=status.HTTP_403_FORBIDDEN)
         reason = _reason(request)
         try:
             changed = service(pk, actor=request.user, reason=reason)
@@ -234,19 +233,27 @@ def service_action(model, service, serializer, refusals, refusal_body, *, tag: s
     return action
 
 
-def _job_action(service, summary):
+def _rerun_refusal(request, job) -> str | None:
+    return rules.refusal_to_rerun(request.user, find_task(job.task_name))
+
+
+def _job_action(service, summary, *, rerun: bool):
     return service_action(JobRecord, service, JobSerializer, services.JobStateError, lambda exc: {"state": [str(exc)]},
-                          tag="jobs", summary=summary)
+                          tag="jobs", summary=f"{summary} ({CHANGE_JOBS})", permission=Needs(CHANGE_JOBS),
+                          refusal=_rerun_refusal if rerun else None)
 
 
-job_retry = _job_action(services.job_retry, "Retry a job now")
-job_cancel = _job_action(services.job_cancel, "Cancel a job")
-job_requeue = _job_action(services.job_requeue, "Requeue a dead or cancelled job")
+job_retry = _job_action(services.job_retry, "Retry a job now", rerun=True)
+job_cancel = _job_action(services.job_cancel, "Cancel a job", rerun=False)
+job_requeue = _job_action(services.job_requeue, "Requeue a dead or cancelled job", rerun=True)
 
 
-@doc("queues", "Every queue with its counts, rates and limits", QueueStatsSerializer(many=True), errors=(401, 403))
+VIEW_QUEUES = "jobs.view_queuestate"
+
+
+@doc("queues", "Every queue with its counts, rates and limits (jobs.view_queuestate)", QueueStatsSerializer(many=True), errors=(401, 403))
 @api_view(["GET"])
-@permission_classes([IsStaff])
+@permission_classes([Needs(VIEW_QUEUES)])
 def queues(request):
     return Response(selectors.queue_stats())
 
@@ -260,17 +267,17 @@ def _queue_or_404(name):
     return stats
 
 
-@doc("queues", "One queue's counts, rates and limits", QueueStatsSerializer, errors=(401, 403, 404))
+@doc("queues", "One queue's counts, rates and limits (jobs.view_queuestate)", QueueStatsSerializer, errors=(401, 403, 404))
 @api_view(["GET"])
-@permission_classes([IsStaff])
+@permission_classes([Needs(VIEW_QUEUES)])
 def queue_detail(request, name):
     return Response(_queue_or_404(name))
 
 
 def _queue_action(service, summary):
-    @doc("queues", summary, QueueStatsSerializer, request=ReasonSerializer)
+    @doc("queues", f"{summary} ({rules.PAUSE_QUEUE})", QueueStatsSerializer, request=ReasonSerializer)
     @api_view(["POST"])
-    @permission_classes([IsStaff])
+    @permission_classes([Needs(rules.PAUSE_QUEUE)])
     def action(request, name):
         _queue_or_404(name)
         service(name, actor=request.user, reason=_reason(request))
@@ -297,9 +304,9 @@ class CleanResultSerializer(serializers.Serializer):
     ids = serializers.ListField(child=serializers.UUIDField())
 
 
-@doc("queues", "Clean: delete a queue's old finished jobs", CleanResultSerializer, request=CleanSerializer)
+@doc("queues", "Clean: delete a queue's old finished jobs (jobs.delete_jobrecord)", CleanResultSerializer, request=CleanSerializer)
 @api_view(["POST"])
-@permission_classes([IsStaff])
+@permission_classes([Needs(rules.DELETE_JOBS)])
 def queue_clean(request, name):
     """Delete a queue's old finished jobs (the seeds' cleanQueue), oldest first; audited."""
     _queue_or_404(name)
@@ -316,9 +323,9 @@ def queue_clean(request, name):
 @permission_classes([permissions.IsAuthenticated])
 def user_jobs(request, user_id: int):
     """The seeds' status/user/:id: a user's jobs (about them, or created by them), newest first.
-    The user themself or staff."""
-    if not (request.user.is_staff or request.user.pk == user_id):
-        return Response({"detail": "You may see only your own jobs."}, status=status.HTTP_403_FORBIDDEN)
+    The user themself, or holders of jobs.view_jobrecord."""
+    if not (request.user.pk == user_id or rules.has(request.user, VIEW_JOBS)):
+        return Response({"detail": "You may see only your own jobs. " + rules.needs(VIEW_JOBS)}, status=status.HTTP_403_FORBIDDEN)
     from django.db.models import Q
 
     jobs = JobRecord.objects.filter(Q(subject_type="user", subject_id=str(user_id)) | Q(created_by_id=user_id))
@@ -326,9 +333,9 @@ def user_jobs(request, user_id: int):
     return Response(JobSerializer(jobs, many=True).data)
 
 
-@doc("dead-letter", "The dead-letter queue", JOB_PAGE, params=FILTER_PARAMS + PAGE, errors=(400, 401, 403))
+@doc("dead-letter", "The dead-letter queue (jobs.view_jobrecord)", JOB_PAGE, params=FILTER_PARAMS + PAGE, errors=(400, 401, 403))
 @api_view(["GET"])
-@permission_classes([IsStaff])
+@permission_classes([Needs(VIEW_JOBS)])
 def dead_letter(request):
     """Jobs out of attempts, newest first (never removed automatically)."""
     paginator = JobPagination()
@@ -346,15 +353,22 @@ class RequeueResultSerializer(serializers.Serializer):
     refused = serializers.DictField(child=serializers.CharField(), help_text="Job id: why it was not requeued.")
 
 
-@doc("dead-letter", "Requeue one or many dead jobs", RequeueResultSerializer, request=RequeueSerializer, errors=(400, 401, 403))
+@doc("dead-letter", "Requeue one or many dead jobs (jobs.change_jobrecord)", RequeueResultSerializer, request=RequeueSerializer,
+     errors=(400, 401, 403))
 @api_view(["POST"])
-@permission_classes([IsStaff])
+@permission_classes([Needs(CHANGE_JOBS)])
 def dead_letter_requeue(request):
-    """Requeue one or many dead jobs: {"ids": [...], "reason": "..."}; reports each refusal."""
+    """Requeue one or many dead jobs: {"ids": [...], "reason": "..."}; reports each refusal (a
+    job of a task that moves money also needs that task's permission)."""
     data = RequeueSerializer(data=request.data)
     data.is_valid(raise_exception=True)
     requeued, refused = [], {}
+    tasks = dict(JobRecord.objects.filter(pk__in=data.validated_data["ids"]).values_list("pk", "task_name"))
     for job_id in data.validated_data["ids"]:
+        why = rules.refusal_to_rerun(request.user, find_task(tasks[job_id])) if job_id in tasks else None
+        if why:
+            refused[str(job_id)] = why
+            continue
         try:
             services.job_requeue(job_id, actor=request.user, reason=data.validated_data["reason"])
             requeued.append(str(job_id))

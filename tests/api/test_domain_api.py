@@ -44,7 +44,7 @@ def test_users_request_and_see_only_their_own_payouts(people):
     created = as_(people["user"]).post("/api/v1/payouts/", {"payee": ann.pk, "amount": "25.00"}, format="json")
     assert created.status_code == 201 and created.json()["state"] == "approved"
     refused = as_(people["user"]).post("/api/v1/payouts/", {"payee": bob.pk, "amount": "5"}, format="json")
-    assert refused.status_code == 400 and "payee" in refused.json()
+    assert refused.status_code == 403 and "payouts.request_payout" in refused.json()["detail"]
     assert [p["payee"] for p in as_(people["other"]).get("/api/v1/payouts/").json()["results"]] == []
     assert as_(people["other"]).get(f"/api/v1/payouts/{created.json()['id']}/").status_code == 404
     assert len(as_(people["staff"]).get("/api/v1/payouts/").json()["results"]) == 1
@@ -82,7 +82,8 @@ def test_reports_statements_for_their_owner_and_downloads(people, run_worker):
     assert own.status_code == 201
     for body in ({"kind": "payee_statement", "parameters": {"payee": people["other"].payee.pk, "period_start": TODAY, "period_end": TODAY}},
                  {"kind": "export", "parameters": {"dataset": "payouts"}}):
-        assert as_(ann).post("/api/v1/reports/", body, format="json").status_code == 400
+        refused = as_(ann).post("/api/v1/reports/", body, format="json")
+        assert refused.status_code == 403 and "reports.add_report" in refused.json()["detail"]
     bad = as_(people["staff"]).post("/api/v1/reports/", {"kind": "export", "parameters": {"dataset": "payouts", "format": "pdf"}}, format="json")
     assert bad.status_code == 400 and "format" in bad.json()
     run_worker()

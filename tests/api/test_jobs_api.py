@@ -1,4 +1,5 @@
 """REST API for queues and jobs: tokens, who may do what, bad input as 400s naming the field."""
+import re
 import uuid
 
 import pytest
@@ -8,16 +9,19 @@ from jobs.api.auth import token_create, token_revoke
 from jobs.models import ApiToken, AuditEntry, JobRecord
 from jobs.services import enqueue
 from jobs.states import State
+from tests.perms import grant_group
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
 def people(django_user_model):
+    """"staff" is an operator: staff with the Operators group's permissions (staff status alone
+    grants nothing; tests/access/test_matrix.py covers every role)."""
     return {
         "user": django_user_model.objects.create_user("ann", "ann@example.com", "pw"),
         "other": django_user_model.objects.create_user("bob", "bob@example.com", "pw"),
-        "staff": django_user_model.objects.create_user("ops", "ops@example.com", "pw", is_staff=True),
+        "staff": grant_group(django_user_model.objects.create_user("ops", "ops@example.com", "pw", is_staff=True), "Operators"),
         "superuser": django_user_model.objects.create_superuser("root", "root@example.com", "pw"),
     }
 
@@ -59,14 +63,14 @@ STAFF_ONLY = [
 
 @pytest.mark.parametrize("who, expected", [(None, {401}), ("user", {403}), ("other", {403}), ("staff", {200, 400}), ("superuser", {200, 400})])
 @pytest.mark.parametrize("method, url", STAFF_ONLY)
-def test_ops_endpoints_are_for_staff_only(people, jobs, who, expected, method, url):
+def test_ops_endpoints_are_for_operators_only(people, jobs, who, expected, method, url):
     client = as_(people[who] if who else None)
     response = getattr(client, method)(url.format(mine=jobs[0].pk))
     assert response.status_code in expected, response.content
 
 
 @pytest.mark.parametrize("who, sees", [("user", {"ann"}), ("other", {"bob"}), ("staff", {"ann", "bob"}), ("superuser", {"ann", "bob"})])
-def test_everyone_sees_only_their_own_jobs_staff_see_all(people, jobs, who, sees):
+def test_everyone_sees_only_their_own_jobs_operators_see_all(people, jobs, who, sees):
     client = as_(people[who])
     listed = client.get("/api/v1/jobs/").json()["results"]
     assert {j["kwargs"]["key"] for j in listed} == sees
@@ -157,10 +161,13 @@ def test_staff_create_a_token_in_the_admin_and_see_the_key_once(client, people):
     from django.urls import reverse
 
     client.force_login(people["superuser"])
-    response = client.post(reverse("admin:jobs_apitoken_add"), {"user": people["user"].pk, "name": "ci"}, follow=True)
-    key = response.content.decode().split("it is not shown again: ")[1].split("<")[0].strip()
+    response = client.post(reverse("admin:jobs_apitoken_add"), {"user": people["user"].pk, "name": "ci"})
+    assert response.status_code == 200 and "no-store" in response["Cache-Control"]
+    key = re.search(r'value="(cvy_[^"]+)"', response.content.decode()).group(1)
     token = ApiToken.objects.get()
-    assert key.startswith(token.prefix) and client.get(reverse("admin:jobs_apitoken_change", args=[token.pk])).content.count(key.encode()) == 0
+    assert key.startswith(token.prefix) and token.user == people["user"]
+    assert key not in str(response.cookies) and not list(response.wsgi_request._messages)  # on the page only, never in a message
+    assert client.get(reverse("admin:jobs_apitoken_change", args=[token.pk])).content.count(key.encode()) == 0
     api = APIClient()
     api.credentials(HTTP_AUTHORIZATION=f"Token {key}")
     assert api.get("/api/v1/jobs/").status_code == 200

@@ -3,13 +3,13 @@ pause and resume, the live fragment and the chart data."""
 from datetime import timedelta
 
 import pytest
-from django.contrib.auth.models import Permission
 from django.utils import timezone
 
 from jobs import metrics
 from jobs.models import AuditEntry, JobRecord, QueueState, WorkerHeartbeat
 from jobs.services import enqueue
 from jobs.states import State
+from tests.perms import grant
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -72,9 +72,11 @@ def test_non_staff_are_sent_to_the_login_and_actions_need_permissions(client, dj
     assert client.post("/admin/dashboard/queues/reports/pause/").status_code == 302
     user.is_staff = True
     user.save()
+    assert client.get("/admin/dashboard/").status_code == 403  # staff status alone grants nothing
+    grant(user, "jobs.view_queuestate")
     assert client.get("/admin/dashboard/").status_code == 200
     assert "Pause" not in client.get("/admin/dashboard/live/").content.decode()  # no permission, no button
     assert client.post("/admin/dashboard/queues/reports/pause/").status_code == 403
-    user.user_permissions.add(Permission.objects.get(codename="change_queuestate"))
+    grant(user, "jobs.pause_queue")
     assert client.post("/admin/dashboard/queues/reports/pause/").status_code == 302
     assert QueueState.objects.get(name="reports").paused

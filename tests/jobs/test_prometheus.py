@@ -12,6 +12,7 @@ from jobs.api.auth import token_create
 from jobs.models import JobRecord, WorkerHeartbeat
 from jobs.services import enqueue
 from jobs.states import State
+from tests.perms import grant
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -20,7 +21,7 @@ def samples(text: str) -> dict:
     return {(s.name, tuple(sorted(s.labels.items()))): s.value for f in text_string_to_metric_families(text) for s in f.samples}
 
 
-def test_metrics_need_the_token_or_a_staff_api_token(settings, django_user_model):
+def test_metrics_need_the_token_or_the_api_token_of_a_user_who_may_see_queues(settings, django_user_model):
     settings.METRICS_TOKEN = "s3cret-scrape"
     client = Client()
     assert client.get("/metrics").status_code == 401
@@ -29,6 +30,8 @@ def test_metrics_need_the_token_or_a_staff_api_token(settings, django_user_model
     user = django_user_model.objects.create_user("ann")
     assert client.get("/metrics", HTTP_AUTHORIZATION=f"Token {token_create(user, 't')[1]}").status_code == 401
     staff = django_user_model.objects.create_user("ops", is_staff=True)
+    assert client.get("/metrics", HTTP_AUTHORIZATION=f"Token {token_create(staff, 't')[1]}").status_code == 401  # staff alone: no
+    grant(staff, "jobs.view_queuestate")
     assert client.get("/metrics", HTTP_AUTHORIZATION=f"Token {token_create(staff, 't')[1]}").status_code == 200
     settings.METRICS_TOKEN = ""
     assert client.get("/metrics", HTTP_AUTHORIZATION="Bearer ").status_code == 401  # no token configured: bearer never works

@@ -121,7 +121,7 @@ def test_admin_validates_and_fires_now(client, django_user_model, minutely):
     assert page.status_code == 200 and b"is not a valid cron expression" in page.content
     assert not Schedule.objects.filter(name="bad").exists()
     response = client.post("/admin/jobs/schedule/", {"action": "fire_now", "_selected_action": [minutely.pk]}, follow=True)
-    assert b"Enqueued 1 job" in response.content
+    assert b"Enqueued a job for: 1 schedule(s)" in response.content
     assert AuditEntry.objects.get(action="schedule.fire_now").actor == boss
     assert client.get(f"/admin/jobs/schedule/{minutely.pk}/change/").status_code == 200
 

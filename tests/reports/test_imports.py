@@ -137,3 +137,61 @@ def test_an_import_whose_file_vanished_is_retried_then_marked_failed(run_worker)
     record.refresh_from_db()
     assert record.state == "failed" and ("No such file" in record.error or "FileNotFoundError" in record.error)
     assert JobRecord.objects.get(pk=record.job_id).state == State.DEAD and not Payee.objects.exists()
+
+
+def test_uploaded_files_are_encrypted_at_rest_and_read_back(run_worker):
+    record = import_request("payees", upload("payees.csv", PAYEES))
+    with record.file.open("rb") as fh:
+        stored = fh.read()
+    assert record.file.name.endswith(".csv.enc")
+    assert b"DE89370400440532013000" not in stored and b"username" not in stored
+    run_worker("imports")
+    record.refresh_from_db()
+    assert record.state == "done" and record.created == 2
+
+
+def test_uploaded_files_are_deleted_after_the_retention_period(run_worker, settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from reports.imports import import_expire_files
+
+    settings.IMPORT_FILE_RETENTION = 3600
+    record = run("payees", "payees.csv", PAYEES, run_worker)
+    path = record.file.path
+    assert import_expire_files() == 0  # finished just now: kept
+    Import.objects.filter(pk=record.pk).update(finished_at=timezone.now() - timedelta(hours=2))
+    assert import_expire_files() == 1
+    record.refresh_from_db()
+    assert not record.file and record.file_deleted_at is not None and record.created == 2 and record.errors
+    import os
+
+    assert not os.path.exists(path)
+    assert import_expire_files() == 0
+
+
+def test_usernames_made_by_an_import_pass_djangos_username_validator(run_worker):
+    record = run("payees", "payees.csv", "username,currency,account\nbad name!,EUR,DE89370400440532013000\nok.name,EUR,12345678\n",
+                 run_worker)
+    assert (record.created, record.failed) == (1, 1)
+    assert record.errors[0]["field"] == "username" and "bad name!" in record.errors[0]["message"]
+
+
+def test_every_change_an_import_makes_is_audited_in_the_uploaders_name(run_worker, django_user_model):
+    from jobs.models import AuditEntry
+
+    uploader = django_user_model.objects.create_user("fin")
+    record = import_request("payees", upload("payees.csv", PAYEES), requested_by=uploader)
+    run_worker("imports")
+    actions = AuditEntry.objects.filter(object_type="payee")
+    assert actions.count() == 2 and {a.actor for a in actions} == {uploader}
+    assert {a.reason for a in actions} == {f"import #{record.pk}"}
+    assert not AuditEntry.objects.filter(actor_label="system:import").exists()
+
+
+def test_non_ascii_digits_are_not_read_as_amounts(run_worker):
+    run("payees", "payees.csv", PAYEES, run_worker)
+    record = run("ledger", "ledger.csv", "username,amount,reference\nann,١٢,r-1\nann,12.00,r-2\n", run_worker)
+    assert (record.created, record.failed) == (1, 1) and record.errors[0]["field"] == "amount"
+    assert Payee.objects.get(user__username="ann").balance == Decimal("12.00")

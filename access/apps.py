@@ -1,0 +1,9 @@
+from django.apps import AppConfig
+
+
+class AccessConfig(AppConfig):
+    name = "access"
+    verbose_name = "Access"
+
+    def ready(self):
+        from access import checks  # noqa: F401  (registers the route-group checks)
