@@ -206,6 +206,25 @@ def _cases(table) -> list:
             for row in table for role, code in zip(ROLES, row[-1])]
 
 
+def _session(users, role, perms) -> Client:
+    """A browser client signed in as the role (anonymous: not signed in)."""
+    client = Client()
+    user = _as(users, role, perms)
+    if user is not None:
+        client.force_login(user)
+    return client
+
+
+def _superuser_request():
+    """A request from an unsaved superuser, for asking a ModelAdmin what it offers."""
+    from django.contrib.auth import get_user_model
+    from django.test import RequestFactory
+
+    request = RequestFactory().get("/admin/")
+    request.user = get_user_model()(is_superuser=True, is_staff=True, is_active=True)
+    return request
+
+
 def _status(response) -> int | str:
     if response.status_code == 302 and "/admin/login/" in response.get("Location", ""):
         return L
@@ -234,11 +253,7 @@ def test_api(world, method, path, body, perms, role, expected):
 @pytest.mark.parametrize("method, path, perms, role, expected", _cases(DASHBOARD))
 def test_dashboard(world, method, path, perms, role, expected):
     users, ids = world
-    client = Client()
-    user = _as(users, role, perms)
-    if user is not None:
-        client.force_login(user)
-    response = getattr(client, method)(path.format(**ids))
+    response = getattr(_session(users, role, perms), method)(path.format(**ids))
     assert _status(response) == expected, (role, path, response.content[:300])
 
 
@@ -295,35 +310,21 @@ def _admin_pages():
 
 
 def _superuser_may_add(model_admin) -> bool:
-    from django.contrib.auth import get_user_model
-    from django.test import RequestFactory
-
-    request = RequestFactory().get("/admin/")
-    request.user = get_user_model()(is_superuser=True, is_staff=True, is_active=True)
-    return model_admin.has_add_permission(request)
+    return model_admin.has_add_permission(_superuser_request())
 
 
 @pytest.mark.parametrize("label, page, perms, role, expected", _admin_pages())
 def test_admin_pages(world, label, page, perms, role, expected):
     users, _ = world
-    client = Client()
-    user = _as(users, role, perms)
-    if user is not None:
-        client.force_login(user)
-    response = client.get(reverse(f"admin:{label.replace('.', '_')}_{page}"))
+    response = _session(users, role, perms).get(reverse(f"admin:{label.replace('.', '_')}_{page}"))
     assert _status(response) == expected, (role, label, page, response.content[:300])
 
 
 def _all_actions() -> dict:
     """(model label, action) -> permissions, for every action a superuser is offered."""
-    from django.contrib.auth import get_user_model
-    from django.test import RequestFactory
-
     found = {}
     for label, _model, model_admin in _registered():
-        request = RequestFactory().get("/admin/")
-        request.user = get_user_model()(is_superuser=True, is_staff=True, is_active=True)
-        for name in model_admin.get_actions(request):
+        for name in model_admin.get_actions(_superuser_request()):
             app, model_name = label.split(".")
             found[(label, name)] = ACTIONS.get((label, name), [f"{app}.delete_{model_name}"] if name == "delete_selected" else None)
     return found
@@ -362,9 +363,7 @@ def test_admin_actions_are_offered_to_exactly_their_permission_holders(world, la
         assert not offered("perm", view), "offered to a user who may only look"
     assert offered("perm", view + perms)
     assert offered("superuser", [])
-    client = Client()
-    client.force_login(_as(users, "perm", view + perms))
-    assert client.get(reverse(f"admin:{app}_{name}_changelist")).status_code == 200  # and the list it is on opens
+    assert _session(users, "perm", view + perms).get(reverse(f"admin:{app}_{name}_changelist")).status_code == 200  # the list opens
 
 
 def _rq_cases():
@@ -391,11 +390,7 @@ def _rq_cases():
 @pytest.mark.parametrize("method, url, role, expected", _rq_cases())
 def test_rq_dashboard(world, method, url, role, expected):
     users, _ = world
-    client = Client()
-    user = _as(users, role, ["django_rq.admin"])
-    if user is not None:
-        client.force_login(user)
-    response = getattr(client, method)(url)
+    response = getattr(_session(users, role, ["django_rq.admin"]), method)(url)
     status = _status(response)
     if expected == "allowed":
         assert status not in (401, 403, L) and status < 500, (role, url, response.content[:300])
