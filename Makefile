@@ -4,6 +4,8 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 export PATH := $(abspath $(BIN)):$(PATH)
 WITH_SERVICES := $(BIN)/python scripts/with_services.py --
+# A developer's running system: Redis data kept in .conveyor/, services recorded for a second terminal.
+WITH_LOCAL_SERVICES := $(BIN)/python scripts/with_services.py --local --
 PORT ?= 8000
 export PORT
 
@@ -25,11 +27,11 @@ $(BIN)/.bench-installed: requirements-bench.txt $(BIN)/.installed
 # DJANGO_ENV: local for make run / cluster / bench (DEBUG allowed, 127.0.0.1 only), test for make
 # test; a deploy gets production, the default (config/settings.py).
 run: venv
-	DJANGO_ENV=$${DJANGO_ENV:-local} WEB_HOST=$${WEB_HOST:-127.0.0.1} $(WITH_SERVICES) sh scripts/run.sh
+	DJANGO_ENV=$${DJANGO_ENV:-local} WEB_HOST=$${WEB_HOST:-127.0.0.1} $(WITH_LOCAL_SERVICES) sh scripts/run.sh
 
 # Two web instances, three workers, two schedulers on one Redis and one database (docs/deploy.md).
 cluster: venv
-	DJANGO_ENV=$${DJANGO_ENV:-local} WEB_HOST=$${WEB_HOST:-127.0.0.1} $(WITH_SERVICES) sh scripts/cluster.sh
+	DJANGO_ENV=$${DJANGO_ENV:-local} WEB_HOST=$${WEB_HOST:-127.0.0.1} $(WITH_LOCAL_SERVICES) sh scripts/cluster.sh
 
 test: venv
 	@sh scripts/install_browser.sh
@@ -43,4 +45,4 @@ chaos: venv
 	DJANGO_ENV=$${DJANGO_ENV:-test} CHAOS_KILLS=100 $(WITH_SERVICES) $(BIN)/python -m pytest -q tests/reliability/test_kill_workers.py
 
 clean:
-	rm -rf $(VENV) db.sqlite3 test_db.sqlite3* staticfiles
+	rm -rf $(VENV) db.sqlite3 test_db.sqlite3* staticfiles .conveyor

@@ -8,21 +8,31 @@ from urllib.parse import quote
 
 from django.core.exceptions import ImproperlyConfigured
 
+from config import runtime
 from config.env import Env
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 env = Env()
+# What a running `make run` / `make cluster` in this checkout recorded ({} when none runs):
+# used only for what the environment leaves unset, so a second terminal reaches the same services.
+# Never for tests or a deploy that names its environment.
+LOCAL_RUNTIME = runtime.read(BASE_DIR) if env.str("DJANGO_ENV", "") in ("", "local") else {}
 
 # --- Environment -----------------------------------------------------------
 # production (the default: what a deploy gets unless it says otherwise), local (make run,
 # make cluster: DEBUG allowed, embedded services) or test (make test, CI).
-DJANGO_ENV = env.str("DJANGO_ENV", "production")
+DJANGO_ENV = env.str("DJANGO_ENV", LOCAL_RUNTIME.get("DJANGO_ENV", "production"))
 if DJANGO_ENV not in ("local", "test", "production"):
     raise ImproperlyConfigured(f"DJANGO_ENV={DJANGO_ENV!r} must be local, test or production.")
 PRODUCTION = DJANGO_ENV == "production"
 LOCAL = DJANGO_ENV == "local"
 
 if PRODUCTION:
+    if not env.str("SECRET_KEY", ""):
+        raise ImproperlyConfigured(
+            "SECRET_KEY must be set (DJANGO_ENV is production, the default). On a developer's machine, start `make run` "
+            "in another terminal (its services are found from here), or set DJANGO_ENV=local."
+        )
     SECRET_KEY = env.str("SECRET_KEY")  # no default in production: start-up fails naming it
 else:
     SECRET_KEY = env.str("SECRET_KEY", "dev-only-insecure-key-do-not-use-in-production")
@@ -63,9 +73,13 @@ def _redis_url() -> str:
     if url:
         return url
     host = env.str("REDIS_HOST", "")
+    if not host and LOCAL_RUNTIME.get("REDIS_URL"):
+        return LOCAL_RUNTIME["REDIS_URL"]
     if not host:
         raise ImproperlyConfigured(
-            "REDIS_URL must be set (make run / make test start an embedded Redis and set it for you)."
+            "REDIS_URL must be set, and no `make run` or `make cluster` is running in this checkout to take it from. "
+            "Start `make run` in another terminal (it starts an embedded Redis and records it for commands like this one), "
+            "or set REDIS_URL."
         )
     port = env.int("REDIS_PORT", 6379, minimum=1)
     password = env.str("REDIS_PASSWORD", "")
@@ -316,7 +330,7 @@ TEMPLATES = [
     },
 ]
 
-DATABASES = {"default": env.db_url("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
+DATABASES = {"default": env.db_url("DATABASE_URL", LOCAL_RUNTIME.get("DATABASE_URL") or f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Several processes (web, workers, scheduler) share the file: wait for locks
     # instead of failing, and keep the test database on disk so worker
@@ -436,6 +450,10 @@ RQ_SHOW_ADMIN_LINK = True
 LOG_FORMAT = env.str("LOG_FORMAT", "json" if PRODUCTION else "plain")
 if LOG_FORMAT not in ("json", "plain"):
     raise ImproperlyConfigured(f"LOG_FORMAT={LOG_FORMAT!r} must be json or plain.")
+# RQ's own worker lines (maintenance, connection trouble); the per-job lines are INFO of jobs.runtime.
+RQ_LOG_LEVEL = env.str("RQ_LOG_LEVEL", "WARNING").upper()
+if RQ_LOG_LEVEL not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+    raise ImproperlyConfigured(f"RQ_LOG_LEVEL={RQ_LOG_LEVEL!r} must be DEBUG, INFO, WARNING, ERROR or CRITICAL.")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -446,5 +464,5 @@ LOGGING = {
     },
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["context"]}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", "INFO")},
-    "loggers": {"rq.worker": {"level": env.str("RQ_LOG_LEVEL", "WARNING")}, "axes": {"level": "WARNING"}},
+    "loggers": {"rq.worker": {"level": RQ_LOG_LEVEL}, "axes": {"level": "WARNING"}},
 }

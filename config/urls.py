@@ -12,6 +12,9 @@ register_converter(IdConverter, "id")  # before the includes below, which use it
 admin.site.site_header = "Conveyor operations"
 admin.site.site_title = "Conveyor"
 admin.site.index_title = "Jobs, payouts and reports"
+# List pages need the width (the columns that matter fit 1,280 px); the header links and the
+# index page lead everywhere the sidebar did.
+admin.site.enable_nav_sidebar = False
 
 # The operations dashboard lives inside the admin (its login, staff check and URL namespace).
 _admin_urls = admin.site.get_urls
@@ -20,6 +23,7 @@ admin.site.get_urls = lambda: dashboard.urls() + _admin_urls()
 # django-rq registers its dashboard inside the admin (/admin/django_rq/dashboard/),
 # behind the admin's staff check.
 urlpatterns = [
+    path("", jobs_views.home, name="home"),
     path("admin/", admin.site.urls),
     path("reports/", include("reports.urls")),
     path("api/v1/", include("jobs.api.urls")),

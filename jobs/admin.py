@@ -17,10 +17,11 @@ from django.core.paginator import Paginator
 from django.db.models import Q
 from django.template.response import TemplateResponse
 from django.urls import reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 
 from access import rules
 from jobs import rq_dashboard, scheduling, selectors, services
+from jobs.admin_format import clipped, compact_time
 from jobs.errors import FieldError
 from jobs.forms import SafeJSONFormField
 from jobs.models import ApiToken, AuditEntry, DeadLetterJob, JobAttempt, JobRecord, Notification, QueueState, Schedule, ScheduleFire, WorkerHeartbeat
@@ -33,27 +34,6 @@ _STATE_COLOURS = {
     State.PENDING: "#8a8a8a", State.SCHEDULED: "#6f42c1", State.QUEUED: "#417690", State.RUNNING: "#e0a800",
     State.RETRYING: "#fd7e14", State.SUCCEEDED: "#28a745", State.DEAD: "#c82333", State.CANCELLED: "#5a5a5a",
 }
-
-
-class JobAttemptInline(admin.TabularInline):
-    model = JobAttempt
-    extra = 0
-    can_delete = False
-    fields = ("number", "outcome", "started_at", "finished_at", "duration", "worker_name", "exc_type", "exc_message", "traceback_view")
-    readonly_fields = fields
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    @admin.display(description="duration")
-    def duration(self, attempt):
-        return f"{attempt.duration_ms} ms"
-
-    @admin.display(description="traceback")
-    def traceback_view(self, attempt):
-        if not attempt.traceback:
-            return "-"
-        return format_html("<details><summary>show</summary><pre style='white-space:pre-wrap'>{}</pre></details>", attempt.traceback)
 
 
 def run_each(modeladmin, request, ids, service, verb: str, *, noun: str = "job", refusals=(services.JobStateError,),
@@ -139,7 +119,8 @@ class QueueFilter(KnownValuesFilter):
 
 @admin.register(JobRecord)
 class JobRecordAdmin(admin.ModelAdmin):
-    list_display = ("short_id", "task_name", "queue", "state_badge", "priority", "attempts_view", "progress_bar", "created_at", "duration", "subject")
+    # What fits a 1,280 px screen: priority and subject are filters and search (tests/e2e/test_screens_browser.py).
+    list_display = ("short_id", "task_name", "queue", "state_badge", "attempts_view", "progress_bar", "created", "duration")
     # Built for millions of rows (bench/million.py): every filter is an indexed equality or range,
     # search is exact (indexed), no date hierarchy (its year list is a scan), counts are capped.
     list_filter = ("state", QueueFilter, TaskFilter, "priority", ("created_at", admin.DateFieldListFilter))
@@ -148,18 +129,74 @@ class JobRecordAdmin(admin.ModelAdmin):
     list_per_page = 50
     paginator = CappedCountPaginator
     show_full_result_count = False  # no COUNT(*) over the whole table on every page
-    inlines = [JobAttemptInline]
     actions = ["retry_jobs", "requeue_jobs", "cancel_jobs"]
+    # A job page is a record, never a form: what happened first (state, progress, attempts, times),
+    # then what it was asked to do; the actions that apply are buttons at the top.
+    change_form_template = "admin/jobs/jobrecord/change_form.html"
     fieldsets = (
-        (None, {"fields": ("id", "task_name", "queue", "state_badge", "priority", "progress_bar", "progress_message")}),
-        ("Arguments and result", {"fields": ("args", "kwargs", "result", "last_error", "dedup_key", "cancel_requested")}),
-        ("Attempts", {"fields": ("attempts", "max_attempts", "total_attempts", "retry_policy", "timeout")}),
-        ("Times", {"fields": ("created_at", "run_at", "enqueued_at", "started_at", "finished_at", "worker_name")}),
+        (None, {"fields": ("id", "task_name", "queue", "state_badge", "priority", "progress_bar", "progress_message", "attempts_view",
+                           "timings", "last_error")}),
+        ("Attempts", {"fields": ("attempt_table",)}),
+        ("Arguments and result", {"fields": ("args", "kwargs", "result", "dedup_key", "cancel_requested")}),
+        ("Policy", {"fields": ("max_attempts", "total_attempts", "retry_policy", "timeout", "run_at", "enqueued_at", "worker_name")}),
         ("Tracing", {"fields": ("correlation_id", "created_by", "subject_type", "subject_id", "audit_trail")}),
     )
+    OBJECT_ACTIONS = {  # action: (label, service, the states it applies to, runs the job again)
+        "retry": ("Retry now", services.job_retry, {State.RETRYING, State.DEAD, State.CANCELLED}, True),
+        "requeue": ("Requeue from the dead-letter queue", services.job_requeue, {State.DEAD}, True),
+        "cancel": ("Cancel", services.job_cancel, {State.PENDING, State.SCHEDULED, State.QUEUED, State.RETRYING, State.RUNNING}, False),
+    }
 
     def get_readonly_fields(self, request, obj=None):
         return [f for fieldset in self.fieldsets for f in fieldset[1]["fields"]]
+
+    def has_change_permission(self, request, obj=None):
+        # The change permission allows the actions; a job itself is never edited, so its page is
+        # view-only ("View job record", no Save buttons) for everyone.
+        return obj is None and super().has_change_permission(request)
+
+    def get_urls(self):
+        from django.urls import path
+
+        name = f"{self.opts.app_label}_{self.opts.model_name}_act"
+        return [path("<path:object_id>/act/<str:action>/", self.admin_site.admin_view(self.object_action), name=name),
+                *super().get_urls()]
+
+    def _actions_for(self, request, job) -> list[dict]:
+        if not self.has_change_permission(request):
+            return []
+        name = f"admin:{self.opts.app_label}_{self.opts.model_name}_act"
+        return [{"label": label, "url": reverse(name, args=[job.pk, action]), "key": action}
+                for action, (label, _service, states, rerun) in self.OBJECT_ACTIONS.items()
+                if job.state in states and not (rerun and rules.refusal_to_rerun(request.user, find_task(job.task_name)))]
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        job = self.get_object(request, object_id)
+        extra = {"job_actions": self._actions_for(request, job) if job else []}
+        return super().change_view(request, object_id, form_url, {**(extra_context or {}), **extra})
+
+    def object_action(self, request, object_id, action):
+        """One action from the job page's buttons (POST), with the same rules as the list's actions."""
+        from django.http import Http404, HttpResponseNotAllowed
+        from django.shortcuts import redirect
+
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        job = self.get_object(request, object_id)
+        if job is None or action not in self.OBJECT_ACTIONS:
+            raise Http404("No such job or action.")
+        label, service, _states, rerun = self.OBJECT_ACTIONS[action]
+        refusal = rules.needs("jobs.change_jobrecord") if not self.has_change_permission(request) else None
+        refusal = refusal or (rules.refusal_to_rerun(request.user, find_task(job.task_name)) if rerun else None)
+        if refusal:
+            raise PermissionDenied(refusal)
+        try:
+            service(job.pk, actor=request.user, reason=f"admin: {label.lower()}")
+        except services.JobStateError as exc:
+            self.message_user(request, str(exc), messages.WARNING)
+        else:
+            self.message_user(request, f"{label}: done.", messages.SUCCESS)
+        return redirect(reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_change", args=[job.pk]))
 
     def has_add_permission(self, request):
         return False  # jobs are created by services, the API and schedules, not typed in
@@ -189,9 +226,48 @@ class JobRecordAdmin(admin.ModelAdmin):
     def attempts_view(self, job):
         return f"{job.attempts}/{job.max_attempts}"
 
+    @admin.display(description="times")
+    def timings(self, job):
+        parts = [f"created {compact_time(job.created_at)}"]
+        if job.started_at:
+            parts.append(f"started {compact_time(job.started_at)}")
+        if job.finished_at:
+            parts.append(f"finished {compact_time(job.finished_at)}")
+        if job.started_at and job.finished_at:
+            parts.append(f"ran {(job.finished_at - job.started_at).total_seconds():.2f} s")
+        if job.run_at and not job.finished_at:
+            parts.append(f"next run {compact_time(job.run_at)}")
+        return " · ".join(parts)
+
+    @admin.display(description="attempts")
+    def attempt_table(self, job):
+        attempts = list(job.attempt_set.order_by("number"))
+        if not attempts:
+            return "No attempt yet."
+        rows = format_html_join("", "<tr><td>{}</td><td>{}</td><td>{}</td><td>{} ms</td><td>{}</td><td>{}</td><td>{}</td></tr>", (
+            (a.number, a.get_outcome_display(), compact_time(a.started_at), a.duration_ms, clipped(a.worker_name, 24),
+             clipped(f"{a.exc_type}: {a.exc_message}" if a.exc_type else "", 80),
+             format_html("<details><summary>traceback</summary><pre style='white-space:pre-wrap'>{}</pre></details>", a.traceback)
+             if a.traceback else "")
+            for a in attempts))
+        return format_html("<table><tr><th>#</th><th>outcome</th><th>started</th><th>took</th><th>worker</th><th>error</th><th></th>"
+                           "</tr>{}</table>", rows)
+
     @admin.display(description="progress")
     def progress_bar(self, job):
-        return format_html('<progress value="{}" max="100" style="width:80px"></progress> {}%', job.progress, job.progress)
+        return format_html('<progress value="{}" max="100" style="width:50px"></progress> {}%', job.progress, job.progress)
+
+    @admin.display(description="created", ordering="created_at")
+    def created(self, job):
+        return compact_time(job.created_at)
+
+    @admin.display(description="finished", ordering="finished_at")
+    def finished(self, job):
+        return compact_time(job.finished_at)
+
+    @admin.display(description="last error")
+    def error_short(self, job):
+        return clipped(job.last_error, 60)
 
     @admin.display(description="run time")
     def duration(self, job):
@@ -223,7 +299,7 @@ class JobRecordAdmin(admin.ModelAdmin):
 
 @admin.register(DeadLetterJob)
 class DeadLetterJobAdmin(JobRecordAdmin):
-    list_display = ("short_id", "task_name", "queue", "attempts_view", "last_error", "finished_at", "subject")
+    list_display = ("short_id", "task_name", "queue", "attempts_view", "error_short", "finished")
     list_filter = (QueueFilter, TaskFilter, ("finished_at", admin.DateFieldListFilter))
     actions = ["requeue_jobs"]
 
@@ -235,7 +311,7 @@ class DeadLetterJobAdmin(JobRecordAdmin):
         return rules.has(request.user, "jobs.view_jobrecord") or rules.has(request.user, "jobs.change_jobrecord")
 
     def has_change_permission(self, request, obj=None):
-        return rules.has(request.user, "jobs.change_jobrecord")
+        return obj is None and rules.has(request.user, "jobs.change_jobrecord")
 
     def has_module_permission(self, request):
         return self.has_view_permission(request)
@@ -262,7 +338,7 @@ class AuditEntryAdmin(admin.ModelAdmin):
 class QueueStateAdmin(admin.ModelAdmin):
     """Every queue with its load and limits; pause and resume from here."""
 
-    list_display = ("name", "status", "waiting", "running", "retrying", "dead", "rate_limit", "changed_at", "changed_by", "reason")
+    list_display = ("name", "status", "waiting", "running", "retrying", "dead", "rate_limit", "last_change")
     list_filter = ("paused",)
     actions = ["pause_queues", "resume_queues", "clean_succeeded"]
     readonly_fields = ("name", "paused", "changed_at", "changed_by", "reason")
@@ -285,6 +361,11 @@ class QueueStateAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+    @admin.display(description="last change", ordering="changed_at")
+    def last_change(self, queue):
+        who = queue.changed_by.get_username() if queue.changed_by else "system"
+        return clipped(f"{compact_time(queue.changed_at)} by {who}" + (f": {queue.reason}" if queue.reason else ""), 45)
 
     @admin.display(description="status", ordering="paused")
     def status(self, queue):
@@ -399,7 +480,7 @@ class ScheduleAdmin(admin.ModelAdmin):
 
     form = ScheduleForm
 
-    list_display = ("name", "task_name", "timing", "timezone", "enabled", "next_fire_at", "last_fire_at", "last_job_link", "last_error")
+    list_display = ("name_short", "task_name", "timing", "enabled", "next_fire", "last_fire", "last_job_link", "problem")
     list_filter = ("enabled", "task_name")
     search_fields = ("name", "task_name")
     readonly_fields = ("next_fire_at", "last_fire_at", "last_job", "last_error", "updated_at")
@@ -411,9 +492,26 @@ class ScheduleAdmin(admin.ModelAdmin):
     inlines = [ScheduleFireInline]
     actions = ["fire_now", "enable", "disable"]
 
+    @admin.display(description="name", ordering="name")
+    def name_short(self, schedule):
+        return clipped(schedule.name, 32)
+
     @admin.display(description="when")
     def timing(self, schedule):
-        return schedule.cron or f"every {schedule.interval_seconds} s"
+        when = schedule.cron or f"every {schedule.interval_seconds} s"
+        return when if schedule.timezone == "UTC" else clipped(f"{when} ({schedule.timezone})", 36)
+
+    @admin.display(description="next fire", ordering="next_fire_at")
+    def next_fire(self, schedule):
+        return compact_time(schedule.next_fire_at)
+
+    @admin.display(description="last fire", ordering="last_fire_at")
+    def last_fire(self, schedule):
+        return compact_time(schedule.last_fire_at)
+
+    @admin.display(description="last error")
+    def problem(self, schedule):
+        return clipped(schedule.last_error, 30)
 
     @admin.display(description="last job")
     def last_job_link(self, schedule):

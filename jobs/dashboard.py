@@ -29,6 +29,7 @@ from django.views.decorators.http import require_POST
 from access import rules
 from jobs import metrics, selectors, services
 from jobs.models import JobRecord, WorkerHeartbeat
+from jobs.queues import logical_queue_name
 from jobs.redis import get_redis
 from jobs.states import State
 
@@ -55,9 +56,14 @@ def _live_context(request) -> dict:
     queues = selectors.queue_stats()
     workers = list(WorkerHeartbeat.objects.order_by("name")) if rules.has(request.user, "jobs.view_workerheartbeat") else []
     lost_after = timedelta(seconds=settings.WORKER_LOST_AFTER)
+    every_queue = set(settings.CONVEYOR_QUEUES)
     for worker in workers:
         worker.age = round((now - worker.last_seen).total_seconds(), 1)
         worker.alive = now - worker.last_seen < lost_after
+        # A worker listens to four priority-tier lists per queue: show the queues, the lists on hover.
+        logical = list(dict.fromkeys(logical_queue_name(name) for name in worker.queues))
+        worker.queue_summary = f"all {len(logical)} queues" if set(logical) == every_queue else ", ".join(logical)
+        worker.queue_lists = ", ".join(worker.queues)
     try:
         schedulers = metrics.schedulers(get_redis())
     except Exception:

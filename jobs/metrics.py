@@ -165,7 +165,8 @@ def series(hours: int = 1, step_minutes: int = 1, now: datetime | None = None) -
             slot["p50"][i] = max(slot["p50"][i] or 0.0, p50)
         if waiting is not None:
             slot["waiting"][i] = waiting
-    return {"start": start.isoformat(), "step_minutes": step_minutes, "labels": [s.strftime("%H:%M") for s in steps], "queues": out}
+    return {"start": start.isoformat(), "step_minutes": step_minutes, "labels": [s.strftime("%H:%M") for s in steps],
+            "times": [int(s.timestamp()) for s in steps], "queues": out}
 
 
 def last_hour(now: datetime | None = None) -> dict[str, dict]:

@@ -38,7 +38,7 @@ def flaky(ctx, fail_times: int = 2):
 
 @task("jobs.cleanup", queue="maintenance", permission="jobs.enqueue_task")
 def cleanup(ctx):
-    """The retention cleanup (jobs/retention.py); the scheduler enqueues it every QUEUE_CLEANUP_INTERVAL."""
+    """The retention cleanup (jobs/retention.py), fired by the "Retention cleanup" schedule."""
     from jobs import retention
 
     return retention.cleanup()

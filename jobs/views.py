@@ -23,3 +23,20 @@ def ready(request):
     and a scheduler is present. 200 when all hold, 503 otherwise, with each check's result."""
     report = selectors.readiness()
     return JsonResponse(report, status=200 if report["status"] == "ok" else 503)
+
+
+@require_GET
+def home(request):
+    """``/``, where the admin's "View site" leads: people who may see the queues go to the
+    dashboard, other staff to the admin; everyone else gets a page pointing to the admin's
+    login and the API docs."""
+    from django.shortcuts import redirect
+    from django.template.response import TemplateResponse
+
+    from access import rules
+
+    if rules.has(request.user, "jobs.view_queuestate") and request.user.is_staff:
+        return redirect("admin:jobs-dashboard")
+    if getattr(request.user, "is_staff", False) and request.user.is_active:
+        return redirect("admin:index")
+    return TemplateResponse(request, "home.html", {})

@@ -67,12 +67,19 @@ class ConveyorWorker(SimpleWorker):
 
     def _tiered(self, queues):
         """Replace each logical queue by its four tier lists, tier-major; keep explicit tier lists as given."""
+        if not queues:  # django-rq builds one with no queues to read worker statistics
+            return []
         logical = [q.name for q in queues if q.name in settings.CONVEYOR_QUEUES]
         extra = [q for q in queues if q.name not in settings.CONVEYOR_QUEUES]
         names = tiered_rq_names(list(dict.fromkeys(logical)))
         connection = queues[0].connection
         tiered = [self.queue_class(name, connection=connection, job_class=self.job_class, serializer=self.serializer) for name in names]
         return tiered + [q for q in extra if logical_queue_name(q.name) not in logical]
+
+    def work(self, *args, logging_level=None, **kwargs):
+        """RQ's command line sets its logger to INFO whatever LOGGING says (a line per queue per
+        maintenance pass: 60 at start); RQ_LOG_LEVEL decides. Per-job lines are jobs.runtime's."""
+        return super().work(*args, logging_level=settings.RQ_LOG_LEVEL, **kwargs)
 
     # --- Database heartbeat (crash detection; see jobs/recovery.py) ---------------
 

@@ -17,6 +17,7 @@ from django.utils.html import format_html, format_html_join
 
 from access import rules
 from jobs.admin import run_each
+from jobs.admin_format import clipped, compact_time
 from jobs.models import JobRecord
 from payouts import reconciliation, services
 from payouts.models import LedgerEntry, Payee, Payout, PayoutRun, ReconciliationReport, RecurringPayout
@@ -96,7 +97,7 @@ class RecentPayoutsInline(admin.TabularInline):
 @admin.register(Payee)
 class PayeeAdmin(admin.ModelAdmin):
     form = PayeeForm
-    list_display = ("id", "user", "currency", "balance", "held", "available_view", "threshold", "destination", "active")
+    list_display = ("id", "username", "balance_view", "available_view", "held", "destination", "active")
     list_filter = ("active", "currency", "method")
     search_fields = ("user__username", "user__email", "method_last4")
     search_help_text = "Username, email or the account's last four digits."
@@ -114,6 +115,14 @@ class PayeeAdmin(admin.ModelAdmin):
             return ((None, {"fields": fields}),)
         return ((None, {"fields": fields}), ("Money", {"fields": ("balance", "held", "available_view", "destination")}),
                 ("Jobs", {"fields": ("recent_jobs",)}))
+
+    @admin.display(description="user", ordering="user__username")
+    def username(self, payee):
+        return clipped(payee.user.get_username(), 28)
+
+    @admin.display(description="balance", ordering="balance")
+    def balance_view(self, payee):
+        return f"{payee.balance} {payee.currency}"
 
     @admin.display(description="available")
     def available_view(self, payee):
@@ -192,12 +201,32 @@ class CreditForm(forms.ModelForm):
 class LedgerEntryAdmin(admin.ModelAdmin):
     """Append-only. "Add" posts a credit through the service; debits come from paid payouts."""
 
-    list_display = ("created_at", "payee", "kind", "amount", "currency", "payout", "memo", "reference")
+    list_display = ("created", "payee_name", "kind", "amount_view", "payout", "memo_short", "reference_short")
     list_filter = ("kind", "currency", ("created_at", admin.DateFieldListFilter))
     search_fields = ("payee__user__username", "memo", "reference")
     list_select_related = ("payee__user",)
     autocomplete_fields = ("payee",)
     fields = ("payee", "amount", "currency", "memo", "reference")
+
+    @admin.display(description="created", ordering="created_at")
+    def created(self, entry):
+        return compact_time(entry.created_at)
+
+    @admin.display(description="payee", ordering="payee__user__username")
+    def payee_name(self, entry):
+        return clipped(entry.payee.user.get_username(), 24)
+
+    @admin.display(description="amount", ordering="amount")
+    def amount_view(self, entry):
+        return f"{entry.amount} {entry.currency}"
+
+    @admin.display(description="memo")
+    def memo_short(self, entry):
+        return clipped(entry.memo, 30)
+
+    @admin.display(description="reference")
+    def reference_short(self, entry):
+        return clipped(entry.reference, 16)
 
     def get_readonly_fields(self, request, obj=None):
         return self.fields if obj else ()
@@ -228,7 +257,7 @@ class LedgerEntryAdmin(admin.ModelAdmin):
 
 @admin.register(Payout)
 class PayoutAdmin(admin.ModelAdmin):
-    list_display = ("id", "payee", "amount", "currency", "state_badge", "provider", "provider_failures", "run", "created_at", "paid_at")
+    list_display = ("id", "payee_name", "amount_view", "state_badge", "provider", "created", "paid")
     list_filter = ("state", "provider", "currency", ("created_at", admin.DateFieldListFilter))
     search_fields = ("=id", "payee__user__username", "=idempotency_key", "provider_reference")
     search_help_text = "Payout id, username, idempotency key or provider reference."
@@ -252,6 +281,22 @@ class PayoutAdmin(admin.ModelAdmin):
     @admin.display(description="state", ordering="state")
     def state_badge(self, payout):
         return _badge(payout.state, payout.get_state_display())
+
+    @admin.display(description="payee", ordering="payee__user__username")
+    def payee_name(self, payout):
+        return clipped(payout.payee.user.get_username(), 24)
+
+    @admin.display(description="amount", ordering="amount")
+    def amount_view(self, payout):
+        return f"{payout.amount} {payout.currency}"
+
+    @admin.display(description="created", ordering="created_at")
+    def created(self, payout):
+        return compact_time(payout.created_at)
+
+    @admin.display(description="paid", ordering="paid_at")
+    def paid(self, payout):
+        return compact_time(payout.paid_at)
 
     @admin.display(description="jobs")
     def jobs(self, payout):

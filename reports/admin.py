@@ -41,6 +41,7 @@ from django.urls import reverse  # noqa: E402
 from django.utils.html import format_html, format_html_join  # noqa: E402
 
 from jobs import inputs  # noqa: E402
+from jobs.admin_format import clipped, compact_time  # noqa: E402
 from reports import exports  # noqa: E402
 from reports.models import Import, Report, UserFigures  # noqa: E402
 from reports.services import report_request  # noqa: E402
@@ -92,7 +93,7 @@ class ReportRequestForm(forms.ModelForm):
 
 @admin.register(Report)
 class ReportAdmin(admin.ModelAdmin):
-    list_display = ("id", "kind", "state", "progress_bar", "requested_by", "created_at", "row_count", "size", "download")
+    list_display = ("id", "kind", "state", "download", "progress_bar", "requested", "created", "rows_and_size")
     list_filter = ("kind", "state", ("created_at", admin.DateFieldListFilter))
     search_fields = ("=id", "file_name", "requested_by__username")
     readonly_fields = ("kind", "parameters", "requested_by", "state", "progress_bar", "progress_message", "download", "content_type",
@@ -130,13 +131,27 @@ class ReportAdmin(admin.ModelAdmin):
 
     @admin.display(description="progress")
     def progress_bar(self, report):
-        return format_html('<progress max="100" value="{}"></progress> {}%', report.progress, report.progress)
+        return format_html('<progress max="100" value="{}" style="width:50px"></progress> {}%', report.progress, report.progress)
+
+    @admin.display(description="requested by", ordering="requested_by__username")
+    def requested(self, report):
+        return clipped(report.requested_by.get_username() if report.requested_by else "schedule", 20)
+
+    @admin.display(description="created", ordering="created_at")
+    def created(self, report):
+        return compact_time(report.created_at)
+
+    @admin.display(description="rows, size")
+    def rows_and_size(self, report):
+        from django.template.defaultfilters import filesizeformat
+
+        return f"{report.row_count:,}, {filesizeformat(report.size)}" if report.state == Report.State.DONE else "-"
 
     @admin.display(description="file")
     def download(self, report):
         if report.state != Report.State.DONE:
             return "-"
-        return format_html('<a href="{}">{}</a>', reverse("reports:download", args=[report.pk]), report.file_name)
+        return format_html('<a href="{}" title="{}">Download</a>', reverse("reports:download", args=[report.pk]), report.file_name)
 
     @admin.display(description="job")
     def job_link(self, report):

@@ -46,8 +46,32 @@ PROGRESS_EVERY = 200
 
 
 class RowError(Exception):
-    def __init__(self, field: str, message: str):
-        self.field, self.message = field, message
+    """Why a row was not applied: one (field, message) per bad field, all of them at once."""
+
+    def __init__(self, field_or_problems, message: str | None = None):
+        self.problems = [(field_or_problems, message)] if message is not None else list(field_or_problems)
+        super().__init__("; ".join(f"{field}: {text}" for field, text in self.problems))
+
+
+class Problems:
+    """Collects a row's bad fields; ``check()`` raises them together."""
+
+    def __init__(self):
+        self.found: list[tuple[str, str]] = []
+
+    def add(self, field: str, message: str) -> None:
+        self.found.append((field, message))
+
+    def amount(self, value, field: str):
+        try:
+            return payouts._amount(value, field)
+        except payouts.PayoutError as exc:
+            self.add(field, exc.message)
+            return None
+
+    def check(self) -> None:
+        if self.found:
+            raise RowError(self.found)
 
 
 # --- Reading -----------------------------------------------------------------
@@ -186,8 +210,9 @@ def import_run(import_id: int, progress=lambda percent, message="": None) -> dic
                     counts[outcome] += 1
                 except RowError as exc:
                     counts["failed"] += 1
-                    if len(errors) < MAX_ERRORS:
-                        errors.append({"row": number, "field": exc.field, "message": exc.message})
+                    for field, message in exc.problems:
+                        if len(errors) < MAX_ERRORS:
+                            errors.append({"row": number, "field": field, "message": message})
         done = batch[-1][0] - 1
         percent = min(99, int(100 * done / total))
         Import.objects.filter(pk=record.pk).update(progress=percent, rows=done, **counts)
@@ -223,45 +248,55 @@ def _payout_error(exc: payouts.PayoutError, column_of: dict | None = None) -> Ro
 
 def _apply_payee(row: dict, *, actor, reason: str) -> str:
     User = get_user_model()
+    problems = Problems()
     username = row.get("username", "")
     if not username or len(username) > 150:
-        raise RowError("username", "is required (at most 150 characters)")
-    try:
-        User.username_validator(username)
-    except ValidationError as exc:
-        raise RowError("username", f"{username!r}: {' '.join(exc.messages)}") from None
+        problems.add("username", "is required (at most 150 characters)")
+    else:
+        try:
+            User.username_validator(username)
+        except ValidationError as exc:
+            problems.add("username", f"{username!r}: {' '.join(exc.messages)}")
     currency = row.get("currency", "").upper()
+    if currency and not (len(currency) == 3 and currency.isascii() and currency.isalpha()):
+        problems.add("currency", f"{row['currency']!r} is not a three-letter ISO 4217 code such as EUR")
     email = row.get("email", "")
-    active = _boolean(row.get("active", ""), default=True)
-    threshold = row.get("threshold") or "10.00"
-    user = User.objects.filter(username=username).first()
-    payee = Payee.objects.filter(user=user).first() if user else None
     if email:
         try:
             validate_email(email)
         except ValidationError:
-            raise RowError("email", f"{email!r} is not a valid email address") from None
+            problems.add("email", f"{email!r} is not a valid email address")
+    try:
+        active = _boolean(row.get("active", ""), default=True)
+    except RowError as exc:
+        problems.found += exc.problems
+        active = True
+    threshold = problems.amount(row.get("threshold") or "10.00", "threshold")
+    method = row.get("method") or "bank"
+    if method not in Payee.Method.values:
+        problems.add("method", f"must be one of {', '.join(Payee.Method.values)}")
+    user = User.objects.filter(username=username).first() if username else None
+    payee = Payee.objects.filter(user=user).first() if user else None
+    if payee is None and not row.get("account"):
+        problems.add("account", "is required for a new payee")
+    if payee is None and not currency:
+        problems.add("currency", "is required for a new payee")
+    if payee is not None and currency and currency != payee.currency:
+        problems.add("currency", f"the payee's account is in {payee.currency}; the currency of an existing payee does not change")
+    problems.check()
     if payee is None:
-        if not row.get("account"):
-            raise RowError("account", "is required for a new payee")
         if user is None:
             user = User.objects.create_user(username, email or "")  # no password: they sign in once staff set one
         elif email and user.email != email:
             User.objects.filter(pk=user.pk).update(email=email)
         try:
-            created = payouts.payee_create(user, currency=currency, account=row["account"], method=row.get("method") or "bank",
+            created = payouts.payee_create(user, currency=currency, account=row["account"], method=method,
                                            threshold=threshold, actor=actor, reason=reason)
         except payouts.PayoutError as exc:
             raise _payout_error(exc) from None
         if not active:
             payouts.payee_update(created.pk, actor=actor, reason=reason, active=False)
         return "created"
-    if currency and currency != payee.currency:
-        raise RowError("currency", f"the payee's account is in {payee.currency}; the currency of an existing payee does not change")
-    try:
-        threshold = payouts._amount(threshold, "threshold")
-    except payouts.PayoutError as exc:
-        raise _payout_error(exc) from None
     changed = [name for name, value in (("threshold", threshold), ("active", active)) if getattr(payee, name) != value]
     if changed:
         payouts.payee_update(payee.pk, actor=actor, reason=reason, threshold=threshold, active=active)
@@ -269,21 +304,30 @@ def _apply_payee(row: dict, *, actor, reason: str) -> str:
         User.objects.filter(pk=user.pk).update(email=email)
         changed.append("email")
     if row.get("account") and row["account"] != payee.account():
-        payouts.payee_set_account(payee.pk, row["account"], actor=actor, reason=reason)
+        try:
+            payouts.payee_set_account(payee.pk, row["account"], actor=actor, reason=reason)
+        except payouts.PayoutError as exc:
+            raise _payout_error(exc) from None
         changed.append("account")
     return "updated" if changed else "skipped"
 
 
 def _apply_credit(row: dict, *, actor, reason: str) -> str:
+    problems = Problems()
     username, reference = row.get("username", ""), row.get("reference", "")
     if not reference:
-        raise RowError("reference", "is required (it is what makes a re-import skip this credit)")
-    payee_id = Payee.objects.filter(user__username=username).values_list("pk", flat=True).first() if username else None
-    if payee_id is None:
-        raise RowError("username", f"no payee with username {username!r}")
+        problems.add("reference", "is required (it is what makes a re-import skip this credit)")
+    payee = Payee.objects.filter(user__username=username).only("pk", "currency").first() if username else None
+    if payee is None:
+        problems.add("username", f"no payee with username {username!r}")
+    amount = problems.amount(row.get("amount", ""), "amount")
+    currency = row.get("currency") or None
+    if payee is not None and currency and currency.upper() != payee.currency:
+        problems.add("currency", f"this payee's account is in {payee.currency}, not {currency}")
+    problems.check()
     try:
-        payouts.ledger_credit(payee_id, row.get("amount", ""), currency=row.get("currency") or None, memo=row.get("memo", ""),
-                              reference=reference, actor=actor, reason=reason)
+        payouts.ledger_credit(payee.pk, amount, currency=currency, memo=row.get("memo", ""), reference=reference, actor=actor,
+                              reason=reason)
     except payouts.PayoutError as exc:
         if exc.field == "reference":
             return "skipped"  # posted before: a re-import

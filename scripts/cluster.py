@@ -68,8 +68,8 @@ def main() -> int:
     web.2:   http://127.0.0.1:{port + 1}/admin/dashboard/   (log in on one, you are logged in on the other)
   Process ids: {PIDS.name}. Stop one and watch the rest carry on, e.g.
     kill -9 $(awk '$1=="worker.2"{{print $2}}' {PIDS.name})
-  From a second terminal, against the same services:
-    export DJANGO_ENV={env.get('DJANGO_ENV', 'local')} REDIS_URL={env.get('REDIS_URL', '')} DATABASE_URL={env.get('DATABASE_URL', '') or f'sqlite:///{ROOT / "db.sqlite3"}'}
+  From a second terminal, commands reach the same services (recorded in .conveyor/runtime.json):
+    .venv/bin/python manage.py conveyor_queue list
   Ctrl-C stops everything.
 """, flush=True)
 

@@ -12,9 +12,11 @@ cat <<MSG
     Dashboard:      http://127.0.0.1:${PORT}/admin/dashboard/
     Jobs:           http://127.0.0.1:${PORT}/admin/jobs/jobrecord/
     RQ dashboard:   http://127.0.0.1:${PORT}/admin/django_rq/dashboard/
-    API docs:       http://127.0.0.1:${PORT}/api/v1/docs/     (token: manage.py api_token create demo)
+    API docs:       http://127.0.0.1:${PORT}/api/v1/docs/
     Health:         http://127.0.0.1:${PORT}/health/ready
-  Enqueue demo jobs:  .venv/bin/python manage.py enqueue_job demo.sleep --kwargs '{"seconds": 5}'
+  From a second terminal (it finds this run's Redis and database):
+    .venv/bin/python manage.py enqueue_job demo.sleep --kwargs '{"seconds": 5}'
+    .venv/bin/python manage.py api_token create demo
   Stop with Ctrl-C.
 
 MSG

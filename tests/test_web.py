@@ -30,3 +30,39 @@ def test_rq_stats_are_refused_without_the_rq_dashboard_permission(client, django
     assert client.get(url).status_code == 403
     client.force_login(django_user_model.objects.create_user("ops", password="pw", is_staff=True))
     assert client.get(url).status_code == 403  # django-rq let any staff in
+
+
+def test_the_rq_dashboards_metrics_answer_with_metrics(client, django_user_model, redis_db):
+    """For each registered worker django-rq builds one with no queues, then reads its queues
+    from Redis (it used to be an IndexError in ConveyorWorker, a 500 on the first hit)."""
+    from rq import Queue
+
+    from jobs.worker import ConveyorWorker
+
+    worker = ConveyorWorker([Queue("default", connection=redis_db)], connection=redis_db)
+    worker.register_birth()
+    client.force_login(django_user_model.objects.create_superuser("boss", "boss@example.com", "pw"))
+    try:
+        for _ in range(2):
+            response = client.get("/admin/django_rq/dashboard/metrics/")
+            assert response.status_code == 200 and b"rq_workers" in response.content
+    finally:
+        worker.register_death()
+
+
+def test_the_site_root_is_a_page_or_the_way_in(client, django_user_model):
+    page = client.get("/")
+    assert page.status_code == 200 and b"/api/v1/docs/" in page.content and b"/admin/" in page.content
+    client.force_login(django_user_model.objects.create_superuser("boss", "boss@example.com", "pw"))
+    assert client.get("/")["Location"] == "/admin/dashboard/"
+
+
+def test_the_docs_describe_what_exists():
+    """Phrases that once announced work not yet done, and stayed after it was done."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    for doc in [root / "README.md", *sorted((root / "docs").glob("*.md")), root / ".env.example"]:
+        text = doc.read_text()
+        for phrase in ("a later issue", "later the API", "later the REST API", "will expose", "## Not yet", "forks per job"):
+            assert phrase not in text, f"{doc.name} still says {phrase!r}"

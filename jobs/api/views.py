@@ -245,7 +245,7 @@ def _job_action(service, summary, *, rerun: bool):
 
 job_retry = _job_action(services.job_retry, "Retry a job now", rerun=True)
 job_cancel = _job_action(services.job_cancel, "Cancel a job", rerun=False)
-job_requeue = _job_action(services.job_requeue, "Requeue a dead or cancelled job", rerun=True)
+job_requeue = _job_action(services.job_requeue, "Requeue a dead job from the dead-letter queue", rerun=True)
 
 
 VIEW_QUEUES = "jobs.view_queuestate"

@@ -96,7 +96,11 @@ API = [
     ("get", "/api/v1/docs/", None, [], (200, 200, 200, 200, 200, 200)),
 ]
 
+# The buttons on a job's page (JobRecordAdmin.object_action), and the dashboard.
 DASHBOARD = [
+    ("post", "/admin/jobs/jobrecord/{dead}/act/retry/", ["jobs.change_jobrecord", "jobs.view_jobrecord"], (L, L, L, 403, 302, 302)),
+    ("post", "/admin/jobs/jobrecord/{dead_payout_job}/act/retry/", ["jobs.change_jobrecord"], (L, L, L, 403, 403, 302)),
+    ("post", "/admin/jobs/deadletterjob/{dead}/act/requeue/", ["jobs.change_jobrecord"], (L, L, L, 403, 302, 302)),
     ("get", "/admin/dashboard/", ["jobs.view_queuestate"], (L, L, L, 403, 200, 200)),
     ("get", "/admin/dashboard/live/", ["jobs.view_queuestate"], (L, L, L, 403, 200, 200)),
     ("get", "/admin/dashboard/series/", ["jobs.view_queuestate"], (L, L, L, 403, 200, 200)),
@@ -110,6 +114,8 @@ DASHBOARD = [
 OTHER = [
     ("get", "/reports/{report}/download/", "session", ["reports.view_report"], (L, 409, 404, 404, 409, 409)),
     ("get", "/metrics", "token", ["jobs.view_queuestate"], (401, 401, 401, 401, 200, 200)),
+    # / is a page for anyone; staff go on to the admin, those who may see queues to the dashboard
+    ("get", "/", "session", ["jobs.view_queuestate"], (200, 200, 200, 302, 302, 302)),
     ("get", "/health/live", "none", [], (200, 200, 200, 200, 200, 200)),
     ("get", "/health/ready", "none", [], (503, 503, 503, 503, 503, 503)),  # no scheduler runs in a test: not ready, for anyone
 ]
@@ -411,7 +417,7 @@ def test_every_api_operation_and_dashboard_url_has_a_row():
     assert normalised <= covered, sorted(normalised - covered)
     from django.urls import resolve
 
-    names = {p.name for p in dashboard.urls()}
+    names = {p.name for p in dashboard.urls()} | {"jobs_jobrecord_act", "jobs_deadletterjob_act"}
     rows = {resolve(path.format(dead="00000000-0000-0000-0000-000000000000", dead_payout_job="00000000-0000-0000-0000-000000000000")).url_name
             for _, path, *_ in DASHBOARD}
     assert names <= rows, sorted(names - rows)

@@ -7,9 +7,7 @@ Skipped (with the reason) only where Chromium is not installed: `make test` inst
 (scripts/install_browser.sh). CHROMIUM_PATH points at another binary."""
 from __future__ import annotations
 
-import os
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from django.utils import timezone
@@ -18,50 +16,9 @@ from jobs import metrics
 from jobs.models import JobRecord, QueueState
 from jobs.services import enqueue
 from jobs.states import State
+from tests.e2e.conftest import log_in, needs_chromium, shot
 
-CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "e2e"
-
-pytestmark = [
-    pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(not os.access(CHROMIUM, os.X_OK),
-                       reason=f"Chromium not found at {CHROMIUM}: run `make test` as root to install it, or `apt-get install chromium`"),
-]
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    # Playwright's sync API keeps an event loop in this thread; the test's own ORM calls are
-    # ordinary synchronous calls, which Django's async-safety check would otherwise refuse.
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox", "--disable-dev-shm-usage"])
-        yield browser
-        browser.close()
-    os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-
-
-@pytest.fixture
-def page(browser, live_server):
-    context = browser.new_context(base_url=live_server.url, viewport={"width": 1400, "height": 1000})
-    context.set_default_timeout(15_000)
-    page = context.new_page()
-    yield page
-    context.close()
-
-
-def log_in(page, username: str, password: str = "pw") -> None:
-    page.goto("/admin/login/?next=/admin/dashboard/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", password)
-    page.click("input[type=submit]")
-
-
-def shot(page, name: str) -> None:
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+pytestmark = [pytest.mark.django_db(transaction=True), needs_chromium]
 
 
 def test_staff_run_the_system_from_the_dashboard(page, django_user_model, run_worker):
@@ -78,8 +35,15 @@ def test_staff_run_the_system_from_the_dashboard(page, django_user_model, run_wo
 
     log_in(page, "ops")
     page.wait_for_url("**/admin/dashboard/")
-    page.wait_for_selector("#chart-succeeded path.cv-line")  # the charts drew lines from the rollups
-    assert int(page.get_attribute("#chart-succeeded", "data-lines")) >= 1
+    page.wait_for_selector("#chart-succeeded[data-series] canvas")  # uPlot drew the chart from the rollups
+    assert int(page.get_attribute("#chart-succeeded", "data-series")) >= 1
+    legend = page.inner_text("#chart-succeeded .u-legend")
+    assert "default" in legend and "time (UTC)" in legend  # the legend names the queues
+    over = page.locator("#chart-succeeded .u-over")
+    box = over.bounding_box()
+    over.hover(position={"x": box["width"] - 3, "y": box["height"] / 2})  # the latest minutes: their values in the legend
+    page.wait_for_function("document.querySelector('#chart-succeeded .u-legend').innerText.includes('jobs/min')")
+    shot(page, "dashboard-hover")
     assert page.locator(".cv-card").count() == QueueState.objects.count()
     shot(page, "dashboard")
 

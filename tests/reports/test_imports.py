@@ -195,3 +195,13 @@ def test_non_ascii_digits_are_not_read_as_amounts(run_worker):
     record = run("ledger", "ledger.csv", "username,amount,reference\nann,١٢,r-1\nann,12.00,r-2\n", run_worker)
     assert (record.created, record.failed) == (1, 1) and record.errors[0]["field"] == "amount"
     assert Payee.objects.get(user__username="ann").balance == Decimal("12.00")
+
+
+def test_a_row_with_several_bad_fields_reports_every_one(run_worker):
+    record = run("payees", "payees.csv", "username,email,currency,account,threshold,active,method\n"
+                                         "bad name!,not-an-email,EURO,,abc,maybe,cheque\n", run_worker)
+    assert record.failed == 1
+    assert sorted(e["field"] for e in record.errors) == ["account", "active", "currency", "email", "method", "threshold", "username"]
+    assert {e["row"] for e in record.errors} == {2}
+    credits = run("ledger", "ledger.csv", "username,amount,reference\nnobody,1e30,\n", run_worker)
+    assert sorted(e["field"] for e in credits.errors) == ["amount", "reference", "username"]
