@@ -176,6 +176,22 @@ class PayeeAdmin(admin.ModelAdmin):
         return TemplateResponse(request, "admin/payouts/preview.html", context)
 
 
+class PayeeAmountColumns:
+    """List columns shared by the ledger and the payouts: who, how much, when."""
+
+    @admin.display(description="payee", ordering="payee__user__username")
+    def payee_name(self, obj):
+        return clipped(obj.payee.user.get_username(), 24)
+
+    @admin.display(description="amount", ordering="amount")
+    def amount_view(self, obj):
+        return f"{obj.amount} {obj.currency}"
+
+    @admin.display(description="created", ordering="created_at")
+    def created(self, obj):
+        return compact_time(obj.created_at)
+
+
 class CreditForm(forms.ModelForm):
     class Meta:
         model = LedgerEntry
@@ -198,7 +214,7 @@ class CreditForm(forms.ModelForm):
 
 
 @admin.register(LedgerEntry)
-class LedgerEntryAdmin(admin.ModelAdmin):
+class LedgerEntryAdmin(PayeeAmountColumns, admin.ModelAdmin):
     """Append-only. "Add" posts a credit through the service; debits come from paid payouts."""
 
     list_display = ("created", "payee_name", "kind", "amount_view", "payout", "memo_short", "reference_short")
@@ -207,18 +223,6 @@ class LedgerEntryAdmin(admin.ModelAdmin):
     list_select_related = ("payee__user",)
     autocomplete_fields = ("payee",)
     fields = ("payee", "amount", "currency", "memo", "reference")
-
-    @admin.display(description="created", ordering="created_at")
-    def created(self, entry):
-        return compact_time(entry.created_at)
-
-    @admin.display(description="payee", ordering="payee__user__username")
-    def payee_name(self, entry):
-        return clipped(entry.payee.user.get_username(), 24)
-
-    @admin.display(description="amount", ordering="amount")
-    def amount_view(self, entry):
-        return f"{entry.amount} {entry.currency}"
 
     @admin.display(description="memo")
     def memo_short(self, entry):
@@ -256,7 +260,7 @@ class LedgerEntryAdmin(admin.ModelAdmin):
 
 
 @admin.register(Payout)
-class PayoutAdmin(admin.ModelAdmin):
+class PayoutAdmin(PayeeAmountColumns, admin.ModelAdmin):
     list_display = ("id", "payee_name", "amount_view", "state_badge", "provider", "created", "paid")
     list_filter = ("state", "provider", "currency", ("created_at", admin.DateFieldListFilter))
     search_fields = ("=id", "payee__user__username", "=idempotency_key", "provider_reference")
@@ -281,18 +285,6 @@ class PayoutAdmin(admin.ModelAdmin):
     @admin.display(description="state", ordering="state")
     def state_badge(self, payout):
         return _badge(payout.state, payout.get_state_display())
-
-    @admin.display(description="payee", ordering="payee__user__username")
-    def payee_name(self, payout):
-        return clipped(payout.payee.user.get_username(), 24)
-
-    @admin.display(description="amount", ordering="amount")
-    def amount_view(self, payout):
-        return f"{payout.amount} {payout.currency}"
-
-    @admin.display(description="created", ordering="created_at")
-    def created(self, payout):
-        return compact_time(payout.created_at)
 
     @admin.display(description="paid", ordering="paid_at")
     def paid(self, payout):
