@@ -24,7 +24,7 @@ from jobs import rq_dashboard, scheduling, selectors, services
 from jobs.admin_format import clipped, compact_time
 from jobs.errors import FieldError
 from jobs.forms import SafeJSONFormField
-from jobs.models import ApiToken, AuditEntry, DeadLetterJob, JobAttempt, JobRecord, Notification, QueueState, Schedule, ScheduleFire, WorkerHeartbeat
+from jobs.models import ApiToken, AuditEntry, DeadLetterJob, JobRecord, Notification, QueueState, Schedule, ScheduleFire, WorkerHeartbeat
 from jobs.registry import find_task
 from jobs.states import State
 

@@ -23,3 +23,14 @@ class SafeJSONFormField(forms.JSONField):
         except FieldError as exc:
             raise ValidationError(f"{exc.field}: {exc.message}", code="invalid") from None
         return converted
+
+
+def add_field_error(form, exc: FieldError, aliases: dict | None = None) -> None:
+    """Show a service's FieldError on the form field it names (``aliases`` maps a service's
+    field to the form's, e.g. ``{"file": "upload"}``; a dotted path is shown on its first part).
+    A field the form does not have: a form-wide error that still names it."""
+    name = (aliases or {}).get(exc.field, exc.field.split(".")[0])
+    if name in form.fields:
+        form.add_error(name, exc.message)
+    else:
+        form.add_error(None, f"{exc.field}: {exc.message}")

@@ -34,8 +34,15 @@ class InvalidJob(FieldError):
     """Bad enqueue input. ``field`` names the argument at fault."""
 
 
-class JobStateError(ValueError):
-    """The requested action does not apply to the job in its current state."""
+class JobStateError(FieldError):
+    """The requested action does not apply to the job in its current state: a refusal about the
+    job's ``state`` (the API answers 400 ``{"state": [message]}``)."""
+
+    def __init__(self, message: str):
+        super().__init__("state", message)
+
+    def __str__(self) -> str:
+        return self.message
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from django.utils.html import format_html, format_html_join
 from access import rules
 from jobs.admin import run_each
 from jobs.admin_format import clipped, compact_time
+from jobs.forms import add_field_error
 from jobs.models import JobRecord
 from payouts import reconciliation, services
 from payouts.models import LedgerEntry, Payee, Payout, PayoutRun, ReconciliationReport, RecurringPayout
@@ -209,7 +210,7 @@ class CreditForm(forms.ModelForm):
                 if reference and LedgerEntry.objects.filter(payee=payee, reference=reference).exists():
                     raise services.PayoutError("reference", f"a credit with reference {reference!r} was already posted for this payee")
         except services.PayoutError as exc:
-            self.add_error(exc.field if exc.field in self.fields else None, exc.message)
+            add_field_error(self, exc)
         return cleaned
 
 

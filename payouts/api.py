@@ -50,10 +50,6 @@ class RunResultSerializer(serializers.Serializer):
     skipped = serializers.ListField(child=serializers.DictField(), help_text="payee, reason")
 
 
-def _refused(exc: services.PayoutError):
-    return ValidationError({exc.field: [exc.message]})
-
-
 VIEW_PAYOUTS = "payouts.view_payout"
 
 
@@ -84,10 +80,7 @@ def payouts(request):
         if not own and not rules.has(request.user, rules.REQUEST_PAYOUT):
             return Response({"detail": "You may request payouts only from your own payee account. " + rules.needs(rules.REQUEST_PAYOUT)},
                             status=status.HTTP_403_FORBIDDEN)
-        try:
-            payout = services.payout_request(v["payee"], v["amount"], currency=v.get("currency"), actor=request.user, reason=v["reason"])
-        except services.PayoutError as exc:
-            raise _refused(exc) from None
+        payout = services.payout_request(v["payee"], v["amount"], currency=v.get("currency"), actor=request.user, reason=v["reason"])
         return Response(PayoutSerializer(payout).data, status=status.HTTP_201_CREATED)
     payouts = _visible(request)
     if "state" in request.query_params:
@@ -107,8 +100,7 @@ def payout_detail(request, payout_id: int):
 
 
 def _action(service, summary, perm):
-    return service_action(Payout, service, PayoutSerializer, services.PayoutError, lambda exc: {exc.field: [exc.message]},
-                          tag="payouts", summary=f"{summary} ({perm})", permission=Needs(perm))
+    return service_action(Payout, service, PayoutSerializer, tag="payouts", summary=f"{summary} ({perm})", permission=Needs(perm))
 
 
 payout_approve = _action(services.payout_approve, "Approve a payout", rules.APPROVE_PAYOUT)
@@ -125,10 +117,7 @@ def payout_run(request):
     data = RunSerializer(data=request.data)
     data.is_valid(raise_exception=True)
     v = data.validated_data
-    try:
-        plan = services.payout_run(actor=request.user, payee_ids=v.get("payees"), dry_run=v["dry_run"], reason=v["reason"])
-    except services.PayoutError as exc:
-        raise _refused(exc) from None
+    plan = services.payout_run(actor=request.user, payee_ids=v.get("payees"), dry_run=v["dry_run"], reason=v["reason"])
     return Response({"run": plan.run.run_key if plan.run else None, "dry_run": plan.dry_run, "total": str(plan.total),
                      "payouts": plan.payouts, "skipped": plan.skipped},
                     status=status.HTTP_200_OK if plan.dry_run else status.HTTP_201_CREATED)

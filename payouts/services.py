@@ -31,7 +31,7 @@ from jobs import inputs
 from jobs.errors import FieldError
 from jobs.services import audit, enqueue, enqueue_many, JobSpec
 from payouts.models import LedgerEntry, Payee, Payout, PayoutRun, RecurringPayout
-from payouts.providers import ProviderDeclined, ProviderError, fallback, get_provider, primary
+from payouts.providers import ProviderDeclined, ProviderError, get_provider
 
 log = logging.getLogger(__name__)
 

@@ -42,6 +42,7 @@ from django.utils.html import format_html, format_html_join  # noqa: E402
 
 from jobs import inputs  # noqa: E402
 from jobs.admin_format import clipped, compact_time  # noqa: E402
+from jobs.forms import add_field_error  # noqa: E402
 from reports import exports  # noqa: E402
 from reports.models import Import, Report, UserFigures  # noqa: E402
 from reports.services import report_request  # noqa: E402
@@ -86,8 +87,7 @@ class ReportRequestForm(forms.ModelForm):
             try:  # the service's own checks, so a bad parameter is a form error on its field
                 exports.validate_export(params) if kind == Report.Kind.EXPORT else builders.validate(kind, params)
             except exports.ReportError as exc:
-                name = exc.field.split(".")[0]
-                self.add_error(name if name in self.fields else None, exc.message if name in self.fields else f"{exc.field}: {exc.message}")
+                add_field_error(self, exc)
         return cleaned
 
 
@@ -200,7 +200,7 @@ class ImportForm(forms.ModelForm):
                 import_check(kind, cleaned["upload"])
                 cleaned["upload"].seek(0)
             except exports.ReportError as exc:
-                self.add_error("upload" if exc.field == "file" else None, exc.message)
+                add_field_error(self, exc, {"file": "upload"})
         return cleaned
 
 

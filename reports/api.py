@@ -20,7 +20,6 @@ from access import rules
 from jobs.api.parsers import check_body_length
 from jobs.api.schema import doc
 from reports import selectors, views as report_views
-from reports.exports import ReportError
 from reports.models import Import, Report
 from reports.selectors import can_download
 from reports.services import report_request
@@ -66,10 +65,7 @@ def reports(request):
         refusal = selectors.refusal_to_request(request.user, kind, params)
         if refusal:
             return Response({"detail": refusal}, status=status.HTTP_403_FORBIDDEN)
-        try:
-            report = report_request(kind, params, requested_by=request.user)
-        except ReportError as exc:
-            raise ValidationError({exc.field: [exc.message]}) from None
+        report = report_request(kind, params, requested_by=request.user)
         return Response(ReportSerializer(report).data, status=status.HTTP_201_CREATED)
     return Response(ReportSerializer(selectors.visible_reports(request.user).order_by("-created_at")[:200], many=True).data)
 
@@ -129,10 +125,7 @@ def imports(request):
             raise ValidationError({"kind": [f"must be one of {', '.join(Import.Kind.values)}"]})
         if not rules.has(request.user, selectors.IMPORT_PERMISSIONS[kind]):
             return Response({"detail": rules.needs(selectors.IMPORT_PERMISSIONS[kind])}, status=status.HTTP_403_FORBIDDEN)
-        try:
-            record = import_request(kind, request.FILES.get("file"), requested_by=request.user)
-        except ReportError as exc:
-            raise ValidationError({exc.field: [exc.message]}) from None
+        record = import_request(kind, request.FILES.get("file"), requested_by=request.user)
         return Response(ImportSerializer(record).data, status=status.HTTP_201_CREATED)
     return Response(ImportSerializer(selectors.visible_imports(request.user).order_by("-created_at")[:200], many=True).data)
 

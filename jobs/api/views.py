@@ -168,10 +168,7 @@ def jobs(request):
         options = {k: v[k] for k in ("queue", "dedup_key") if k in v}
         if "priority" in v:
             options["priority"] = Priority[v["priority"].upper()]
-        try:
-            job = services.enqueue(v["task"], v["args"], v["kwargs"], delay=v.get("delay"), created_by=request.user, **options)
-        except services.InvalidJob as exc:
-            raise ValidationError({"task" if exc.field == "task" else exc.field: [exc.message]}) from None
+        job = services.enqueue(v["task"], v["args"], v["kwargs"], delay=v.get("delay"), created_by=request.user, **options)
         return Response(JobSerializer(job).data, status=status.HTTP_201_CREATED)
     paginator = JobPagination()
     page = paginator.paginate_queryset(_filtered(request, _visible_jobs(request)), request)
@@ -203,19 +200,16 @@ def job_detail(request, job_id):
     if request.method == "DELETE":
         if not rules.has(request.user, rules.DELETE_JOBS):
             return Response({"detail": rules.needs(rules.DELETE_JOBS)}, status=status.HTTP_403_FORBIDDEN)
-        try:
-            services.job_delete(job.pk, actor=request.user, reason="API")
-        except services.JobStateError as exc:
-            return Response({"state": [str(exc)]}, status=status.HTTP_400_BAD_REQUEST)
+        services.job_delete(job.pk, actor=request.user, reason="API")
         return Response(status=status.HTTP_204_NO_CONTENT)
     return Response(JobDetailSerializer(job).data)
 
 
-def service_action(model, service, serializer, refusals, refusal_body, *, tag: str, summary: str, permission, refusal=None):
+def service_action(model, service, serializer, *, tag: str, summary: str, permission, refusal=None):
     """A POST that calls ``service(pk, actor=..., reason=...)`` on one object and returns it
     serialised. ``permission``: the DRF permission class; ``refusal(request, obj)``: a reason to
-    refuse this object (403), or None. A refusal by the service (one of ``refusals``) is a 400
-    ``refusal_body(exc)``."""
+    refuse this object (403), or None. What the service refuses (a FieldError) is a 400 naming
+    its field (jobs.api.handlers)."""
     @doc(tag, summary, serializer, request=ReasonSerializer)
     @api_view(["POST"])
     @permission_classes([permission])
@@ -224,11 +218,7 @@ def service_action(model, service, serializer, refusals, refusal_body, *, tag: s
         why = refusal(request, obj) if refusal else None
         if why:
             return Response({"detail": why}, status=status.HTTP_403_FORBIDDEN)
-        reason = _reason(request)
-        try:
-            changed = service(pk, actor=request.user, reason=reason)
-        except refusals as exc:
-            raise ValidationError(refusal_body(exc)) from None
+        changed = service(pk, actor=request.user, reason=_reason(request))
         return Response(serializer(model.objects.get(pk=changed.pk)).data)
     return action
 
@@ -238,8 +228,7 @@ def _rerun_refusal(request, job) -> str | None:
 
 
 def _job_action(service, summary, *, rerun: bool):
-    return service_action(JobRecord, service, JobSerializer, services.JobStateError, lambda exc: {"state": [str(exc)]},
-                          tag="jobs", summary=f"{summary} ({CHANGE_JOBS})", permission=Needs(CHANGE_JOBS),
+    return service_action(JobRecord, service, JobSerializer, tag="jobs", summary=f"{summary} ({CHANGE_JOBS})", permission=Needs(CHANGE_JOBS),
                           refusal=_rerun_refusal if rerun else None)
 
 
