@@ -1,10 +1,10 @@
 """System checks that read the middleware route groups (config/middleware.py).
 
-Django's own checks look for CSRF, clickjacking and the admin's middleware in MIDDLEWARE,
-where only the router sits, so they are silenced in settings and made here instead, against
-the chains that really run: every group that has sessions must also have CSRF protection,
-authentication, messages and the clickjacking header; the default group (the admin) must
-have sessions.
+The admin's checks look for sessions, authentication and messages in MIDDLEWARE, where the
+router chooses them per route group, so they are silenced in settings and made here instead,
+against the chains that really run: the default group (the admin) has all three, in order;
+CSRF protection and the clickjacking header are in MIDDLEWARE for every request, where
+Django's own deploy checks see them.
 """
 from __future__ import annotations
 
@@ -13,11 +13,10 @@ from django.core.checks import Error, Tags, register
 
 SESSIONS = "django.contrib.sessions.middleware.SessionMiddleware"
 WITH_SESSIONS = (
-    "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
 )
+EVERYWHERE = ("django.middleware.csrf.CsrfViewMiddleware", "django.middleware.clickjacking.XFrameOptionsMiddleware")
 
 
 @register(Tags.security, Tags.admin)
@@ -29,6 +28,9 @@ def route_groups_protect_sessions(app_configs=None, **kwargs):
     for name, chain in groups.items():
         if SESSIONS in chain:
             for needed in WITH_SESSIONS:
-                if needed not in chain:
-                    errors.append(Error(f"Middleware group {name!r} uses sessions without {needed}.", id="access.E002"))
+                if needed not in chain or chain.index(needed) < chain.index(SESSIONS):
+                    errors.append(Error(f"Middleware group {name!r} uses sessions without {needed} after them.", id="access.E002"))
+    for needed in EVERYWHERE:
+        if needed not in settings.MIDDLEWARE:
+            errors.append(Error(f"{needed} must be in MIDDLEWARE: every request needs it.", id="access.E003"))
     return errors

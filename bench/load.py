@@ -63,7 +63,7 @@ def main() -> None:
     env["LOAD_STAFF"] = "load:load"
     enqueue_many([JobSpec("demo.sleep", kwargs={"seconds": 0.02, "steps": 1}) for _ in range(5000)])
     port = free_port()
-    worker_cmd = [sys.executable, "manage.py", "rqworker", "--worker-class", "jobs.worker.ConveyorWorker", "default"]
+    worker_cmd = [sys.executable, "manage.py", "conveyor_worker", "default"]
     procs = [
         subprocess.Popen([str(BIN / "gunicorn"), "config.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", "2", "--threads", "4",
                           "--log-level", "warning"], cwd=ROOT, env=env),

@@ -34,7 +34,7 @@ def main() -> None:
     factory = RequestFactory()
     view = lambda request: HttpResponse("ok")  # noqa: E731
     grouped = RouteGroupMiddleware(view)
-    settings.MIDDLEWARE_GROUPS, saved = [("all", ["/"], False, settings.FULL_MIDDLEWARE)], settings.MIDDLEWARE_GROUPS
+    settings.MIDDLEWARE_GROUPS, saved = [("all", ["/"], False, settings.SESSION_MIDDLEWARE)], settings.MIDDLEWARE_GROUPS
     full = RouteGroupMiddleware(view)
     settings.MIDDLEWARE_GROUPS = saved
 

@@ -49,7 +49,7 @@ def run(users: int, workers: int, env: dict) -> dict:
         username__startswith="scale-").order_by("pk").values("pk")[:users]).update(is_active=False)
     get_user_model().objects.filter(username__startswith="scale-", pk__in=get_user_model().objects.filter(
         username__startswith="scale-").order_by("pk").values("pk")[:users]).update(is_active=True)
-    command = [sys.executable, "manage.py", "rqworker", "--worker-class", "jobs.worker.ConveyorWorker", "analytics"]
+    command = [sys.executable, "manage.py", "conveyor_worker", "analytics"]
     procs = [subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for _ in range(workers)]
     procs.append(subprocess.Popen([sys.executable, "manage.py", "conveyor_scheduler"], cwd=ROOT, env=env,
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))

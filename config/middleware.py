@@ -1,10 +1,10 @@
-"""Middleware by route group: each group of URLs runs only the middleware it needs.
+"""Middleware by route group: sessions, authentication and messages only where a route needs them.
 
 settings.MIDDLEWARE_GROUPS is the table: (group, path prefixes, only with an Authorization
-header, middleware). The first matching row wins. Django's MIDDLEWARE holds just this
-dispatcher; it builds one chain per group at start-up, the way Django builds its own (each
-middleware wrapped so an exception becomes a response), and forwards the view, exception and
-template-response hooks to the matched group's middleware, in Django's order.
+header, middleware). The first matching row wins. This dispatcher sits in MIDDLEWARE among the
+middleware every request runs; it builds one inner chain per group at start-up, the way Django
+builds its own (each middleware wrapped so an exception becomes a response), and forwards the
+view, exception and template-response hooks to the matched group's middleware, in Django's order.
 """
 from __future__ import annotations
 

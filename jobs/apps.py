@@ -22,6 +22,7 @@ class JobsConfig(AppConfig):
         # web, worker and scheduler processes alike.
         autodiscover_modules("tasks")
         import jobs.api.schema  # noqa: F401  (the token scheme in the OpenAPI schema)
+        import jobs.checks  # noqa: F401  (registers the queue and task checks)
         from django.conf import settings
         from importlib import import_module
 

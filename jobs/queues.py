@@ -6,7 +6,10 @@ A worker listens tier-major (every critical list of its queues first, then every
 high list, ...), and RQ's BLPOP takes the first non-empty list in that order, so
 a waiting CRITICAL job always starts before a waiting HIGH one.
 
-``rq_queue_settings`` is a pure function so that settings.py can call it.
+The queues themselves are declared here, in code (``DECLARED``: names and numbers from the
+seeds, docs/architecture.md); a deploy tunes them with QUEUE_OVERRIDES, and settings hold the
+resolved table (``settings.CONVEYOR_QUEUES``, from ``resolve_queues``). Pure: settings import
+it, and the system check ``jobs.checks`` validates what settings ended with.
 """
 from __future__ import annotations
 
@@ -42,6 +45,81 @@ def logical_queue_name(rq_name: str) -> str:
 def tiered_rq_names(queues: list[str]) -> list[str]:
     """Redis list names for ``queues``, tier-major, keeping the given queue order within a tier."""
     return [rq_queue_name(q, tier) for tier in Priority for q in queues]
+
+
+def _exp(retries: int, delay: float) -> dict:
+    return {"kind": "exponential", "retries": retries, "delay": delay}
+
+
+def _fixed(retries: int, delay: float) -> dict:
+    return {"kind": "fixed", "retries": retries, "delay": delay}
+
+
+# concurrency: jobs at once across all workers (None: MAX_QUEUE_CONCURRENCY; 0: unlimited);
+# rate_limit: (jobs, window seconds) or None; retry: the policy when neither the task nor the
+# enqueue call gives one (None: the default, JOB_RETRY_ATTEMPTS retries from JOB_RETRY_DELAY).
+DECLARED: dict[str, dict] = {
+    "payouts": {"concurrency": 5, "retry": _exp(3, 2), "rate_limit": None},
+    "payout_expiry": {"concurrency": 3, "retry": _fixed(2, 5), "rate_limit": (50, 60)},
+    "provider_fallback": {"concurrency": 2, "retry": _exp(3, 3), "rate_limit": (20, 60)},
+    "reconciliation": {"concurrency": 2, "retry": _exp(3, 5), "rate_limit": (30, 60)},
+    "notifications": {"concurrency": 5, "retry": _exp(3, 2), "rate_limit": (100, 60)},
+    "emails": {"concurrency": None, "retry": _exp(3, 2), "rate_limit": None},
+    "analytics": {"concurrency": None, "retry": None, "rate_limit": None},
+    "daily_reports": {"concurrency": 1, "retry": _fixed(2, 10), "rate_limit": (10, 60)},
+    "reports": {"concurrency": None, "retry": None, "rate_limit": None},
+    "exports": {"concurrency": None, "retry": None, "rate_limit": None},
+    "imports": {"concurrency": None, "retry": None, "rate_limit": None},
+    "calculations": {"concurrency": None, "retry": None, "rate_limit": None},
+    "integrations": {"concurrency": None, "retry": None, "rate_limit": None},
+    "maintenance": {"concurrency": 1, "retry": _fixed(1, 60), "rate_limit": None},
+    "default": {"concurrency": None, "retry": None, "rate_limit": None},
+}
+OVERRIDABLE = ("concurrency", "rate_limit", "retry")
+
+
+def queue_problems(queues: dict) -> list[str]:
+    """What is wrong with a resolved queue table, one sentence per problem (empty: nothing)."""
+    problems = []
+    for name, queue in queues.items():
+        cap, rate, retry = queue.get("concurrency"), queue.get("rate_limit"), queue.get("retry")
+        if isinstance(cap, bool) or not isinstance(cap, int) or cap < 0:
+            problems.append(f"queue {name!r}: concurrency must be a whole number, 0 meaning unlimited")
+        if rate is not None and not (isinstance(rate, (list, tuple)) and len(rate) == 2
+                                     and all(isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0 for v in rate)):
+            problems.append(f"queue {name!r}: rate_limit must be (jobs, window seconds), both positive")
+        if not isinstance(retry, dict):
+            problems.append(f"queue {name!r}: retry must be a policy such as {{'kind': 'exponential', 'retries': 3, 'delay': 2}}")
+    return problems
+
+
+def resolve_queues(*, default_concurrency: int, default_retry: dict, overrides: dict) -> dict:
+    """The queue table settings hold: DECLARED, its defaults filled in, ``overrides`` applied
+    (``{"reports": {"concurrency": 2, "rate_limit": [5, 1]}}``). Raises ValueError naming the
+    queue and key at fault."""
+    queues = {}
+    for name, declared in DECLARED.items():
+        queue = dict(declared)
+        queue["concurrency"] = default_concurrency if queue["concurrency"] is None else queue["concurrency"]
+        queue["retry"] = dict(default_retry) if queue["retry"] is None else dict(queue["retry"])
+        queues[name] = queue
+    if not isinstance(overrides, dict):
+        raise ValueError("must be a JSON object of queue name -> settings")
+    for name, values in overrides.items():
+        if name not in queues:
+            raise ValueError(f"names unknown queue {name!r}; the queues are {', '.join(queues)}")
+        if not isinstance(values, dict):
+            raise ValueError(f"[{name!r}] must be an object of {', '.join(OVERRIDABLE)}")
+        unknown = set(values) - set(OVERRIDABLE)
+        if unknown:
+            raise ValueError(f"[{name!r}] has unknown keys {sorted(unknown)}")
+        if values.get("rate_limit") is not None:
+            values = {**values, "rate_limit": tuple(values["rate_limit"]) if isinstance(values["rate_limit"], list) else values["rate_limit"]}
+        queues[name].update(values)
+    problems = queue_problems(queues)
+    if problems:
+        raise ValueError(problems[0])
+    return queues
 
 
 def rq_queue_settings(queues: dict, redis_url: str, default_timeout: int) -> dict:

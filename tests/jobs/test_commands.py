@@ -63,3 +63,24 @@ def test_api_token_command_shows_the_key_once_and_revokes(capsys, django_user_mo
     for argv, message in [(["create", "nobody"], "no active user"), (["revoke", "x"], "no token"), (["create"], "needs a username")]:
         with pytest.raises(CommandError, match=message):
             call_command("api_token", *argv)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_conveyor_worker_works_every_declared_queue_with_the_configured_worker_class(redis_db):
+    from jobs.services import enqueue
+
+    jobs = [enqueue("test.count", kwargs={"key": queue}, queue=queue) for queue in ("reports", "maintenance", "default")]
+    call_command("conveyor_worker", "--burst", verbosity=0)
+    assert set(JobRecord.objects.filter(pk__in=[j.pk for j in jobs]).values_list("state", flat=True)) == {State.SUCCEEDED}
+
+
+def test_the_queue_declarations_are_checked(settings):
+    from django.core.checks import run_checks
+
+    assert not [e for e in run_checks() if e.id.startswith("jobs.")]
+    declared = settings.CONVEYOR_QUEUES
+    settings.CONVEYOR_QUEUES = {**declared, "reports": {"concurrency": -1, "rate_limit": (0, 60), "retry": None}}
+    assert sorted(e.id for e in run_checks() if e.id.startswith("jobs.")) == ["jobs.E001"] * 3  # cap, rate limit, retry
+    settings.CONVEYOR_QUEUES = {name: queue for name, queue in declared.items() if name != "maintenance"}
+    problems = [e.msg for e in run_checks() if e.id == "jobs.E003"]
+    assert problems and all("'maintenance', which is not declared" in p for p in problems)  # jobs.cleanup, reports.expire_files

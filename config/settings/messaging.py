@@ -1,0 +1,23 @@
+"""Email and the notification channels (docs/reports.md)."""
+from __future__ import annotations
+
+from config.settings.environment import env
+
+# --- Email (payout notices; console in development) ---------------------------
+EMAIL_BACKEND = env.str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+EMAIL_HOST = env.str("EMAIL_HOST", "localhost")
+EMAIL_PORT = env.int("EMAIL_PORT", 25, minimum=1)
+EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", False)
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", "conveyor@localhost")
+
+# --- Notifications (jobs/notifications.py) --------------------------------------
+# Channel classes for SMS, WhatsApp and push; email uses EMAIL_BACKEND. The sandbox fails at
+# SANDBOX_CHANNEL_ERROR_RATE (0..1), to show retries.
+NOTIFICATION_CHANNELS = {
+    "sms": env.str("NOTIFICATION_SMS_CHANNEL", "jobs.notifications.SandboxChannel"),
+    "whatsapp": env.str("NOTIFICATION_WHATSAPP_CHANNEL", "jobs.notifications.SandboxChannel"),
+    "push": env.str("NOTIFICATION_PUSH_CHANNEL", "jobs.notifications.SandboxChannel"),
+}
+SANDBOX_CHANNEL_ERROR_RATE = env.float("SANDBOX_CHANNEL_ERROR_RATE", 0.0, minimum=0)

@@ -1,0 +1,71 @@
+"""The job platform: timeouts, retries, workers, schedulers, metrics and the queues."""
+from __future__ import annotations
+
+import json
+
+from django.core.exceptions import ImproperlyConfigured
+
+from config.settings.environment import PRODUCTION, env
+from config.settings.services import REDIS_URL
+from jobs.queues import resolve_queues, rq_queue_settings  # pure: no Django models, no Redis
+
+# --- Job platform knobs (seconds everywhere; the seeds used milliseconds) ---
+JOB_TIMEOUT = env.int("JOB_TIMEOUT", 300, minimum=1)
+# The largest arguments a job may carry, in bytes of JSON: jobs take ids, not data.
+JOB_ARGS_MAX_BYTES = env.int("JOB_ARGS_MAX_BYTES", 64 * 1024, minimum=1024, maximum=16 * 2**20, unit="bytes")
+JOB_RETRY_ATTEMPTS = env.int("JOB_RETRY_ATTEMPTS", 3, minimum=0)  # retries after the first try
+JOB_RETRY_DELAY = env.int("JOB_RETRY_DELAY", 5, minimum=0)
+MAX_QUEUE_CONCURRENCY = env.int("MAX_QUEUE_CONCURRENCY", env.int("QUEUE_CONCURRENCY", 5, minimum=1), minimum=1)
+WORKER_CONCURRENCY = env.int("WORKER_CONCURRENCY", 2, minimum=1)
+WORKER_INSTANCES = env.int("WORKER_INSTANCES", 1, minimum=1)
+FAILED_JOB_RETENTION = env.int("FAILED_JOB_RETENTION", 7 * 24 * 3600, minimum=0)
+QUEUE_CLEANUP_INTERVAL = env.int("QUEUE_CLEANUP_INTERVAL", 3600, minimum=1)
+ENABLE_CORRELATION_IDS = env.bool("ENABLE_CORRELATION_IDS", True)
+# Per-minute rollups for the dashboard and /metrics (jobs/metrics.py): made by the scheduler
+# every METRICS_ROLLUP_INTERVAL seconds, kept METRICS_RETENTION seconds.
+METRICS_ROLLUP_INTERVAL = env.float("METRICS_ROLLUP_INTERVAL", 15.0, minimum=1)
+METRICS_RETENTION = env.int("METRICS_RETENTION", 7 * 24 * 3600, minimum=3600)
+# /metrics (Prometheus): a scraper sends "Authorization: Bearer <METRICS_TOKEN>"; the API token
+# ("Authorization: Token <key>") of a user with jobs.view_queuestate also works. Empty: tokens only.
+METRICS_TOKEN = env.str("METRICS_TOKEN", "")
+USE_DISTRIBUTED_SCHEDULER = env.bool("USE_DISTRIBUTED_SCHEDULER", True)
+DISPATCH_INTERVAL = env.float("DISPATCH_INTERVAL", 1.0, minimum=0.05)
+# A worker writes a heartbeat every WORKER_HEARTBEAT_INTERVAL; one silent for WORKER_LOST_AFTER
+# is dead, and its running job is rescued (recorded as "worker lost" and retried by its policy).
+WORKER_HEARTBEAT_INTERVAL = env.float("WORKER_HEARTBEAT_INTERVAL", 5.0, minimum=0.1)
+WORKER_LOST_AFTER = env.float("WORKER_LOST_AFTER", 20.0, minimum=0.5)
+if WORKER_LOST_AFTER < 2 * WORKER_HEARTBEAT_INTERVAL:
+    raise ImproperlyConfigured("WORKER_LOST_AFTER must be at least twice WORKER_HEARTBEAT_INTERVAL.")
+# After SIGTERM a busy worker finishes its job for up to this long, then stops (the job is retried).
+WORKER_SHUTDOWN_GRACE = env.float("WORKER_SHUTDOWN_GRACE", 25.0, minimum=0)
+# Tests only (refused in production): run the schedulers' clock at a different place and speed,
+# "START,ANCHOR,SPEED" (simulated epoch seconds at real epoch ANCHOR, SPEED simulated seconds per real second).
+SCHEDULER_CLOCK = env.str("SCHEDULER_CLOCK", "")
+if SCHEDULER_CLOCK and PRODUCTION:
+    raise ImproperlyConfigured("SCHEDULER_CLOCK is for tests: it is refused when DJANGO_ENV=production.")
+if SCHEDULER_CLOCK:
+    try:
+        _start, _anchor, _speed = (float(v) for v in SCHEDULER_CLOCK.split(","))
+        assert _speed > 0
+    except (ValueError, AssertionError):
+        raise ImproperlyConfigured(f"SCHEDULER_CLOCK={SCHEDULER_CLOCK!r} must be START,ANCHOR,SPEED (epoch seconds, speed > 0).") from None
+# Extra modules whose tasks to register at start-up (the reliability tests use tests.sample_tasks).
+CONVEYOR_TASK_MODULES = env.list("CONVEYOR_TASK_MODULES", [])
+
+# The queues are declared in code (jobs/queues.py: names, caps, rate limits, retry policies);
+# a deploy tunes them here without a code change, as JSON, e.g.
+# QUEUE_OVERRIDES='{"reports": {"concurrency": 2, "rate_limit": [5, 1]}}'
+try:
+    CONVEYOR_QUEUES = resolve_queues(
+        default_concurrency=MAX_QUEUE_CONCURRENCY,
+        default_retry={"kind": "exponential", "retries": JOB_RETRY_ATTEMPTS, "delay": JOB_RETRY_DELAY},
+        overrides=json.loads(env.str("QUEUE_OVERRIDES", "") or "{}"),
+    )
+except ValueError as exc:  # json's errors are ValueErrors too
+    raise ImproperlyConfigured(f"QUEUE_OVERRIDES{'' if str(exc).startswith('[') else ' '}{exc}.") from None
+
+# Every logical queue has four Redis lists, one per priority tier (jobs/queues.py). The worker
+# class is named once, here: the Procfile's `conveyor_worker` and `rqworker` both use it.
+RQ_QUEUES = rq_queue_settings(CONVEYOR_QUEUES, REDIS_URL, JOB_TIMEOUT)
+RQ = {"WORKER_CLASS": "jobs.worker.ConveyorWorker"}
+RQ_SHOW_ADMIN_LINK = True

@@ -1,0 +1,60 @@
+"""The services: Redis (the transport, the cache, sessions) and the database (the source of truth)."""
+from __future__ import annotations
+
+from urllib.parse import quote
+
+from django.core.exceptions import ImproperlyConfigured
+
+from config.settings.environment import BASE_DIR, LOCAL_RUNTIME, env
+
+def _redis_url() -> str:
+    """REDIS_URL wins; the seeds' REDIS_HOST/PORT/PASSWORD/DB are accepted too."""
+    url = env.redis_url("REDIS_URL", "")
+    if url:
+        return url
+    host = env.str("REDIS_HOST", "")
+    if not host and LOCAL_RUNTIME.get("REDIS_URL"):
+        return LOCAL_RUNTIME["REDIS_URL"]
+    if not host:
+        raise ImproperlyConfigured(
+            "REDIS_URL must be set, and no `make run` or `make cluster` is running in this checkout to take it from. "
+            "Start `make run` in another terminal (it starts an embedded Redis and records it for commands like this one), "
+            "or set REDIS_URL."
+        )
+    port = env.int("REDIS_PORT", 6379, minimum=1)
+    password = env.str("REDIS_PASSWORD", "")
+    db = env.int("REDIS_DB", 0, minimum=0)
+    auth = f":{quote(password, safe='')}@" if password else ""
+    return f"redis://{auth}{host}:{port}/{db}"
+
+
+REDIS_URL = _redis_url()
+
+DATABASES = {"default": env.db_url("DATABASE_URL", LOCAL_RUNTIME.get("DATABASE_URL") or f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Several processes (web, workers, scheduler) share the file: wait for locks
+    # instead of failing, and keep the test database on disk so worker
+    # processes started by the reliability tests can see it.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {"timeout": 30, "transaction_mode": "IMMEDIATE", "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"}
+    )
+    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / "test_db.sqlite3")}
+else:
+    DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", 60, minimum=0)
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+CACHES = {
+    "default": {
+        "BACKEND": "django_redis.cache.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": "conveyor",
+        "OPTIONS": {"CLIENT_CLASS": "django_redis.client.DefaultClient", "SOCKET_CONNECT_TIMEOUT": 2, "SOCKET_TIMEOUT": 5},
+    }
+}
+# Sessions live in Redis so any web instance can serve any user.
+SESSION_ENGINE = "django.contrib.sessions.backends.cache"
+SESSION_CACHE_ALIAS = "default"
+# Seconds a session lasts; sessions live in Redis so every web instance shares them.
+SESSION_TTL = env.int("SESSION_TTL", 24 * 3600, minimum=60)
+SESSION_COOKIE_AGE = SESSION_TTL

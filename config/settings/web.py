@@ -1,0 +1,94 @@
+"""Django itself: the apps, the middleware, templates, time, static and uploaded files."""
+from __future__ import annotations
+
+from config.settings.environment import BASE_DIR, PRODUCTION, env
+
+# --- Django ----------------------------------------------------------------
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI's files, served by us (no CDN)
+    "django_rq",
+    "axes",  # login throttling for the admin (django-axes)
+    "jobs",
+    "payouts",
+    "reports",
+    "access",  # who may do what: the shipped groups and the permission rules (docs/api.md)
+]
+
+# The middleware every request runs, in Django's usual order, where `manage.py check --deploy`
+# sees it. Only sessions, authentication and messages are chosen per route group
+# (config/middleware.py, the seeds' conditional middleware): health checks and calls with an API
+# token skip them; everything else (the admin, downloads, the browsable API) runs them.
+# REST framework's views are CSRF-exempt and check CSRF themselves for session calls.
+SESSION_MIDDLEWARE = [
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+]
+MIDDLEWARE_GROUPS = [
+    # (group, path prefixes, only with an Authorization header, middleware)
+    ("health", ["/health/", "/metrics"], False, []),
+    ("api-token", ["/api/"], True, []),
+    ("default", ["/"], False, SESSION_MIDDLEWARE),
+]
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "jobs.middleware.CorrelationIdMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "config.middleware.RouteGroupMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",
+]
+# The admin's checks look for sessions, authentication and messages in MIDDLEWARE; they are in
+# the route groups' chains, which access/checks.py checks instead.
+SILENCED_SYSTEM_CHECKS = ["admin.E408", "admin.E409", "admin.E410"]
+
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = env.str("TIME_ZONE", "UTC")
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+# Outside production, static files are served from the apps' directories (no collectstatic needed).
+WHITENOISE_AUTOREFRESH = WHITENOISE_USE_FINDERS = not PRODUCTION
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+MEDIA_ROOT = env.str("MEDIA_ROOT", str(BASE_DIR / "media"))
+# Reports and exports are files in the default storage (MEDIA_ROOT); they are deleted this long
+# after they were produced (the "Report file retention" schedule). docs/reports.md
+REPORT_RETENTION = env.int("REPORT_RETENTION", 7 * 24 * 3600, minimum=60)
+# The largest file an import accepts, in bytes.
+IMPORT_MAX_BYTES = env.int("IMPORT_MAX_BYTES", 10 * 2**20, minimum=1024, maximum=2**30, unit="bytes")
+# Uploaded import files (encrypted at rest: they hold account numbers) are deleted this many
+# seconds after their import finished; the import's counts and row errors stay.
+IMPORT_FILE_RETENTION = env.int("IMPORT_FILE_RETENTION", 7 * 24 * 3600, minimum=0, maximum=366 * 24 * 3600, unit="seconds")
