@@ -12,12 +12,27 @@ def ensure_queue_rows(sender, **kwargs) -> None:
     QueueState.objects.bulk_create([QueueState(name=name) for name in settings.CONVEYOR_QUEUES], ignore_conflicts=True)
 
 
+def sync_schedules(sender, **kwargs) -> None:
+    """The schedules the apps declare in code (their schedules.py), after every migrate."""
+    import logging
+
+    from django.db import DatabaseError
+
+    from jobs.scheduling import sync_default_schedules
+
+    try:
+        sync_default_schedules()
+    except DatabaseError as exc:  # migrated back to before the schedules table had its columns
+        logging.getLogger(__name__).warning("default schedules not synced: %s", exc)
+
+
 class JobsConfig(AppConfig):
     name = "jobs"
     verbose_name = "Jobs"
 
     def ready(self) -> None:
         post_migrate.connect(ensure_queue_rows, sender=self)
+        post_migrate.connect(sync_schedules, sender=self)
         # Every installed app's tasks.py registers its tasks on start-up, in
         # web, worker and scheduler processes alike.
         autodiscover_modules("tasks")

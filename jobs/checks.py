@@ -24,3 +24,10 @@ def tasks_name_declared_queues(app_configs=None, **kwargs):
 
     return [Error(f"task {task.name!r} uses queue {task.queue!r}, which is not declared", id="jobs.E003")
             for task in all_tasks().values() if task.queue not in settings.CONVEYOR_QUEUES]
+
+
+@register()
+def declared_schedules_are_sound(app_configs=None, **kwargs):
+    from jobs.scheduling import declared_schedule_problems
+
+    return [Error(problem, hint="Fix the app's schedules.py.", id="jobs.E004") for problem in declared_schedule_problems()]

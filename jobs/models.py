@@ -204,6 +204,10 @@ class Schedule(models.Model):
     last_job = models.ForeignKey(JobRecord, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     last_error = models.TextField(blank=True)
     updated_at = models.DateTimeField(auto_now=True)
+    declared_timing = models.JSONField(null=True, blank=True, editable=False, help_text=(
+        "For a schedule an app declares (its schedules.py): the timing the code and settings gave it at the last migrate. "
+        "While the schedule's own timing still equals it, a new declaration applies at the next migrate; once edited here, "
+        "the schedule keeps its own."))
 
     class Meta:
         ordering = ["name"]

@@ -25,6 +25,7 @@ import logging
 import os
 import socket
 import time
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone as dt_timezone
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -272,19 +273,88 @@ return 0
 """
 
 
-def default_schedules(*schedules: tuple[str, str, dict]):
-    """(create, remove) for a data migration that adds schedules: (name, task_name, timing)
-    where timing is {"cron": ...} or {"interval_seconds": ...}, in UTC. Editable afterwards."""
+@dataclass(frozen=True)
+class DefaultSchedule:
+    """A schedule an app needs, declared in its ``schedules.py`` (``SCHEDULES = [...]``) and
+    created by ``sync_default_schedules`` after every ``migrate``. Timing: ``cron`` (UTC), or
+    ``interval_seconds``, or ``interval_setting``, the name of a setting holding the interval."""
 
-    def create(apps, schema_editor):
-        Schedule = apps.get_model("jobs", "Schedule")
-        moment = now()
-        for name, task_name, timing in schedules:
-            schedule = Schedule(name=name, task_name=task_name, timezone="UTC", **timing)
+    name: str
+    task_name: str
+    cron: str = ""
+    interval_seconds: int | None = None
+    interval_setting: str = ""
+
+    def timing(self) -> dict:
+        if self.interval_setting:
+            return {"cron": "", "interval_seconds": int(getattr(settings, self.interval_setting))}
+        return {"cron": self.cron, "interval_seconds": self.interval_seconds}
+
+
+def declared_schedules() -> list[DefaultSchedule]:
+    """Every installed app's ``schedules.SCHEDULES``."""
+    from django.apps import apps
+    from importlib import import_module
+    from importlib.util import find_spec
+
+    declared = []
+    for app in apps.get_app_configs():
+        if find_spec(f"{app.name}.schedules") is not None:
+            declared += import_module(f"{app.name}.schedules").SCHEDULES
+    return declared
+
+
+def declared_schedule_problems(declared: list[DefaultSchedule] | None = None) -> list[str]:
+    """What is wrong with the declared schedules (a system check reports these)."""
+    from jobs.registry import UnknownTask, get_task
+
+    problems, seen = [], set()
+    for default in declared_schedules() if declared is None else declared:
+        if default.name in seen:
+            problems.append(f"schedule {default.name!r} is declared twice")
+        seen.add(default.name)
+        try:
+            get_task(default.task_name)
+        except UnknownTask:
+            problems.append(f"schedule {default.name!r} names the unknown task {default.task_name!r}")
+        if default.interval_setting and not hasattr(settings, default.interval_setting):
+            problems.append(f"schedule {default.name!r} reads the missing setting {default.interval_setting}")
+            continue
+        timing = default.timing()
+        for field, message in timing_errors(timing["cron"], timing["interval_seconds"], "UTC").items():
+            problems.append(f"schedule {default.name!r}: {field}: {message}")
+    return problems
+
+
+def sync_default_schedules(declared: list[DefaultSchedule] | None = None) -> dict:
+    """Create the declared schedules that do not exist (by name), and move the timing of those
+    whose timing nobody changed in the admin to what the code and settings declare now (a
+    changed QUEUE_CLEANUP_INTERVAL, a new cron in code). A schedule someone edited keeps its
+    timing; one someone deleted comes back at the next migrate (disable it instead)."""
+    from jobs.models import Schedule
+
+    counts = {"created": 0, "updated": 0}
+    moment = now()
+    for default in declared_schedules() if declared is None else declared:
+        timing = default.timing()
+        schedule = Schedule.objects.filter(name=default.name).first()
+        if schedule is None:
+            schedule = Schedule(name=default.name, task_name=default.task_name, timezone="UTC", declared_timing=timing, **timing)
             schedule.next_fire_at = next_fire_after(schedule, moment)
             schedule.save()
-
-    def remove(apps, schema_editor):
-        apps.get_model("jobs", "Schedule").objects.filter(name__in=[name for name, _, _ in schedules]).delete()
-
-    return create, remove
+            counts["created"] += 1
+            continue
+        current = {"cron": schedule.cron or "", "interval_seconds": schedule.interval_seconds}
+        # Untouched: its timing is what the code declared last time. A schedule from before
+        # declarations were recorded, whose timing differs, counts as edited: it is left alone.
+        untouched = schedule.declared_timing == current and schedule.timezone == "UTC"
+        changed = schedule.declared_timing != timing
+        if untouched and current != timing:
+            for field, value in timing.items():
+                setattr(schedule, field, value)
+            schedule.next_fire_at = None  # recomputed by save() from the new timing
+            counts["updated"] += 1
+        if changed:
+            schedule.declared_timing = timing
+            schedule.save()
+    return counts

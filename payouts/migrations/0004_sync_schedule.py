@@ -1,11 +1,8 @@
-"""The daily payee status synchronisation."""
+"""Once created default schedules; they are declared in code now (each app's schedules.py) and
+created after every migrate (docs/decisions.md 40). Kept, empty, so the migration graph stays."""
 from django.db import migrations
-
-from jobs.scheduling import default_schedules
-
-create, remove = default_schedules(("Payee status sync", "integrations.sync_payees", {"cron": "0 3 * * *"}))
 
 
 class Migration(migrations.Migration):
     dependencies = [("payouts", "0003_interest_schedule")]
-    operations = [migrations.RunPython(create, remove)]
+    operations = []

@@ -84,3 +84,39 @@ def test_the_queue_declarations_are_checked(settings):
     settings.CONVEYOR_QUEUES = {name: queue for name, queue in declared.items() if name != "maintenance"}
     problems = [e.msg for e in run_checks() if e.id == "jobs.E003"]
     assert problems and all("'maintenance', which is not declared" in p for p in problems)  # jobs.cleanup, reports.expire_files
+
+
+def test_the_declared_schedules_are_checked():
+    from django.core.checks import run_checks
+
+    from jobs.scheduling import DefaultSchedule, declared_schedule_problems
+
+    assert not [e for e in run_checks() if e.id == "jobs.E004"]
+    problems = declared_schedule_problems([
+        DefaultSchedule("A", "no.such_task", cron="0 * * * *"),
+        DefaultSchedule("B", "jobs.cleanup", cron="61 * * * *"),
+        DefaultSchedule("B", "jobs.cleanup", interval_setting="NO_SUCH_SETTING"),
+        DefaultSchedule("C", "jobs.cleanup"),
+    ])
+    assert problems == [
+        "schedule 'A' names the unknown task 'no.such_task'",
+        "schedule 'B': cron: '61 * * * *' is not a valid cron expression (five fields: minute hour day month weekday).",
+        "schedule 'B' is declared twice",
+        "schedule 'B' reads the missing setting NO_SUCH_SETTING",
+        "schedule 'C': cron: Give either a cron expression or an interval, not both and not neither.",
+    ]
+
+
+def test_a_new_cron_in_code_reaches_an_untouched_schedule_and_leaves_its_switch_alone():
+    from jobs.models import Schedule
+    from jobs.scheduling import DefaultSchedule, sync_default_schedules
+
+    assert sync_default_schedules([DefaultSchedule("Nightly", "jobs.cleanup", cron="0 1 * * *")])["created"] == 1
+    Schedule.objects.filter(name="Nightly").update(enabled=False)  # staff switch it off
+    assert sync_default_schedules([DefaultSchedule("Nightly", "jobs.cleanup", cron="30 2 * * *")])["updated"] == 1
+    schedule = Schedule.objects.get(name="Nightly")
+    assert schedule.cron == "30 2 * * *" and not schedule.enabled
+    schedule.timezone = "Europe/London"  # an edit of its timing: from now on the admin's value wins
+    schedule.save()
+    assert sync_default_schedules([DefaultSchedule("Nightly", "jobs.cleanup", cron="0 3 * * *")])["updated"] == 0
+    assert Schedule.objects.get(name="Nightly").cron == "30 2 * * *"

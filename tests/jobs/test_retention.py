@@ -55,20 +55,26 @@ def test_retention_is_configurable_per_queue(settings):
     assert JobRecord.objects.filter(queue="analytics").count() == 10
 
 
-def test_retention_cleanup_is_a_default_schedule(settings):
-    import importlib
-
-    from django.apps import apps
-
+def test_the_apps_default_schedules_are_created_after_migrate_and_follow_their_settings(settings):
     from jobs.models import Schedule
+    from jobs.scheduling import sync_default_schedules
 
     Schedule.objects.all().delete()
-    importlib.import_module("jobs.migrations.0007_default_schedules").create(apps, None)
+    assert sync_default_schedules()["created"] == 10
     schedule = Schedule.objects.get(task_name="jobs.cleanup")
     assert schedule.enabled and schedule.interval_seconds == settings.QUEUE_CLEANUP_INTERVAL
-    assert set(Schedule.objects.values_list("task_name", flat=True)) == {
-        "analytics.fan_out", "reports.daily_report", "payouts.reconcile_credits", "payouts.daily_run", "jobs.cleanup"
-    }
+    assert set(Schedule.objects.values_list("task_name", flat=True)) >= {
+        "analytics.fan_out", "reports.daily_report", "payouts.reconcile_credits", "payouts.daily_run", "jobs.cleanup",
+        "payouts.recurring_due", "payouts.recover", "calculations.post_interest", "integrations.sync_payees", "reports.expire_files"}
+    settings.QUEUE_CLEANUP_INTERVAL = 900  # a changed setting, at the next deploy's migrate
+    assert sync_default_schedules() == {"created": 0, "updated": 1}
+    schedule.refresh_from_db()
+    assert schedule.interval_seconds == 900 and schedule.next_fire_at is not None
+    Schedule.objects.filter(pk=schedule.pk).update(interval_seconds=120)  # staff change it in the admin
+    settings.QUEUE_CLEANUP_INTERVAL = 600
+    assert sync_default_schedules()["updated"] == 0
+    assert Schedule.objects.get(pk=schedule.pk).interval_seconds == 120  # an edited schedule keeps its own timing
+    assert sync_default_schedules() == {"created": 0, "updated": 0}  # nothing changes twice
 
 
 def test_a_large_backlog_is_restored_in_one_sweep_after_redis_loss(redis_db):

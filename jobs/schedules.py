@@ -1,0 +1,8 @@
+"""The schedules the job platform itself needs (created after every migrate; see
+jobs.scheduling.DefaultSchedule). Disable one in the admin rather than deleting it."""
+from jobs.scheduling import DefaultSchedule
+
+SCHEDULES = [
+    # Follows QUEUE_CLEANUP_INTERVAL while nobody has changed its timing in the admin.
+    DefaultSchedule("Retention cleanup", "jobs.cleanup", interval_setting="QUEUE_CLEANUP_INTERVAL"),
+]
