@@ -1,7 +1,7 @@
 """Tasks the benchmarks run (registered through CONVEYOR_TASK_MODULES)."""
 import time
 
-from jobs.registry import task
+from jobs.core.registry import task
 
 
 @task("bench.noop", queue="default")

@@ -44,7 +44,7 @@ def setup() -> dict:
 def reset() -> None:
     """Empty the benchmark Redis db and job tables."""
     from jobs.models import JobAttempt, JobRecord, WorkerHeartbeat
-    from jobs.redis import get_redis
+    from jobs.transport.redis import get_redis
 
     get_redis().flushdb()
     JobAttempt.objects.all().delete()

@@ -37,12 +37,12 @@ def main() -> None:
     from rq import Queue
 
     from jobs.models import JobAttempt, JobRecord, WorkerHeartbeat
-    from jobs.redis import get_redis
+    from jobs.transport.redis import get_redis
     from django.contrib.auth import get_user_model
 
-    from jobs.services import JobSpec, enqueue, enqueue_many
+    from jobs.ops.enqueue import JobSpec, enqueue, enqueue_many
     from reports.services import analytics_fan_out
-    from jobs.states import State
+    from jobs.core.states import State
 
     redis = get_redis()
 

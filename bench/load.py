@@ -52,8 +52,8 @@ def main() -> None:
 
     from jobs.api.auth import token_create
     from jobs.models import JobRecord
-    from jobs.services import JobSpec, enqueue_many
-    from jobs.states import State
+    from jobs.ops.enqueue import JobSpec, enqueue_many
+    from jobs.core.states import State
 
     reset()
     User = get_user_model()

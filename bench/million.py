@@ -33,7 +33,7 @@ def fill(now) -> float:
     from django.conf import settings
 
     from jobs.models import JobRecord, QueueMinute, QueueTotals
-    from jobs.states import State
+    from jobs.core.states import State
 
     started = time.monotonic()
     queues = list(settings.CONVEYOR_QUEUES)
@@ -87,7 +87,8 @@ def main() -> None:
     from django.test import Client
     from django.test.utils import setup_test_environment
 
-    from jobs import metrics, selectors
+    from jobs.ops import metrics
+    from jobs.ops import selectors
     from jobs.api.auth import token_create
     from jobs.models import JobRecord, QueueMinute
 
@@ -150,7 +151,7 @@ def empty() -> None:
     """Remove the million rows in one statement (a Django delete() would load them to cascade)."""
     from django.db import connection
 
-    from jobs.redis import get_redis
+    from jobs.transport.redis import get_redis
 
     get_redis().flushdb()
     tables = ["jobs_jobattempt", "jobs_jobrecord", "jobs_queueminute", "jobs_queuetotals"]

@@ -41,7 +41,7 @@ def run(users: int, workers: int, env: dict) -> dict:
     from django.contrib.auth import get_user_model
 
     from jobs.models import JobRecord, WorkerHeartbeat
-    from jobs.states import State
+    from jobs.core.states import State
     from reports.services import analytics_fan_out
 
     reset()

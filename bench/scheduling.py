@@ -121,8 +121,8 @@ def clear_schedules() -> None:
 
 def holder(procs: list[subprocess.Popen], distributed: bool) -> subprocess.Popen:
     """The process that fires: the lock holder in centralised mode; the first in distributed mode."""
-    from jobs.redis import get_redis
-    from jobs.scheduling import SINGLE_LOCK
+    from jobs.transport.redis import get_redis
+    from jobs.core.keys import SINGLE_LOCK
 
     if distributed:
         return procs[0]
@@ -135,8 +135,8 @@ def run(distributed: bool, env: dict) -> dict:
     from django.utils import timezone as dj_timezone
 
     from jobs.models import ScheduleFire
-    from jobs.redis import get_redis
-    from jobs.scheduling import SINGLE_LOCK
+    from jobs.transport.redis import get_redis
+    from jobs.core.keys import SINGLE_LOCK
 
     reset()
     clear_schedules()
@@ -145,7 +145,7 @@ def run(distributed: bool, env: dict) -> dict:
     ours = ScheduleFire.objects.filter(schedule__name__startswith=PREFIX)
     result: dict = {"mode": "distributed" if distributed else "centralised", "schedulers": 2}
     try:
-        from jobs import metrics
+        from jobs.ops import metrics
 
         wait_until(lambda: len(metrics.schedulers(get_redis())) >= 2)
         if not distributed:

@@ -43,9 +43,9 @@ def main() -> None:
     from rq import Queue
     
     from jobs.models import JobRecord
-    from jobs.redis import get_redis
-    from jobs.services import JobSpec, enqueue, enqueue_many
-    from jobs.states import State
+    from jobs.transport.redis import get_redis
+    from jobs.ops.enqueue import JobSpec, enqueue, enqueue_many
+    from jobs.core.states import State
 
     redis = get_redis()
 

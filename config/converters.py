@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django.urls.converters import IntConverter
 
-from jobs.inputs import MAX_ID
+from jobs.core.inputs import MAX_ID
 
 
 class IdConverter(IntConverter):

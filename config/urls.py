@@ -3,9 +3,9 @@ from django.urls import include, path, register_converter
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from config.converters import IdConverter
-from jobs import dashboard
-from jobs.prometheus import metrics_view
-from jobs import views as jobs_views
+from jobs.web import dashboard
+from jobs.web.prometheus import metrics_view
+from jobs.web import views as jobs_views
 
 register_converter(IdConverter, "id")  # before the includes below, which use it
 
@@ -28,6 +28,7 @@ urlpatterns = [
     path("reports/", include("reports.urls")),
     path("api/v1/", include("jobs.api.urls")),
     path("api/v1/", include("payouts.api_urls")),
+    path("api/v1/", include("reports.api_urls")),
     path("api/v1/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/v1/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("metrics", metrics_view, name="metrics"),

@@ -18,7 +18,7 @@ def sync_schedules(sender, **kwargs) -> None:
 
     from django.db import DatabaseError
 
-    from jobs.scheduling import sync_default_schedules
+    from jobs.scheduling.defaults import sync_default_schedules
 
     try:
         sync_default_schedules()

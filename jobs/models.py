@@ -5,10 +5,10 @@ import uuid
 from django.conf import settings
 from django.db import models
 
+from jobs.core import timing
+from jobs.core.queues import Priority
+from jobs.core.states import ACTIVE, State
 from jobs.fields import SafeJSONDecoder
-
-from jobs.queues import Priority
-from jobs.states import ACTIVE, State
 
 TRACEBACK_LIMIT = 16_000
 ERROR_LIMIT = 2_000
@@ -209,6 +209,8 @@ class Schedule(models.Model):
         "While the schedule's own timing still equals it, a new declaration applies at the next migrate; once edited here, "
         "the schedule keeps its own."))
 
+    _TIMING_FIELDS = ("cron", "interval_seconds", "timezone", "enabled")
+
     class Meta:
         ordering = ["name"]
 
@@ -216,15 +218,18 @@ class Schedule(models.Model):
         return self.name
 
     def clean(self):
-        from jobs import scheduling
+        timing.validate_schedule(self)
 
-        scheduling.validate_schedule(self)
+    def timing_changed(self) -> bool:
+        """Whether the saved row's timing differs from this instance's (or there is no saved row)."""
+        if self.pk is None:
+            return True
+        saved = Schedule.objects.filter(pk=self.pk).values(*self._TIMING_FIELDS).first()
+        return saved is None or any(saved[f] != getattr(self, f) for f in self._TIMING_FIELDS)
 
     def save(self, *args, **kwargs):
-        from jobs import scheduling
-
-        if self.next_fire_at is None or scheduling.timing_changed(self):
-            self.next_fire_at = scheduling.next_fire_after(self, scheduling.now()) if self.enabled else None
+        if self.next_fire_at is None or self.timing_changed():
+            self.next_fire_at = timing.next_fire_after(self, timing.now()) if self.enabled else None
         super().save(*args, **kwargs)
 
 

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import time
 
-from jobs.policies import Exponential
-from jobs.registry import task
+from jobs.core.policies import Exponential
+from jobs.core.registry import task
 
 
 @task("demo.noop", queue="default", permission="jobs.enqueue_task", api=True)
@@ -39,7 +39,7 @@ def flaky(ctx, fail_times: int = 2):
 @task("jobs.cleanup", queue="maintenance", permission="jobs.enqueue_task")
 def cleanup(ctx):
     """The retention cleanup (jobs/retention.py), fired by the "Retention cleanup" schedule."""
-    from jobs import retention
+    from jobs.ops import retention
 
     return retention.cleanup()
 

@@ -6,7 +6,7 @@ Selected by settings.RQ["WORKER_CLASS"]; run as
 
 It listens to every priority tier of the named queues, tier-major, and runs
 each job in-process (no fork per job; see docs/decisions.md). The database row,
-not RQ's job hash, holds the job's state: ``jobs.runtime.execute`` claims it,
+not RQ's job hash, holds the job's state: ``jobs.ops.runtime.execute`` claims it,
 runs the task under its timeout and records the outcome, retry or dead-letter.
 RQ is told every delivered job finished, so its registries only ever describe
 transport, and results are not duplicated into Redis.
@@ -37,10 +37,11 @@ from rq.job import JobStatus
 from rq.utils import now
 from rq.worker import SimpleWorker, WorkerStatus
 
-from jobs import flow, runtime
+from jobs.transport import flow
+from jobs.ops import runtime
 from jobs.models import JobRecord, WorkerHeartbeat
-from jobs.queues import logical_queue_name, tiered_rq_names
-from jobs.states import State, transition
+from jobs.core.queues import logical_queue_name, tiered_rq_names
+from jobs.core.states import State, transition
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +79,7 @@ class ConveyorWorker(SimpleWorker):
 
     def work(self, *args, logging_level=None, **kwargs):
         """RQ's command line sets its logger to INFO whatever LOGGING says (a line per queue per
-        maintenance pass: 60 at start); RQ_LOG_LEVEL decides. Per-job lines are jobs.runtime's."""
+        maintenance pass: 60 at start); RQ_LOG_LEVEL decides. Per-job lines are jobs.ops.runtime's."""
         return super().work(*args, logging_level=settings.RQ_LOG_LEVEL, **kwargs)
 
     # --- Database heartbeat (crash detection; see jobs/recovery.py) ---------------

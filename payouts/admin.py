@@ -17,8 +17,8 @@ from django.utils.html import format_html, format_html_join
 
 from access import rules
 from jobs.admin import run_each
-from jobs.admin_format import clipped, compact_time
-from jobs.forms import add_field_error
+from jobs.admin.display import clipped, compact_time
+from jobs.admin.fields import add_field_error
 from jobs.models import JobRecord
 from payouts import reconciliation, services
 from payouts.models import LedgerEntry, Payee, Payout, PayoutRun, ReconciliationReport, RecurringPayout
@@ -359,7 +359,7 @@ class RecurringPayoutForm(forms.ModelForm):
         return _money(self, "amount")
 
     def clean(self):
-        from jobs.scheduling import timing_errors
+        from jobs.core.timing import timing_errors
 
         cleaned = super().clean()
         for name, message in timing_errors(cleaned.get("cron", ""), cleaned.get("interval_seconds"), cleaned.get("timezone", "")).items():

@@ -16,7 +16,7 @@ from access import rules
 from access.drf import Needs
 from jobs.api.schema import PAGE, doc, page_of, query
 from jobs.api.views import JobPagination, service_action
-from jobs.inputs import MAX_ID
+from jobs.core.inputs import MAX_ID
 from payouts import services
 from payouts.models import Payee, Payout
 

@@ -1,7 +1,6 @@
 from django.urls import path
 
 from payouts import api
-from reports import api as reports_api
 
 urlpatterns = [
     path("payouts/", api.payouts, name="api-payouts"),
@@ -10,9 +9,4 @@ urlpatterns = [
     path("payouts/<id:pk>/cancel/", api.payout_cancel, name="api-payout-cancel"),
     path("payouts/<id:pk>/retry/", api.payout_retry, name="api-payout-retry"),
     path("payout-runs/", api.payout_run, name="api-payout-runs"),
-    path("reports/", reports_api.reports, name="api-reports"),
-    path("reports/<id:report_id>/", reports_api.report_detail, name="api-report"),
-    path("reports/<id:report_id>/download/", reports_api.report_download, name="api-report-download"),
-    path("imports/", reports_api.imports, name="api-imports"),
-    path("imports/<id:import_id>/", reports_api.import_detail, name="api-import"),
 ]

@@ -9,7 +9,7 @@ def settle_when_processing_dies(sender, job_id, task_name, **kwargs) -> None:
     if task_name not in SETTLED_TASKS:
         return
     from jobs.models import JobRecord
-    from jobs.services import enqueue
+    from jobs.ops.enqueue import enqueue
 
     args = JobRecord.objects.filter(pk=job_id).values_list("args", flat=True).first()
     if args:
@@ -21,6 +21,6 @@ class PayoutsConfig(AppConfig):
     verbose_name = "Payouts"
 
     def ready(self) -> None:
-        from jobs.signals import job_dead
+        from jobs.core.signals import job_dead
 
         job_dead.connect(settle_when_processing_dies, dispatch_uid="payouts.settle_when_processing_dies")

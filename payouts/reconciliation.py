@@ -28,8 +28,8 @@ from django.db.models.functions import Cast
 from django.utils import timezone
 
 from jobs.models import JobRecord
-from jobs.services import audit
-from jobs.states import ACTIVE
+from jobs.ops.audit import audit
+from jobs.core.states import ACTIVE
 from payouts.models import LedgerEntry, Payee, Payout, PayoutRun, ReconciliationReport
 from payouts.providers import ProviderError, get_provider
 from payouts.services import IN_FLIGHT, _enqueue_processing, settle

@@ -1,5 +1,5 @@
-"""The payouts app's schedules (created after every migrate; jobs.scheduling.DefaultSchedule)."""
-from jobs.scheduling import DefaultSchedule
+"""The payouts app's schedules (created after every migrate; jobs.core.timing.DefaultSchedule)."""
+from jobs.core.timing import DefaultSchedule
 
 SCHEDULES = [
     DefaultSchedule("Daily payout run", "payouts.daily_run", cron="0 9 * * *"),

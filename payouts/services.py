@@ -27,9 +27,10 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Sum
 from django.utils import timezone
 
-from jobs import inputs
-from jobs.errors import FieldError
-from jobs.services import audit, enqueue, enqueue_many, JobSpec
+from jobs.core import inputs
+from jobs.core.errors import FieldError
+from jobs.ops.audit import audit
+from jobs.ops.enqueue import enqueue, enqueue_many, JobSpec
 from payouts.models import LedgerEntry, Payee, Payout, PayoutRun, RecurringPayout
 from payouts.providers import ProviderDeclined, ProviderError, get_provider
 
@@ -66,7 +67,7 @@ def _move(payout: Payout, target: str, **fields) -> None:
 
 def _amount(value, name: str = "amount") -> Decimal:
     """A positive amount with at most two decimals and 16 digits before the point, from a
-    Decimal, an int or a string of ASCII digits (jobs.inputs.parse_decimal)."""
+    Decimal, an int or a string of ASCII digits (jobs.core.inputs.parse_decimal)."""
     try:
         amount = inputs.parse_decimal(value, name, integer_digits=16, places=2)
     except FieldError as exc:
@@ -544,7 +545,7 @@ def _run_batch(plan: RunPlan, ids: list, actor) -> None:
 def recurring_due(now: datetime | None = None, limit: int = 500) -> dict:
     """Create the payouts of every standing instruction whose time has come: exactly one per
     instruction and fire time (unique in the database), however many schedulers call this."""
-    from jobs.scheduling import next_fire_after
+    from jobs.core.timing import next_fire_after
 
     now = now or timezone.now()
     counts = {"created": 0, "refused": 0}
@@ -573,7 +574,7 @@ def recurring_due(now: datetime | None = None, limit: int = 500) -> dict:
 
 def recurring_save(instruction: RecurringPayout, *, actor=None) -> RecurringPayout:
     """Validate and save a standing instruction, computing its next run."""
-    from jobs.scheduling import next_fire_after, timing_errors
+    from jobs.core.timing import next_fire_after, timing_errors
 
     _amount(instruction.amount)
     for name, message in timing_errors(instruction.cron, instruction.interval_seconds, instruction.timezone).items():

@@ -1,7 +1,7 @@
 """Payout jobs: thin bodies that take ids and call payouts.services. Each is safe to run twice."""
 from django.utils import timezone
 
-from jobs.registry import task
+from jobs.core.registry import task
 from payouts import reconciliation, services
 from payouts.models import PayoutRun
 

@@ -3,7 +3,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
 
 from access import rules
-from jobs.services import audit
+from jobs.ops.audit import audit
 from reports import selectors
 from reports.services import analytics_fan_out
 
@@ -40,9 +40,9 @@ from django.core.exceptions import ValidationError  # noqa: E402
 from django.urls import reverse  # noqa: E402
 from django.utils.html import format_html, format_html_join  # noqa: E402
 
-from jobs import inputs  # noqa: E402
-from jobs.admin_format import clipped, compact_time  # noqa: E402
-from jobs.forms import add_field_error  # noqa: E402
+from jobs.core import inputs  # noqa: E402
+from jobs.admin.display import clipped, compact_time  # noqa: E402
+from jobs.admin.fields import add_field_error  # noqa: E402
 from reports import exports  # noqa: E402
 from reports.models import Import, Report, UserFigures  # noqa: E402
 from reports.services import report_request  # noqa: E402

@@ -8,8 +8,8 @@ from decimal import Decimal
 
 from django.db.models import Count, Q, Sum
 
-from jobs import inputs
-from jobs.errors import FieldError
+from jobs.core import inputs
+from jobs.core.errors import FieldError
 from reports.exports import ReportError
 
 

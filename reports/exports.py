@@ -18,8 +18,8 @@ from datetime import date, datetime, timezone as dt_timezone
 from decimal import Decimal
 from typing import Callable, Iterable
 
-from jobs import inputs
-from jobs.errors import FieldError
+from jobs.core import inputs
+from jobs.core.errors import FieldError
 
 CHUNK = 2000
 

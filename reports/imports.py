@@ -144,7 +144,8 @@ def import_check(kind: str, upload) -> tuple[bytes, str]:
 def import_request(kind: str, upload, *, requested_by=None) -> Import:
     """Check the uploaded file, store it encrypted and enqueue its import. Raises ReportError
     naming the field (nothing stored)."""
-    from jobs.services import audit, enqueue
+    from jobs.ops.audit import audit
+    from jobs.ops.enqueue import enqueue
     from payouts import vault
 
     data, fmt = import_check(kind, upload)

@@ -1,5 +1,5 @@
-"""The reports app's schedules (created after every migrate; jobs.scheduling.DefaultSchedule)."""
-from jobs.scheduling import DefaultSchedule
+"""The reports app's schedules (created after every migrate; jobs.core.timing.DefaultSchedule)."""
+from jobs.core.timing import DefaultSchedule
 
 SCHEDULES = [
     DefaultSchedule("Hourly per-user analytics", "analytics.fan_out", cron="0 * * * *"),

@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 from access import rules
-from jobs import inputs
-from jobs.errors import FieldError
+from jobs.core import inputs
+from jobs.core.errors import FieldError
 
 VIEW_REPORTS = "reports.view_report"
 VIEW_IMPORTS = "reports.view_import"

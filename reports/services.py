@@ -6,10 +6,10 @@ from datetime import timedelta
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
-from jobs import inputs
-from jobs.errors import FieldError
+from jobs.core import inputs
+from jobs.core.errors import FieldError
 from jobs.models import JobRecord
-from jobs.services import JobSpec, enqueue_many
+from jobs.ops.enqueue import JobSpec, enqueue_many
 
 
 def analytics_fan_out(user_ids=None, *, created_by=None) -> dict:
@@ -64,7 +64,8 @@ def report_request(kind: str, parameters: dict | None = None, *, requested_by=No
     """Validate, record and enqueue a report or export. Raises ReportError naming the bad field."""
     from django.db import transaction
 
-    from jobs.services import audit, enqueue
+    from jobs.ops.audit import audit
+    from jobs.ops.enqueue import enqueue
     from reports import builders, exports
     from reports.models import Report
 

@@ -1,4 +1,4 @@
-from jobs.registry import task
+from jobs.core.registry import task
 from reports import services
 
 

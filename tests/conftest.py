@@ -4,8 +4,8 @@ from __future__ import annotations
 import pytest
 from rq import Queue
 
-from jobs.queues import queue_names
-from jobs.redis import get_redis, reset_redis
+from jobs.core.queues import queue_names
+from jobs.transport.redis import get_redis, reset_redis
 from jobs.worker import ConveyorWorker
 
 import tests.sample_tasks  # noqa: F401  (registers the test.* tasks)

@@ -4,9 +4,9 @@ from __future__ import annotations
 import os
 import time
 
-from jobs.policies import Exponential, Fixed
-from jobs.redis import get_redis
-from jobs.registry import task
+from jobs.core.policies import Exponential, Fixed
+from jobs.transport.redis import get_redis
+from jobs.core.registry import task
 
 
 def runs(key: str) -> int:
@@ -71,7 +71,7 @@ def per_user(ctx, user_id: int):
 @task("test.cancel_me", queue="default")
 def cancel_me(ctx):
     """Staff cancel this job while it runs (simulated from inside); it stops at its next progress report."""
-    from jobs.services import job_cancel
+    from jobs.ops.control import job_cancel
 
     ctx.progress(10, "working")
     job_cancel(ctx.job_id, actor="system:test", reason="stop it")

@@ -5,11 +5,11 @@ import logging
 import pytest
 from django.urls import reverse
 
-from jobs import dispatch
-from jobs.context import current_correlation_id
-from jobs.logs import ContextFilter, JsonFormatter
+from jobs.core import keys
+from jobs.core.context import current_correlation_id
+from jobs.core.logs import ContextFilter, JsonFormatter
 from jobs.models import JobRecord, WorkerHeartbeat
-from jobs.services import enqueue
+from jobs.ops.enqueue import enqueue
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -56,7 +56,7 @@ def test_the_worker_restores_the_id_and_passes_it_to_jobs_the_job_enqueues(run_w
 
 def test_json_log_lines_carry_the_job_and_correlation_context(run_worker, caplog):
     job = enqueue("test.count", kwargs={"key": "log"}, correlation_id="trace-1")
-    with caplog.at_level(logging.INFO, logger="jobs.runtime"):
+    with caplog.at_level(logging.INFO, logger="jobs.ops.runtime"):
         run_worker("default")
     record = next(r for r in caplog.records if "succeeded" in r.getMessage())
     line = json.loads(JsonFormatter().format(record))
@@ -81,7 +81,7 @@ def test_health_live_and_ready(client, redis_db):
     ready = client.get(reverse("health-ready"))
     assert ready.status_code == 503 and ready.json()["checks"] == {"database": True, "redis": True, "workers": False, "scheduler": False}
     WorkerHeartbeat.objects.create(name="w1", hostname="h", pid=1, queues=["default"], started_at=timezone.now(), last_seen=timezone.now())
-    redis_db.set(dispatch.SCHEDULER_ALIVE_KEY, "host:1", ex=30)
+    redis_db.set(keys.SCHEDULER_ALIVE_KEY, "host:1", ex=30)
     ready = client.get(reverse("health-ready"))
     assert ready.status_code == 200 and ready.json()["status"] == "ok" and ready.json()["scheduler"] == "host:1"
     assert client.post(reverse("health-ready")).status_code == 405

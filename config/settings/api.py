@@ -41,7 +41,7 @@ SPECTACULAR_SETTINGS = {
     "PATH_CONVERTER_OVERRIDES": {"id": {"type": "integer", "minimum": 1, "maximum": 2**63 - 1}},
     "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "jobs.api.schema.document_common_answers"],
     "ENUM_NAME_OVERRIDES": {
-        "JobStateEnum": "jobs.states.State",
+        "JobStateEnum": "jobs.core.states.State",
         "CleanStateEnum": ["cancelled", "dead", "succeeded"],
         "PriorityNameEnum": ["critical", "high", "normal", "low"],
         "PriorityEnum": [(1, "Critical"), (2, "High"), (3, "Normal"), (4, "Low")],

@@ -10,17 +10,17 @@ from config.settings.environment import PRODUCTION, env
 LOG_FORMAT = env.str("LOG_FORMAT", "json" if PRODUCTION else "plain")
 if LOG_FORMAT not in ("json", "plain"):
     raise ImproperlyConfigured(f"LOG_FORMAT={LOG_FORMAT!r} must be json or plain.")
-# RQ's own worker lines (maintenance, connection trouble); the per-job lines are INFO of jobs.runtime.
+# RQ's own worker lines (maintenance, connection trouble); the per-job lines are INFO of jobs.ops.runtime.
 RQ_LOG_LEVEL = env.str("RQ_LOG_LEVEL", "WARNING").upper()
 if RQ_LOG_LEVEL not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
     raise ImproperlyConfigured(f"RQ_LOG_LEVEL={RQ_LOG_LEVEL!r} must be DEBUG, INFO, WARNING, ERROR or CRITICAL.")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"context": {"()": "jobs.logs.ContextFilter"}},
+    "filters": {"context": {"()": "jobs.core.logs.ContextFilter"}},
     "formatters": {
-        "plain": {"()": "jobs.logs.PlainFormatter", "format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
-        "json": {"()": "jobs.logs.JsonFormatter"},
+        "plain": {"()": "jobs.core.logs.PlainFormatter", "format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {"()": "jobs.core.logs.JsonFormatter"},
     },
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["context"]}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", "INFO")},

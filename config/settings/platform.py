@@ -7,7 +7,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from config.settings.environment import PRODUCTION, env
 from config.settings.services import REDIS_URL
-from jobs.queues import resolve_queues, rq_queue_settings  # pure: no Django models, no Redis
+from jobs.core.queues import resolve_queues, rq_queue_settings  # pure: no Django models, no Redis
 
 # --- Job platform knobs (seconds everywhere; the seeds used milliseconds) ---
 JOB_TIMEOUT = env.int("JOB_TIMEOUT", 300, minimum=1)

@@ -41,7 +41,7 @@ MIDDLEWARE_GROUPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "jobs.middleware.CorrelationIdMiddleware",
+    "jobs.web.middleware.CorrelationIdMiddleware",
     "django.middleware.common.CommonMiddleware",
     "config.middleware.RouteGroupMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",

@@ -28,7 +28,7 @@ def _hash(key: str) -> str:
 
 def token_create(user, name: str, *, actor=None) -> tuple[ApiToken, str]:
     """Returns the token and its key; the key is not stored and cannot be shown again."""
-    from jobs.services import audit
+    from jobs.ops.audit import audit
 
     key = "cvy_" + secrets.token_urlsafe(32)
     token = ApiToken.objects.create(user=user, name=name[:100] or "token", prefix=key[:12], key_hash=_hash(key))
@@ -37,7 +37,7 @@ def token_create(user, name: str, *, actor=None) -> tuple[ApiToken, str]:
 
 
 def token_revoke(token_id, *, actor, reason: str = "") -> ApiToken:
-    from jobs.services import audit
+    from jobs.ops.audit import audit
 
     token = ApiToken.objects.get(pk=token_id)
     if token.revoked_at is None:

@@ -13,7 +13,7 @@ from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from jobs.errors import FieldError
+from jobs.core.errors import FieldError
 
 
 def exception_handler(exc, context):

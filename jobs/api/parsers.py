@@ -4,7 +4,7 @@
   Content-Length against DATA_UPLOAD_MAX_MEMORY_SIZE, which is API_MAX_BODY_BYTES, when REST
   framework reads the body; the parser checks again for streams that did not say their length).
 * JSON nested deeper than Python can parse is a 400, not a RecursionError.
-* Every value must be plain JSON (jobs.inputs.check_json): no unpaired surrogates, which
+* Every value must be plain JSON (jobs.core.inputs.check_json): no unpaired surrogates, which
   PostgreSQL refuses (500) and SQLite stores (then every page showing the row fails),
   integers within a bigint, no NaN or infinity. The error names the field, e.g.
   ``{"kwargs.note": ["contains an unpaired UTF-16 surrogate ..."]}``.
@@ -19,7 +19,7 @@ from rest_framework import status
 from rest_framework.exceptions import APIException, ParseError
 from rest_framework.parsers import JSONParser
 
-from jobs import inputs
+from jobs.core import inputs
 
 
 class PayloadTooLarge(APIException):

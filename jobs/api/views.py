@@ -1,4 +1,4 @@
-"""REST API for queues and jobs (/api/v1/). Views call jobs.services and jobs.selectors; every
+"""REST API for queues and jobs (/api/v1/). Views call jobs.ops (enqueue, actions, selectors); every
 refused input is a 400 naming the field. Every operation asks for the Django permission the
 admin asks for the same act (access.rules; docs/api.md has the table): staff status alone
 grants nothing, and without the view permission a user sees only the jobs they created."""
@@ -14,12 +14,16 @@ from rest_framework.response import Response
 
 from access import rules
 from access.drf import Needs
-from jobs import inputs, selectors, services
+from jobs.core import inputs
+from jobs.ops.enqueue import enqueue
+from jobs.core.errors import JobStateError
+from jobs.ops import selectors
+from jobs.ops import control
 from jobs.api.schema import LIMIT, PAGE, doc, page_of
 from jobs.models import JobAttempt, JobRecord
-from jobs.queues import Priority
-from jobs.registry import find_task
-from jobs.states import TERMINAL, State
+from jobs.core.queues import Priority
+from jobs.core.registry import find_task
+from jobs.core.states import TERMINAL, State
 
 
 class JobPagination(CursorPagination):
@@ -168,7 +172,7 @@ def jobs(request):
         options = {k: v[k] for k in ("queue", "dedup_key") if k in v}
         if "priority" in v:
             options["priority"] = Priority[v["priority"].upper()]
-        job = services.enqueue(v["task"], v["args"], v["kwargs"], delay=v.get("delay"), created_by=request.user, **options)
+        job = enqueue(v["task"], v["args"], v["kwargs"], delay=v.get("delay"), created_by=request.user, **options)
         return Response(JobSerializer(job).data, status=status.HTTP_201_CREATED)
     paginator = JobPagination()
     page = paginator.paginate_queryset(_filtered(request, _visible_jobs(request)), request)
@@ -200,7 +204,7 @@ def job_detail(request, job_id):
     if request.method == "DELETE":
         if not rules.has(request.user, rules.DELETE_JOBS):
             return Response({"detail": rules.needs(rules.DELETE_JOBS)}, status=status.HTTP_403_FORBIDDEN)
-        services.job_delete(job.pk, actor=request.user, reason="API")
+        control.job_delete(job.pk, actor=request.user, reason="API")
         return Response(status=status.HTTP_204_NO_CONTENT)
     return Response(JobDetailSerializer(job).data)
 
@@ -232,9 +236,9 @@ def _job_action(service, summary, *, rerun: bool):
                           refusal=_rerun_refusal if rerun else None)
 
 
-job_retry = _job_action(services.job_retry, "Retry a job now", rerun=True)
-job_cancel = _job_action(services.job_cancel, "Cancel a job", rerun=False)
-job_requeue = _job_action(services.job_requeue, "Requeue a dead job from the dead-letter queue", rerun=True)
+job_retry = _job_action(control.job_retry, "Retry a job now", rerun=True)
+job_cancel = _job_action(control.job_cancel, "Cancel a job", rerun=False)
+job_requeue = _job_action(control.job_requeue, "Requeue a dead job from the dead-letter queue", rerun=True)
 
 
 VIEW_QUEUES = "jobs.view_queuestate"
@@ -274,8 +278,8 @@ def _queue_action(service, summary):
     return action
 
 
-queue_pause = _queue_action(services.queue_pause, "Pause a queue (running jobs finish; no new starts)")
-queue_resume = _queue_action(services.queue_resume, "Resume a queue")
+queue_pause = _queue_action(control.queue_pause, "Pause a queue (running jobs finish; no new starts)")
+queue_resume = _queue_action(control.queue_resume, "Resume a queue")
 
 
 class CleanSerializer(serializers.Serializer):
@@ -302,7 +306,7 @@ def queue_clean(request, name):
     data = CleanSerializer(data=request.data)
     data.is_valid(raise_exception=True)
     v = data.validated_data
-    ids = services.queue_clean(name, state=v["state"], grace=v["grace"], limit=v["limit"], actor=request.user, reason=v["reason"] or "API")
+    ids = control.queue_clean(name, state=v["state"], grace=v["grace"], limit=v["limit"], actor=request.user, reason=v["reason"] or "API")
     return Response({"queue": name, "state": v["state"], "deleted": len(ids), "ids": ids})
 
 
@@ -359,8 +363,8 @@ def dead_letter_requeue(request):
             refused[str(job_id)] = why
             continue
         try:
-            services.job_requeue(job_id, actor=request.user, reason=data.validated_data["reason"])
+            control.job_requeue(job_id, actor=request.user, reason=data.validated_data["reason"])
             requeued.append(str(job_id))
-        except (services.JobStateError, JobRecord.DoesNotExist) as exc:
+        except (JobStateError, JobRecord.DoesNotExist) as exc:
             refused[str(job_id)] = str(exc) or "no such job"
     return Response({"requeued": requeued, "refused": refused})

@@ -5,7 +5,7 @@ no permissions at all ("ops"); staff with exactly the permissions an entry names
 and a superuser. Staff status alone must grant nothing: "ops" sees what "bob" sees.
 
 * API: every operation of the OpenAPI schema has a row below (a test fails for one without).
-* Dashboard: every URL of jobs.dashboard has a row.
+* Dashboard: every URL of jobs.web.dashboard has a row.
 * Admin: every registered model's list and add pages are generated from the admin's
   registry, with the permission each needs; every admin action has a row naming its
   permission, and is offered to exactly the roles that hold it.
@@ -31,8 +31,8 @@ from rest_framework.test import APIClient
 
 from jobs.api.auth import token_create
 from jobs.models import JobRecord
-from jobs.services import enqueue
-from jobs.states import State
+from jobs.ops.enqueue import enqueue
+from jobs.core.states import State
 from payouts import services as payouts
 from payouts.models import Payout
 from reports.models import Import, Report
@@ -407,7 +407,7 @@ def test_rq_dashboard(world, method, url, role, expected):
 def test_every_api_operation_and_dashboard_url_has_a_row():
     from drf_spectacular.generators import SchemaGenerator
 
-    from jobs import dashboard
+    from jobs.web import dashboard
 
     documented = {(method, path) for path, ops in SchemaGenerator().get_schema(request=None, public=True)["paths"].items()
                   for method in ops}

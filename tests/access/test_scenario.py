@@ -14,8 +14,8 @@ from rest_framework.test import APIClient
 
 from jobs.api.auth import token_create
 from jobs.models import AuditEntry, JobRecord, Notification, QueueState, Schedule
-from jobs.services import enqueue
-from jobs.states import State
+from jobs.ops.enqueue import enqueue
+from jobs.core.states import State
 from payouts import services as payouts
 from payouts.models import LedgerEntry, Payee, Payout
 from reports.models import Import, Report

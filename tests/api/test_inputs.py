@@ -11,7 +11,8 @@ from rest_framework.test import APIClient
 
 from jobs.api.auth import token_create
 from jobs.models import AuditEntry, JobRecord
-from jobs.services import InvalidJob, enqueue
+from jobs.core.errors import InvalidJob
+from jobs.ops.enqueue import enqueue
 from payouts import services as payouts
 from payouts.models import LedgerEntry, Payout
 from reports.models import Report

@@ -16,7 +16,7 @@ from rest_framework.test import APIClient
 
 from jobs.api.auth import token_create
 from jobs.models import AuditEntry, JobRecord, QueueState
-from jobs.services import enqueue
+from jobs.ops.enqueue import enqueue
 from payouts import services as payouts
 from payouts.models import LedgerEntry, Payout, PayoutRun
 from reports.models import Import, Report

@@ -17,7 +17,7 @@ from rest_framework.test import APIClient
 from schemathesis import GenerationMode, checks
 
 from jobs.api.auth import token_create
-from jobs.services import enqueue
+from jobs.ops.enqueue import enqueue
 
 schema = schemathesis.openapi.from_dict(SchemaGenerator().get_schema(request=None, public=True))
 schema.app = get_wsgi_application()

@@ -12,10 +12,10 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from jobs import metrics
+from jobs.ops import metrics
 from jobs.models import JobRecord, QueueState
-from jobs.services import enqueue
-from jobs.states import State
+from jobs.ops.enqueue import enqueue
+from jobs.core.states import State
 from tests.e2e.conftest import log_in, needs_chromium, shot
 
 pytestmark = [pytest.mark.django_db(transaction=True), needs_chromium]

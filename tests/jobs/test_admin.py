@@ -3,8 +3,8 @@ from django.contrib.auth.models import Permission
 from django.urls import reverse
 
 from jobs.models import AuditEntry, JobRecord
-from jobs.services import enqueue
-from jobs.states import State
+from jobs.ops.enqueue import enqueue
+from jobs.core.states import State
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -105,7 +105,7 @@ def test_jobs_cannot_be_added_or_deleted_in_the_admin(client, superuser, dead_jo
 
 def test_the_task_filter_comes_from_the_registry_and_counts_are_capped(client, superuser, dead_job, monkeypatch):
     from jobs.admin import CappedCountPaginator
-    from jobs.services import enqueue
+    from jobs.ops.enqueue import enqueue
 
     client.force_login(superuser)
     assert str(dead_job.pk)[:8].encode() in client.get(reverse(CHANGELIST), {"task_name": "test.fail"}).content

@@ -2,8 +2,8 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from jobs.models import JobRecord
-from jobs.queues import Priority
-from jobs.states import State
+from jobs.core.queues import Priority
+from jobs.core.states import State
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -32,7 +32,7 @@ def test_dispatch_command(capsys):
 
 
 def test_conveyor_queue_clean_command(capsys):
-    from jobs.services import enqueue
+    from jobs.ops.enqueue import enqueue
 
     job = enqueue("test.count")
     JobRecord.objects.filter(pk=job.pk).update(state=State.SUCCEEDED, finished_at="2020-01-01T00:00:00Z")
@@ -67,7 +67,7 @@ def test_api_token_command_shows_the_key_once_and_revokes(capsys, django_user_mo
 
 @pytest.mark.django_db(transaction=True)
 def test_conveyor_worker_works_every_declared_queue_with_the_configured_worker_class(redis_db):
-    from jobs.services import enqueue
+    from jobs.ops.enqueue import enqueue
 
     jobs = [enqueue("test.count", kwargs={"key": queue}, queue=queue) for queue in ("reports", "maintenance", "default")]
     call_command("conveyor_worker", "--burst", verbosity=0)
@@ -89,7 +89,8 @@ def test_the_queue_declarations_are_checked(settings):
 def test_the_declared_schedules_are_checked():
     from django.core.checks import run_checks
 
-    from jobs.scheduling import DefaultSchedule, declared_schedule_problems
+    from jobs.core.timing import DefaultSchedule
+    from jobs.scheduling.defaults import declared_schedule_problems
 
     assert not [e for e in run_checks() if e.id == "jobs.E004"]
     problems = declared_schedule_problems([
@@ -109,7 +110,8 @@ def test_the_declared_schedules_are_checked():
 
 def test_a_new_cron_in_code_reaches_an_untouched_schedule_and_leaves_its_switch_alone():
     from jobs.models import Schedule
-    from jobs.scheduling import DefaultSchedule, sync_default_schedules
+    from jobs.core.timing import DefaultSchedule
+    from jobs.scheduling.defaults import sync_default_schedules
 
     assert sync_default_schedules([DefaultSchedule("Nightly", "jobs.cleanup", cron="0 1 * * *")])["created"] == 1
     Schedule.objects.filter(name="Nightly").update(enabled=False)  # staff switch it off

@@ -6,8 +6,10 @@ import pytest
 from rq import Queue
 
 from jobs.models import JobRecord
-from jobs.services import InvalidJob, JobSpec, JobStateError, enqueue, enqueue_many, job_requeue
-from jobs.states import State
+from jobs.core.errors import InvalidJob, JobStateError
+from jobs.ops.control import job_requeue
+from jobs.ops.enqueue import JobSpec, enqueue, enqueue_many
+from jobs.core.states import State
 from tests.reliability.procs import ROOT, Processes
 
 pytestmark = pytest.mark.django_db(transaction=True)

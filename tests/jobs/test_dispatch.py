@@ -5,11 +5,11 @@ import socket
 import pytest
 from django.utils import timezone
 
-from jobs import dispatch
+from jobs.ops.sweep import SWEEP_GRACE, sweep
 from jobs.models import JobRecord
-from jobs.redis import reset_redis
-from jobs.services import JobSpec, enqueue, enqueue_many
-from jobs.states import State
+from jobs.transport.redis import reset_redis
+from jobs.ops.enqueue import JobSpec, enqueue, enqueue_many
+from jobs.core.states import State
 from tests.sample_tasks import runs
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -23,7 +23,7 @@ def dead_redis_url() -> str:
 
 
 def soon():
-    return timezone.now() + dispatch.SWEEP_GRACE + dt.timedelta(seconds=1)
+    return timezone.now() + SWEEP_GRACE + dt.timedelta(seconds=1)
 
 
 def test_redis_down_at_enqueue_then_back_runs_once(settings, run_worker):
@@ -33,15 +33,15 @@ def test_redis_down_at_enqueue_then_back_runs_once(settings, run_worker):
     job = enqueue("test.count", kwargs={"key": "outage"})  # no exception for the caller
     bulk = enqueue_many([JobSpec("test.count", kwargs={"key": "outage-bulk"}) for _ in range(3)])
     assert set(JobRecord.objects.values_list("state", flat=True)) == {State.PENDING}
-    assert dispatch.sweep(now=soon()) == {"pending": 0, "due": 0, "lost": 0, "rescued": 0}  # still down: nothing moves
+    assert sweep(now=soon()) == {"pending": 0, "due": 0, "lost": 0, "rescued": 0}  # still down: nothing moves
 
     settings.REDIS_URL = real_url
     reset_redis()
-    assert dispatch.sweep(now=soon())["pending"] == 4
+    assert sweep(now=soon())["pending"] == 4
     run_worker("default")
     assert runs("outage") == 1 and runs("outage-bulk") == 3
     assert set(JobRecord.objects.values_list("state", flat=True)) == {State.SUCCEEDED}
-    dispatch.sweep(now=soon())
+    sweep(now=soon())
     run_worker("default")
     assert runs("outage") == 1  # nothing ran again
     assert job.pk and len(bulk) == 3
@@ -49,8 +49,8 @@ def test_redis_down_at_enqueue_then_back_runs_once(settings, run_worker):
 
 def test_fresh_pending_rows_are_left_to_their_own_commit_hook():
     JobRecord.objects.create(task_name="test.count", queue="default", timeout=5)
-    assert dispatch.sweep()["pending"] == 0
-    assert dispatch.sweep(now=soon())["pending"] == 1
+    assert sweep()["pending"] == 0
+    assert sweep(now=soon())["pending"] == 1
 
 
 def test_redis_flush_redispatches_waiting_jobs_and_never_finished_ones(redis_db, run_worker):
@@ -59,7 +59,7 @@ def test_redis_flush_redispatches_waiting_jobs_and_never_finished_ones(redis_db,
     waiting = [enqueue("test.count", kwargs={"key": "lost"}) for _ in range(3)]
     redis_db.flushdb()  # Redis restarted without persistence
 
-    counts = dispatch.sweep(now=soon())
+    counts = sweep(now=soon())
     assert counts["lost"] == 3 and counts["pending"] == 3
     run_worker("default")
     assert runs("lost") == 3 and runs("done") == 0  # the counter was flushed too: "done" never ran again
@@ -70,4 +70,4 @@ def test_redis_flush_redispatches_waiting_jobs_and_never_finished_ones(redis_db,
 
 def test_queued_jobs_still_in_redis_are_left_alone(redis_db):
     enqueue("test.count")
-    assert dispatch.sweep(now=soon()) == {"pending": 0, "due": 0, "lost": 0, "rescued": 0}
+    assert sweep(now=soon()) == {"pending": 0, "due": 0, "lost": 0, "rescued": 0}

@@ -7,9 +7,10 @@ from django.utils import timezone
 from rq import Queue
 
 from jobs.models import JobRecord
-from jobs.queues import Priority
-from jobs.services import InvalidJob, JobSpec, enqueue, enqueue_many
-from jobs.states import State
+from jobs.core.queues import Priority
+from jobs.core.errors import InvalidJob
+from jobs.ops.enqueue import JobSpec, enqueue, enqueue_many
+from jobs.core.states import State
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -84,7 +85,7 @@ def test_several_bulk_enqueues_in_one_transaction_each_insert_their_own_rows(red
 def test_small_and_large_inserts_store_the_same_rows(redis_db):
     """PostgreSQL inserts a few rows with one INSERT ... VALUES and many through COPY; SQLite
     with executemany. Every path must store every field the same way."""
-    from jobs import sql
+    from jobs.store import sql
 
     when = timezone.now() + dt.timedelta(hours=1)
     spec = dict(kwargs={"amount": "1.50", "nested": {"a": [1, None]}}, subject=("user", 7), run_at=when, timeout=9)
@@ -103,7 +104,7 @@ def test_pushed_jobs_are_complete_rq_jobs(redis_db):
     queue = Queue("default", connection=redis_db)
     assert queue.job_ids == [str(j.pk) for j in jobs]  # in order
     rq_job = Job.fetch(str(jobs[1].pk), connection=redis_db)
-    assert rq_job.func_name == "jobs.runtime.run_job" and rq_job.args == (str(jobs[1].pk),)
+    assert rq_job.func_name == "jobs.ops.runtime.run_job" and rq_job.args == (str(jobs[1].pk),)
     assert rq_job.description == "test.count" and rq_job.timeout == 7 + 60
     assert rq_job.origin == "default" and rq_job.get_status() == "queued" and rq_job.enqueued_at is not None
 
@@ -143,14 +144,14 @@ def test_a_committed_job_whose_push_never_happened_is_sent_by_the_sweep(redis_db
     """The process died between commit and push: the row says queued, Redis has nothing."""
     import datetime as dt
 
-    from jobs import dispatch
+    from jobs.ops.sweep import sweep
 
     JobRecord.objects.create(task_name="test.count", queue="default", state=State.QUEUED, timeout=5,
                              enqueued_at=timezone.now() - dt.timedelta(seconds=30))
-    dispatch.sweep()  # first sweep sets the epoch and checks everything
-    assert dispatch.sweep(now=timezone.now() + dt.timedelta(seconds=10))["lost"] == 0
+    sweep()  # first sweep sets the epoch and checks everything
+    assert sweep(now=timezone.now() + dt.timedelta(seconds=10))["lost"] == 0
     redis_db.delete("rq:queue:default")
     job = JobRecord.objects.create(task_name="test.count", queue="default", state=State.QUEUED, timeout=5,
                                    enqueued_at=timezone.now() - dt.timedelta(seconds=30))
-    assert dispatch.sweep()["lost"] == 1
+    assert sweep()["lost"] == 1
     assert str(job.pk) in Queue("default", connection=redis_db).job_ids

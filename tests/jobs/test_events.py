@@ -4,10 +4,12 @@ import datetime as dt
 import pytest
 from django.utils import timezone
 
-from jobs import dispatch, signals
+from jobs.ops.sweep import sweep
+from jobs.core import signals
 from jobs.models import AuditEntry, JobAttempt, JobRecord
-from jobs.services import enqueue, job_cancel
-from jobs.states import State
+from jobs.ops.control import job_cancel
+from jobs.ops.enqueue import enqueue
+from jobs.core.states import State
 from tests.sample_tasks import runs
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -54,7 +56,7 @@ def test_signals_for_success_retry_and_dead(run_worker, events):
     bad = enqueue("test.fail", retry={"kind": "fixed", "retries": 1, "delay": 0})
     run_worker("default")
     JobRecord.objects.filter(pk=bad.pk).update(run_at=timezone.now() - dt.timedelta(milliseconds=1))
-    dispatch.sweep()
+    sweep()
     run_worker("default")
     names = [(name, kw["job_id"]) for name, kw in events]
     assert ("job_succeeded", ok.pk) in names

@@ -7,11 +7,14 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
-from jobs import dispatch, flow
+from jobs.ops.sweep import SWEEP_GRACE, sweep
+from jobs.core import keys
 from jobs.models import AuditEntry, JobRecord, QueueState
-from jobs.queues import Priority
-from jobs.services import InvalidJob, JobSpec, enqueue, enqueue_many, queue_pause, queue_resume
-from jobs.states import State
+from jobs.core.queues import Priority
+from jobs.core.errors import InvalidJob
+from jobs.ops.control import queue_pause, queue_resume
+from jobs.ops.enqueue import JobSpec, enqueue, enqueue_many
+from jobs.core.states import State
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -46,8 +49,8 @@ def test_pausing_one_queue_leaves_the_others_running_and_survives_redis_loss(run
     assert JobRecord.objects.get(pk=held.pk).state == State.QUEUED
 
     redis_db.flushdb()  # the paused flag is in the database: the sweep mirrors it back
-    assert dispatch.sweep(now=timezone.now() + dispatch.SWEEP_GRACE + dt.timedelta(seconds=1))["lost"] == 1
-    assert redis_db.sismember(flow.PAUSED_KEY, "payouts")
+    assert sweep(now=timezone.now() + SWEEP_GRACE + dt.timedelta(seconds=1))["lost"] == 1
+    assert redis_db.sismember(keys.PAUSED_KEY, "payouts")
     run_worker("payouts", "default")
     assert JobRecord.objects.get(pk=held.pk).state == State.QUEUED
 
@@ -89,22 +92,22 @@ def test_rate_window_slides(settings, run_worker):
 
 def test_capped_queue_makes_the_worker_take_other_work(settings, run_worker, redis_db):
     with_queue(settings, "payouts", concurrency=1)
-    redis_db.zadd(flow.RUNNING_KEY.format("payouts"), {"job-on-another-worker": time.time() + 60})
+    redis_db.zadd(keys.RUNNING_KEY.format("payouts"), {"job-on-another-worker": time.time() + 60})
     capped = enqueue("test.count", queue="payouts", priority=Priority.CRITICAL)
     other = enqueue("test.count", priority=Priority.LOW)
     run_worker("payouts", "default")
     assert JobRecord.objects.get(pk=other.pk).state == State.SUCCEEDED
     assert JobRecord.objects.get(pk=capped.pk).state == State.QUEUED
 
-    redis_db.zrem(flow.RUNNING_KEY.format("payouts"), "job-on-another-worker")
+    redis_db.zrem(keys.RUNNING_KEY.format("payouts"), "job-on-another-worker")
     run_worker("payouts", "default")
     assert JobRecord.objects.get(pk=capped.pk).state == State.SUCCEEDED
-    assert redis_db.zcard(flow.RUNNING_KEY.format("payouts")) == 0  # the slot was released
+    assert redis_db.zcard(keys.RUNNING_KEY.format("payouts")) == 0  # the slot was released
 
 
 def test_expired_lease_of_a_dead_worker_frees_the_slot(settings, run_worker, redis_db):
     with_queue(settings, "payouts", concurrency=1)
-    redis_db.zadd(flow.RUNNING_KEY.format("payouts"), {"dead-workers-job": time.time() - 1})
+    redis_db.zadd(keys.RUNNING_KEY.format("payouts"), {"dead-workers-job": time.time() - 1})
     job = enqueue("test.count", queue="payouts")
     run_worker("payouts")
     assert JobRecord.objects.get(pk=job.pk).state == State.SUCCEEDED

@@ -5,7 +5,7 @@ from django.urls import reverse
 
 from jobs.models import AuditEntry, JobRecord, Notification
 from jobs.notifications import NotificationError, notify
-from jobs.states import State
+from jobs.core.states import State
 
 pytestmark = pytest.mark.django_db(transaction=True)
 MESSAGE = {"subject": "Your code", "text": "It is 123456 <b>"}
@@ -32,13 +32,13 @@ def test_other_channels_go_through_their_channel_on_the_rate_limited_queue(run_w
 def test_a_failing_gateway_is_retried_and_finally_marked_failed(run_worker, settings):
     from django.utils import timezone
 
-    from jobs import dispatch
+    from jobs.ops.sweep import sweep
 
     settings.SANDBOX_CHANNEL_ERROR_RATE = 1.0
     notification = notify("sms", "+9779800000000", "message", MESSAGE)
     for _ in range(4):  # 1 + 3 retries (the notifications queue's policy: 2 s, 4 s, 8 s)
         JobRecord.objects.filter(state=State.RETRYING).update(run_at=timezone.now())
-        dispatch.sweep()
+        sweep()
         run_worker()
     notification.refresh_from_db()
     job = JobRecord.objects.get(pk=notification.job_id)

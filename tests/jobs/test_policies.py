@@ -2,7 +2,7 @@ import random
 
 import pytest
 
-from jobs.policies import Exponential, Fixed, InvalidPolicy, policy_from_dict
+from jobs.core.policies import Exponential, Fixed, InvalidPolicy, policy_from_dict
 
 
 @pytest.mark.parametrize(

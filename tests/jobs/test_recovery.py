@@ -4,12 +4,12 @@ import datetime as dt
 import pytest
 from django.utils import timezone
 
-from jobs import dispatch
+from jobs.ops.sweep import sweep
 from jobs.models import JobAttempt, JobRecord, WorkerHeartbeat
-from jobs.runtime import run_job
-from jobs.services import enqueue
-from jobs.sql import claim
-from jobs.states import State
+from jobs.ops.runtime import run_job
+from jobs.ops.enqueue import enqueue
+from jobs.store.sql import claim
+from jobs.core.states import State
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -27,18 +27,18 @@ def test_job_of_a_silent_worker_is_rescued_and_retried(settings):
     job = claimed_by(enqueue("test.fail"), "dead-worker", long_ago)
     WorkerHeartbeat.objects.create(name="dead-worker", hostname="h", pid=1, started_at=long_ago, last_seen=long_ago)
 
-    assert dispatch.sweep()["rescued"] == 1
+    assert sweep()["rescued"] == 1
     job.refresh_from_db()
     assert job.state == State.RETRYING and job.run_at is not None and "stopped sending heartbeats" in job.last_error
     (attempt,) = job.attempt_set.all()
     assert (attempt.number, attempt.outcome, attempt.worker_name) == (1, JobAttempt.Outcome.WORKER_LOST, "dead-worker")
-    assert dispatch.sweep()["rescued"] == 0  # once only
+    assert sweep()["rescued"] == 0  # once only
 
 
 def test_rescue_dead_letters_a_job_out_of_attempts(settings):
     long_ago = timezone.now() - dt.timedelta(seconds=settings.WORKER_LOST_AFTER + 5)
     job = claimed_by(enqueue("test.count", retry={"kind": "fixed", "retries": 0, "delay": 0}), "gone", long_ago)
-    assert dispatch.sweep()["rescued"] == 1
+    assert sweep()["rescued"] == 1
     job.refresh_from_db()
     assert job.state == State.DEAD
 
@@ -47,14 +47,14 @@ def test_long_job_of_a_live_worker_is_left_alone(settings):
     long_ago = timezone.now() - dt.timedelta(hours=2)
     job = claimed_by(enqueue("test.count"), "busy-worker", long_ago)
     WorkerHeartbeat.objects.create(name="busy-worker", hostname="h", pid=1, started_at=long_ago, last_seen=timezone.now())
-    assert dispatch.sweep()["rescued"] == 0
+    assert sweep()["rescued"] == 0
     job.refresh_from_db()
     assert job.state == State.RUNNING
 
 
 def test_freshly_started_job_is_not_rescued_before_the_grace():
     job = claimed_by(enqueue("test.count"), "no-heartbeat-yet", timezone.now())
-    assert dispatch.sweep()["rescued"] == 0
+    assert sweep()["rescued"] == 0
     job.refresh_from_db()
     assert job.state == State.RUNNING
 

@@ -6,12 +6,13 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
-from jobs import dispatch, retention
+from jobs.ops.sweep import sweep
+from jobs.ops import retention
 from jobs.models import JobAttempt, JobRecord, WorkerHeartbeat
-from jobs.redis import reset_redis
-from jobs.selectors import health
-from jobs.services import JobSpec, enqueue_many
-from jobs.states import State
+from jobs.transport.redis import reset_redis
+from jobs.ops.selectors import health
+from jobs.ops.enqueue import JobSpec, enqueue_many
+from jobs.core.states import State
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -57,7 +58,7 @@ def test_retention_is_configurable_per_queue(settings):
 
 def test_the_apps_default_schedules_are_created_after_migrate_and_follow_their_settings(settings):
     from jobs.models import Schedule
-    from jobs.scheduling import sync_default_schedules
+    from jobs.scheduling.defaults import sync_default_schedules
 
     Schedule.objects.all().delete()
     assert sync_default_schedules()["created"] == 10
@@ -79,9 +80,9 @@ def test_the_apps_default_schedules_are_created_after_migrate_and_follow_their_s
 
 def test_a_large_backlog_is_restored_in_one_sweep_after_redis_loss(redis_db):
     enqueue_many([JobSpec("test.count") for _ in range(2500)])
-    dispatch.sweep()  # sets the epoch
+    sweep()  # sets the epoch
     redis_db.flushdb()
-    counts = dispatch.sweep()  # no grace, no batch limit: the epoch key is gone
+    counts = sweep()  # no grace, no batch limit: the epoch key is gone
     assert counts["lost"] == 2500 and counts["pending"] == 2500
     assert redis_db.llen("rq:queue:default") == 2500
 

@@ -4,9 +4,10 @@ import datetime as dt
 import pytest
 from django.core.exceptions import ValidationError
 
-from jobs import scheduling
+from jobs.scheduling import firing
+from jobs.core import keys, timing
 from jobs.models import AuditEntry, JobRecord, Schedule, ScheduleFire
-from jobs.states import State
+from jobs.core.states import State
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -20,7 +21,7 @@ def at(*args):
 @pytest.fixture
 def minutely(monkeypatch):
     Schedule.objects.all().delete()
-    monkeypatch.setattr(scheduling, "now", lambda: at(2026, 1, 1, 12, 0, 30))
+    monkeypatch.setattr(timing, "now", lambda: at(2026, 1, 1, 12, 0, 30))
     schedule = Schedule.objects.create(name="every minute", task_name="test.count", cron="* * * * *")
     assert schedule.next_fire_at == at(2026, 1, 1, 12, 1)
     return schedule
@@ -46,16 +47,16 @@ def test_invalid_schedules_are_refused_naming_the_field(fields, bad):
 
 def test_cron_is_read_in_the_schedules_time_zone_across_dst():
     schedule = Schedule(name="x", task_name="test.count", cron="30 6 * * *", timezone="Europe/London")
-    assert scheduling.next_fire_after(schedule, at(2026, 3, 28, 12)) == at(2026, 3, 29, 5, 30)  # BST starts: 06:30 local = 05:30 UTC
-    assert scheduling.next_fire_after(schedule, at(2026, 3, 27, 12)) == at(2026, 3, 28, 6, 30)
+    assert timing.next_fire_after(schedule, at(2026, 3, 28, 12)) == at(2026, 3, 29, 5, 30)  # BST starts: 06:30 local = 05:30 UTC
+    assert timing.next_fire_after(schedule, at(2026, 3, 27, 12)) == at(2026, 3, 28, 6, 30)
 
 
 def test_each_due_fire_happens_once(minutely):
-    assert scheduling.tick(at(2026, 1, 1, 12, 0, 59)) == 0
-    assert scheduling.tick(at(2026, 1, 1, 12, 1, 0)) == 1
-    assert scheduling.tick(at(2026, 1, 1, 12, 1, 0)) == 0  # a second scheduler, same instant
-    assert scheduling.tick(at(2026, 1, 1, 12, 1, 40)) == 0
-    assert scheduling.tick(at(2026, 1, 1, 12, 2, 1)) == 1
+    assert firing.tick(at(2026, 1, 1, 12, 0, 59)) == 0
+    assert firing.tick(at(2026, 1, 1, 12, 1, 0)) == 1
+    assert firing.tick(at(2026, 1, 1, 12, 1, 0)) == 0  # a second scheduler, same instant
+    assert firing.tick(at(2026, 1, 1, 12, 1, 40)) == 0
+    assert firing.tick(at(2026, 1, 1, 12, 2, 1)) == 1
     fires = list(ScheduleFire.objects.order_by("fire_time").values_list("fire_time", "missed"))
     assert fires == [(at(2026, 1, 1, 12, 1), 0), (at(2026, 1, 1, 12, 2), 0)]
     minutely.refresh_from_db()
@@ -65,14 +66,14 @@ def test_each_due_fire_happens_once(minutely):
 
 def test_the_unique_fire_key_stops_a_second_insert(minutely):
     ScheduleFire.objects.create(schedule=minutely, fire_time=at(2026, 1, 1, 12, 1))  # another scheduler won the race
-    assert scheduling.tick(at(2026, 1, 1, 12, 1, 5)) == 0
+    assert firing.tick(at(2026, 1, 1, 12, 1, 5)) == 0
     assert JobRecord.objects.count() == 0
     minutely.refresh_from_db()
     assert minutely.next_fire_at == at(2026, 1, 1, 12, 2)
 
 
 def test_missed_fires_run_once_when_a_scheduler_comes_back(minutely):
-    assert scheduling.tick(at(2026, 1, 1, 12, 30, 10)) == 1  # down from 12:00:30 to 12:30:10
+    assert firing.tick(at(2026, 1, 1, 12, 30, 10)) == 1  # down from 12:00:30 to 12:30:10
     (fire,) = ScheduleFire.objects.all()
     assert fire.fire_time == at(2026, 1, 1, 12, 30) and fire.missed == 29
     minutely.refresh_from_db()
@@ -81,17 +82,17 @@ def test_missed_fires_run_once_when_a_scheduler_comes_back(minutely):
 
 def test_skip_policy_drops_stale_fires(minutely):
     Schedule.objects.filter(pk=minutely.pk).update(missed_fires=Schedule.MissedFires.SKIP, cron="0 * * * *", next_fire_at=at(2026, 1, 1, 13))
-    assert scheduling.tick(at(2026, 1, 1, 15, 30)) == 0  # 15:00 is 30 minutes stale
+    assert firing.tick(at(2026, 1, 1, 15, 30)) == 0  # 15:00 is 30 minutes stale
     minutely.refresh_from_db()
     assert minutely.next_fire_at == at(2026, 1, 1, 16) and not ScheduleFire.objects.exists()
-    assert scheduling.tick(at(2026, 1, 1, 16, 0, 20)) == 1  # within the grace: fires
+    assert firing.tick(at(2026, 1, 1, 16, 0, 20)) == 1  # within the grace: fires
 
 
 def test_interval_schedules(monkeypatch):
-    monkeypatch.setattr(scheduling, "now", lambda: at(2026, 1, 1, 12))
+    monkeypatch.setattr(timing, "now", lambda: at(2026, 1, 1, 12))
     schedule = Schedule.objects.create(name="every 10s", task_name="test.count", interval_seconds=10)
     assert schedule.next_fire_at == at(2026, 1, 1, 12, 0, 10)
-    assert scheduling.tick(at(2026, 1, 1, 12, 0, 45)) == 1
+    assert firing.tick(at(2026, 1, 1, 12, 0, 45)) == 1
     fire = ScheduleFire.objects.get()
     assert fire.fire_time == at(2026, 1, 1, 12, 0, 40) and fire.missed == 3
 
@@ -103,12 +104,12 @@ def test_editing_the_timing_moves_the_next_fire_and_disabling_stops_it(minutely)
     minutely.enabled = False
     minutely.save()
     assert minutely.next_fire_at is None
-    assert scheduling.tick(at(2026, 1, 2, 0, 0)) == 0
+    assert firing.tick(at(2026, 1, 2, 0, 0)) == 0
 
 
 def test_a_schedule_whose_task_vanished_records_the_error_and_keeps_going(minutely):
     Schedule.objects.filter(pk=minutely.pk).update(task_name="gone.task")
-    assert scheduling.tick(at(2026, 1, 1, 12, 1, 1)) == 0
+    assert firing.tick(at(2026, 1, 1, 12, 1, 1)) == 0
     minutely.refresh_from_db()
     assert "Unknown task" in minutely.last_error and minutely.next_fire_at == at(2026, 1, 1, 12, 2)
 
@@ -128,10 +129,10 @@ def test_admin_validates_and_fires_now(client, django_user_model, minutely):
 
 def test_single_instance_mode_lets_one_process_fire(settings, redis_db):
     settings.USE_DISTRIBUTED_SCHEDULER = False
-    first, second = scheduling.SchedulerMode(), scheduling.SchedulerMode()
+    first, second = firing.SchedulerMode(), firing.SchedulerMode()
     second.identity += "-other"
     assert first.may_fire() and not second.may_fire() and first.may_fire()
-    redis_db.delete(scheduling.SINGLE_LOCK)  # the holder died and its lock expired
+    redis_db.delete(keys.SINGLE_LOCK)  # the holder died and its lock expired
     assert second.may_fire() and not first.may_fire()
     settings.USE_DISTRIBUTED_SCHEDULER = True
     assert first.may_fire() and second.may_fire()
@@ -142,7 +143,7 @@ def test_a_stopping_leader_hands_over_at_once(settings, redis_db):
     so a standby fires on its next tick instead of after the lock's expiry; it never releases
     a lock another process holds."""
     settings.USE_DISTRIBUTED_SCHEDULER = False
-    leader, standby = scheduling.SchedulerMode(), scheduling.SchedulerMode()
+    leader, standby = firing.SchedulerMode(), firing.SchedulerMode()
     standby.identity += "-standby"
     assert leader.may_fire() and not standby.may_fire()
     standby.release()  # not the holder: changes nothing
@@ -152,12 +153,12 @@ def test_a_stopping_leader_hands_over_at_once(settings, redis_db):
 
 
 def test_the_scheduler_loop_releases_the_lock_when_it_stops(settings, redis_db):
-    from jobs import dispatch
+    from jobs import scheduler
 
     settings.USE_DISTRIBUTED_SCHEDULER = False
     ticks = []
-    dispatch.run_forever(0.05, stop=lambda: ticks.append(1) or len(ticks) > 2)
-    assert redis_db.get(scheduling.SINGLE_LOCK) is None
+    scheduler.run_forever(0.05, stop=lambda: ticks.append(1) or len(ticks) > 2)
+    assert redis_db.get(keys.SINGLE_LOCK) is None
 
 
 def test_a_long_tick_stops_firing_once_the_lock_is_lost(minutely, monkeypatch):
@@ -165,17 +166,17 @@ def test_a_long_tick_stops_firing_once_the_lock_is_lost(minutely, monkeypatch):
     another scheduler holds it, this one leaves the rest to the new leader."""
     for i in range(3):
         Schedule.objects.create(name=f"also {i}", task_name="test.count", cron="* * * * *")
-    monkeypatch.setattr(scheduling, "SINGLE_LOCK_TTL", 0)  # ask before every fire
+    monkeypatch.setattr(firing, "SINGLE_LOCK_TTL", 0)  # ask before every fire
     answers = iter([True, False])
-    assert scheduling.tick(at(2026, 1, 1, 12, 1, 0), still_allowed=lambda: next(answers)) == 1
-    assert scheduling.tick(at(2026, 1, 1, 12, 1, 0)) == 3  # the new leader fires the rest, once each
+    assert firing.tick(at(2026, 1, 1, 12, 1, 0), still_allowed=lambda: next(answers)) == 1
+    assert firing.tick(at(2026, 1, 1, 12, 1, 0)) == 3  # the new leader fires the rest, once each
     assert ScheduleFire.objects.count() == 4
 
 
 def test_seconds_to_next_fire(minutely):
-    assert scheduling.seconds_to_next_fire() == 30.0
+    assert firing.seconds_to_next_fire() == 30.0
     Schedule.objects.update(enabled=False)
-    assert scheduling.seconds_to_next_fire() is None
+    assert firing.seconds_to_next_fire() is None
 
 
 def test_the_loop_wakes_for_a_fire_time_between_sweeps(redis_db, settings):
@@ -184,12 +185,12 @@ def test_the_loop_wakes_for_a_fire_time_between_sweeps(redis_db, settings):
 
     from django.utils import timezone
 
-    from jobs import dispatch
+    from jobs import scheduler
 
     Schedule.objects.all().delete()
     schedule = Schedule.objects.create(name="soon", task_name="test.count", interval_seconds=3600)
     Schedule.objects.filter(pk=schedule.pk).update(next_fire_at=timezone.now() + dt.timedelta(seconds=0.3))
     started = time.monotonic()
-    dispatch.run_forever(3.0, stop=lambda: time.monotonic() - started > 1)
+    scheduler.run_forever(3.0, stop=lambda: time.monotonic() - started > 1)
     fire = ScheduleFire.objects.get(schedule=schedule)
     assert (fire.created_at - fire.fire_time).total_seconds() < 1.5

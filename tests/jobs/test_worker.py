@@ -4,11 +4,14 @@ import datetime as dt
 import pytest
 from django.utils import timezone
 
-from jobs import dispatch
+from jobs.transport import dispatch
+from jobs.ops.sweep import SWEEP_GRACE, sweep
 from jobs.models import AuditEntry, JobAttempt, JobRecord
-from jobs.queues import Priority
-from jobs.services import JobStateError, enqueue, job_cancel, job_requeue, job_retry
-from jobs.states import State
+from jobs.core.queues import Priority
+from jobs.core.errors import JobStateError
+from jobs.ops.control import job_cancel, job_requeue, job_retry
+from jobs.ops.enqueue import enqueue
+from jobs.core.states import State
 from tests.sample_tasks import runs
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -55,9 +58,9 @@ def test_failures_retry_with_backoff_then_land_in_dead_letter(run_worker):
         if attempt < 4:
             assert job.state == State.RETRYING
             delays.append(round((job.run_at - job.finished_at).total_seconds()))
-            assert dispatch.sweep()["due"] == 0  # not yet due: the backoff is respected
+            assert sweep()["due"] == 0  # not yet due: the backoff is respected
             fast_forward(job)
-            assert dispatch.sweep()["due"] == 1
+            assert sweep()["due"] == 1
     assert delays == [2, 4, 8]
     assert job.state == State.DEAD and job.run_at is None
     assert job.kwargs == {"key": "f"}  # original arguments kept
@@ -147,7 +150,7 @@ def test_early_delivery_of_a_scheduled_job_waits_for_its_time(run_worker):
     job.refresh_from_db()
     assert job.state == State.SCHEDULED and runs("early") == 0
     fast_forward(job)
-    assert dispatch.sweep()["due"] == 1
+    assert sweep()["due"] == 1
     run_worker("default")
     job.refresh_from_db()
     assert job.state == State.SUCCEEDED and runs("early") == 1
@@ -197,8 +200,8 @@ def test_redis_failing_between_pop_and_start_hands_the_job_back(run_worker, monk
     assert JobRecord.objects.get(pk=first.pk).state == State.PENDING
     assert JobRecord.objects.get(pk=second.pk).state == State.SUCCEEDED  # the worker carried on
     monkeypatch.undo()
-    JobRecord.objects.filter(pk=first.pk).update(created_at=timezone.now() - dispatch.SWEEP_GRACE * 2)
-    assert dispatch.sweep()["pending"] == 1
+    JobRecord.objects.filter(pk=first.pk).update(created_at=timezone.now() - SWEEP_GRACE * 2)
+    assert sweep()["pending"] == 1
     run_worker("default")
     first.refresh_from_db()
     assert first.state == State.SUCCEEDED and first.attempts == 1

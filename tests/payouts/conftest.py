@@ -97,14 +97,14 @@ def drain(run_worker):
     """Run every job that can run now, including retries (their backoff skipped), until none is left."""
     from django.utils import timezone
 
-    from jobs import dispatch
+    from jobs.ops.sweep import sweep
     from jobs.models import JobRecord
-    from jobs.states import State
+    from jobs.core.states import State
 
     def run(rounds: int = 12) -> None:
         for _ in range(rounds):
             JobRecord.objects.filter(state=State.RETRYING).update(run_at=timezone.now())
-            dispatch.sweep()
+            sweep()
             run_worker()
             if not JobRecord.objects.filter(state__in=(State.QUEUED, State.RETRYING, State.PENDING)).exists():
                 return

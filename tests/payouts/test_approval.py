@@ -6,7 +6,7 @@ import pytest
 from django.utils import timezone
 
 from jobs.models import AuditEntry, JobRecord
-from jobs.states import State
+from jobs.core.states import State
 from payouts import services
 from payouts.models import Payout
 from payouts.services import PayoutError

@@ -4,7 +4,7 @@ from decimal import Decimal
 
 import pytest
 
-from jobs.services import enqueue
+from jobs.ops.enqueue import enqueue
 from payouts import calculations
 from payouts.models import LedgerEntry, Payee
 from payouts.services import PayoutError

@@ -5,7 +5,7 @@ import pytest
 from django.core import mail
 
 from jobs.models import JobRecord
-from jobs.states import State
+from jobs.core.states import State
 from payouts import services
 from payouts.models import LedgerEntry, Payout
 from payouts.providers import get_provider
@@ -120,7 +120,7 @@ def test_a_dead_processing_job_gets_a_settle_job(make_payee, drain, script):
     payee = payout.payee
     get_provider("sandbox").transfer(str(payout.idempotency_key), payout.amount, "EUR", payee.account(), payee.destination)
     job = JobRecord.objects.get(task_name="payouts.process")
-    from jobs import signals
+    from jobs.core import signals
 
     JobRecord.objects.filter(pk=job.pk).update(state=State.DEAD)
     signals.job_dead.send(JobRecord, job_id=job.pk, task_name=job.task_name, queue=job.queue, attempt=4, error="lost")

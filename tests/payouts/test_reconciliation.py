@@ -6,7 +6,7 @@ import pytest
 from django.core.management import call_command
 
 from jobs.models import JobRecord
-from jobs.states import State
+from jobs.core.states import State
 from payouts import reconciliation, services
 from payouts.models import Payee, Payout, ReconciliationReport, SandboxTransfer
 from payouts.providers import get_provider

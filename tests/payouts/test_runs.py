@@ -59,7 +59,7 @@ def test_a_run_for_selected_payees_and_unknown_ids(payees):
 
 
 def test_the_daily_task_runs_once_a_day(payees, run_worker):
-    from jobs.services import enqueue
+    from jobs.ops.enqueue import enqueue
 
     enqueue("payouts.daily_run")
     enqueue("payouts.daily_run")

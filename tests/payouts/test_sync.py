@@ -2,7 +2,7 @@
 import pytest
 
 from jobs.models import AuditEntry, JobRecord
-from jobs.services import enqueue
+from jobs.ops.enqueue import enqueue
 from payouts.models import Payee
 from payouts.sync import StatusRecord
 
@@ -51,7 +51,7 @@ class BrokenSource:
 
 
 def test_a_source_that_is_down_fails_the_attempt_and_the_job_retries(make_payee, run_worker, settings):
-    from jobs.states import State
+    from jobs.core.states import State
 
     make_payee()
     settings.PAYEE_STATUS_SOURCE = "tests.payouts.test_sync.BrokenSource"

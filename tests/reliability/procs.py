@@ -92,7 +92,7 @@ class Processes:
 
     def assert_no_run_after_success(self, jobs) -> None:
         from jobs.models import JobRecord
-        from jobs.states import State
+        from jobs.core.states import State
 
         starts = self.starts()
         for job in JobRecord.objects.filter(pk__in=[j.pk for j in jobs]):
@@ -104,7 +104,7 @@ class Processes:
 def finished(jobs) -> bool:
     """True once every one of these jobs is terminal (other jobs, like the scheduler's cleanup, aside)."""
     from jobs.models import JobRecord
-    from jobs.states import TERMINAL
+    from jobs.core.states import TERMINAL
 
     return not JobRecord.objects.filter(pk__in=[j.pk for j in jobs]).exclude(state__in=TERMINAL).exists()
 

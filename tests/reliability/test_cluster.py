@@ -10,8 +10,8 @@ import psutil
 import pytest
 
 from jobs.models import JobRecord
-from jobs.services import enqueue
-from jobs.states import State
+from jobs.ops.enqueue import enqueue
+from jobs.core.states import State
 from tests.reliability.procs import ROOT, Processes, free_port, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -4,10 +4,10 @@ import datetime as dt
 import pytest
 from django.utils import timezone
 
-from jobs import dispatch
+from jobs.ops.sweep import sweep
 from jobs.models import JobRecord
-from jobs.services import enqueue
-from jobs.states import State
+from jobs.ops.enqueue import enqueue
+from jobs.core.states import State
 from tests.reliability.procs import Processes, finished, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -37,6 +37,6 @@ def test_a_scheduled_job_survives_redis_losing_its_data(redis_db, run_worker):
     job = enqueue("test.count", delay=60)
     redis_db.flushdb()
     JobRecord.objects.filter(pk=job.pk).update(run_at=timezone.now() - dt.timedelta(milliseconds=1))
-    assert dispatch.sweep()["due"] == 1
+    assert sweep()["due"] == 1
     run_worker("default")
     assert JobRecord.objects.get(pk=job.pk).state == State.SUCCEEDED

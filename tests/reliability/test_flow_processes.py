@@ -2,8 +2,8 @@
 import pytest
 
 from jobs.models import JobRecord
-from jobs.services import JobSpec, enqueue_many
-from jobs.states import State
+from jobs.ops.enqueue import JobSpec, enqueue_many
+from jobs.core.states import State
 from tests.reliability.procs import Processes, finished, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)

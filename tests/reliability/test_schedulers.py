@@ -8,9 +8,9 @@ import time
 
 import pytest
 
-from jobs import metrics
+from jobs.core import keys
 from jobs.models import JobRecord, Schedule, ScheduleFire
-from jobs.redis import get_redis
+from jobs.transport.redis import get_redis
 from tests.reliability.procs import Processes, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -31,7 +31,7 @@ def test_three_schedulers_fire_every_minute_exactly_once():
     try:
         schedulers = [procs.scheduler() for _ in range(3)]
         identities = {f"{socket.gethostname()}:{p.pid}" for p in schedulers}
-        seen = lambda: {k.decode() if isinstance(k, bytes) else k for k in get_redis().hkeys(metrics.SCHEDULERS_KEY)}  # noqa: E731
+        seen = lambda: {k.decode() if isinstance(k, bytes) else k for k in get_redis().hkeys(keys.SCHEDULERS_KEY)}  # noqa: E731
         wait_for(lambda: identities <= seen(), 60,
                  message=f"three schedulers running\n{procs.dead()}")
         # The first fires a simulated minute or more after now (half a real second or more).

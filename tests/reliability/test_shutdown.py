@@ -6,8 +6,8 @@ import time
 import pytest
 
 from jobs.models import JobAttempt, JobRecord
-from jobs.services import enqueue
-from jobs.states import State
+from jobs.ops.enqueue import enqueue
+from jobs.core.states import State
 from tests.reliability.procs import Processes, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)

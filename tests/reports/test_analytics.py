@@ -4,7 +4,7 @@ from django.core.management import call_command
 from rq import Queue
 
 from jobs.models import AuditEntry, JobRecord
-from jobs.states import State
+from jobs.core.states import State
 from reports.services import analytics_fan_out
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -27,7 +27,7 @@ def test_one_job_per_active_user_and_none_while_one_waits(users, redis_db):
 
 
 def test_the_hourly_job_fans_out_and_the_per_user_jobs_run(users, run_worker):
-    from jobs.services import enqueue
+    from jobs.ops.enqueue import enqueue
 
     producer = enqueue("analytics.fan_out")
     run_worker("analytics")  # runs the producer, then the five per-user jobs it enqueued

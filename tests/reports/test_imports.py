@@ -123,8 +123,8 @@ def test_staff_upload_from_the_admin(client, django_user_model, run_worker):
 def test_an_import_whose_file_vanished_is_retried_then_marked_failed(run_worker):
     from django.utils import timezone
 
-    from jobs import dispatch
-    from jobs.states import State
+    from jobs.ops.sweep import sweep
+    from jobs.core.states import State
 
     record = import_request("payees", upload("payees.csv", PAYEES))
     record.file.delete(save=False)  # the storage lost it
@@ -132,7 +132,7 @@ def test_an_import_whose_file_vanished_is_retried_then_marked_failed(run_worker)
     run_worker("imports")
     assert JobRecord.objects.get(pk=record.job_id).state == State.RETRYING
     JobRecord.objects.filter(pk=record.job_id).update(run_at=timezone.now())
-    dispatch.sweep()
+    sweep()
     run_worker("imports")
     record.refresh_from_db()
     assert record.state == "failed" and ("No such file" in record.error or "FileNotFoundError" in record.error)

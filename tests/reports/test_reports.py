@@ -10,8 +10,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from jobs.models import AuditEntry, JobRecord
-from jobs.services import enqueue
-from jobs.states import State
+from jobs.ops.enqueue import enqueue
+from jobs.core.states import State
 from payouts import services as payouts
 from reports import services
 from reports.exports import ReportError

@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from jobs import retention
+from jobs.ops import retention
 
 
 class Command(BaseCommand):

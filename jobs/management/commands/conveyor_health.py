@@ -2,7 +2,7 @@ import json
 
 from django.core.management.base import BaseCommand
 
-from jobs.selectors import health
+from jobs.ops.selectors import health
 
 
 class Command(BaseCommand):

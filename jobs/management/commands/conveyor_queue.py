@@ -1,9 +1,10 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from jobs.queues import UnknownQueue
-from jobs.selectors import queue_stats
-from jobs.services import InvalidJob, JobStateError, queue_clean, queue_pause, queue_resume
-from jobs.states import TERMINAL
+from jobs.core.queues import UnknownQueue
+from jobs.ops.selectors import queue_stats
+from jobs.core.errors import InvalidJob, JobStateError
+from jobs.ops.control import queue_clean, queue_pause, queue_resume
+from jobs.core.states import TERMINAL
 
 
 class Command(BaseCommand):

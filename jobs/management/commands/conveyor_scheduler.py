@@ -3,7 +3,7 @@ import signal
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from jobs import dispatch
+from jobs import scheduler
 
 
 class Command(BaseCommand):
@@ -22,5 +22,5 @@ class Command(BaseCommand):
             signal.signal(sig, lambda *_: stopping.append(True))
         interval = interval or settings.DISPATCH_INTERVAL
         self.stdout.write(f"scheduler: dispatching every {interval}s")
-        dispatch.run_forever(interval, stop=lambda: bool(stopping))
+        scheduler.run_forever(interval, stop=lambda: bool(stopping))
         self.stdout.write("scheduler: stopped")

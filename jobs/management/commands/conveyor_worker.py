@@ -6,7 +6,7 @@ Every `rqworker` option (--burst, --max-jobs, --name, ...) works the same.
 """
 from django_rq.management.commands.rqworker import Command as RQWorkerCommand
 
-from jobs.queues import queue_names
+from jobs.core.queues import queue_names
 
 
 class Command(RQWorkerCommand):

@@ -2,8 +2,9 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
-from jobs.queues import Priority
-from jobs.services import InvalidJob, enqueue
+from jobs.core.queues import Priority
+from jobs.core.errors import InvalidJob
+from jobs.ops.enqueue import enqueue
 
 
 class Command(BaseCommand):

@@ -1,0 +1,188 @@
+"""Running one job: claim the row, run the task body under its timeout, record the outcome.
+
+Called by ConveyorWorker for every job it takes from Redis. Each state change
+is one conditional UPDATE, so a stale or duplicate delivery changes nothing.
+The two statements every job runs (claim, success) are in jobs/sql.py.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import traceback
+from datetime import timedelta
+from functools import partial
+
+from django.db import transaction
+from django.utils import timezone
+from rq.timeouts import JobTimeoutException, UnixSignalDeathPenalty
+
+from jobs.store import sql
+from jobs.core import signals
+from jobs.core.inputs import has_surrogate, scrub
+from jobs.core.context import JobCancelled, JobContext, current_correlation_id, current_job
+from jobs.models import ERROR_LIMIT, TRACEBACK_LIMIT, JobAttempt, JobRecord
+from jobs.core.policies import policy_from_dict
+from jobs.core.registry import UnknownTask, get_task
+from jobs.core.states import State, transition
+
+log = logging.getLogger(__name__)
+
+RESULT_LIMIT = 64_000
+# A row pushed slightly before its run_at (clock skew between hosts) still runs.
+EARLY_TOLERANCE = timedelta(seconds=2)
+
+SKIPPED = "skipped"
+
+
+class WorkerLost(Exception):
+    """The attempt's worker stopped (killed, host lost, or shut down mid-job)."""
+
+
+def run_job(job_id: str) -> str:
+    """The function RQ's job hash names. Only ConveyorWorker may run Conveyor jobs: a stock
+    worker has no heartbeat, so its attempt would be rescued and run twice."""
+    raise RuntimeError(f"job {job_id}: Conveyor jobs must be run by jobs.worker.ConveyorWorker (see settings.RQ)")
+
+
+def execute(job_id: str, worker_name: str, death_penalty_class=UnixSignalDeathPenalty) -> str:
+    """Run the job ``job_id`` once, if it is still waiting. Returns its new state, or "skipped"."""
+    started = timezone.now()
+    record = sql.claim(job_id, worker_name[:255], started, started + EARLY_TOLERANCE)
+    if record is None:
+        log.info("job %s: not waiting, not due, or claimed elsewhere; delivery skipped", job_id)
+        return SKIPPED
+    attempt = record.attempts
+    ctx = JobContext(
+        job_id=record.pk, task_name=record.task_name, attempt=attempt, max_attempts=record.max_attempts,
+        correlation_id=record.correlation_id, _reporter=partial(_report_progress, record),
+    )
+    token = current_correlation_id.set(record.correlation_id)
+    job_token = current_job.set({"job_id": str(record.pk), "queue": record.queue, "task": record.task_name, "attempt": attempt})
+    error = task = None
+    try:
+        task = get_task(record.task_name)
+        with death_penalty_class(record.timeout, JobTimeoutException, job_id=str(record.pk)):
+            result = task.func(ctx, *record.args, **record.kwargs)
+    except UnknownTask as exc:
+        error, outcome = exc, JobAttempt.Outcome.FAILED
+    except JobTimeoutException as exc:
+        error, outcome = exc, JobAttempt.Outcome.TIMED_OUT
+    except JobCancelled as exc:
+        current_correlation_id.reset(token)
+        token = None
+        return _record_cancelled(record, started, worker_name, exc)
+    except Exception as exc:  # the task's own failure: recorded, then retried or dead-lettered
+        error, outcome = exc, JobAttempt.Outcome.FAILED
+    except (SystemExit, KeyboardInterrupt):
+        # The worker is being stopped mid-job (second signal, or the shutdown grace ran out):
+        # record the attempt now so the job is retried without waiting for the heartbeat rescue.
+        record_failure(record, started, worker_name, JobAttempt.Outcome.WORKER_LOST, WorkerLost("the worker was stopped during the job"))
+        raise
+    finally:
+        if token is not None:
+            current_correlation_id.reset(token)
+        current_job.reset(job_token)
+
+    if error is None:
+        result = _json_result(result)
+        if not sql.record_success(record, started, timezone.now(), worker_name[:255], result):
+            return _taken_over(record)
+        signals.job_succeeded.send(JobRecord, result=result, **_event(record))
+        if log.isEnabledFor(logging.INFO):  # the hot path: build the line's context only if it is written
+            log.info("job %s (%s) attempt %d succeeded", record.pk, record.task_name, attempt, extra={
+                "correlation_id": record.correlation_id, "job_id": str(record.pk), "queue": record.queue, "task": record.task_name,
+                "attempt": attempt, "duration_ms": int((timezone.now() - started).total_seconds() * 1000)})
+        return State.SUCCEEDED
+    return record_failure(record, started, worker_name, outcome, error, retry_allowed=task is not None)
+
+
+def _event(record) -> dict:
+    return {"job_id": record.pk, "task_name": record.task_name, "queue": record.queue, "attempt": record.attempts}
+
+
+def _report_progress(record, percent: int, message: str) -> None:
+    updated = JobRecord.objects.filter(pk=record.pk, state=State.RUNNING, attempts=record.attempts, cancel_requested=False).update(
+        progress=percent, progress_message=message[:255]
+    )
+    if not updated:
+        raise JobCancelled("the job was asked to stop")
+    signals.job_progress.send(JobRecord, percent=percent, message=message, **_event(record))
+
+
+def _record_cancelled(record, started, worker_name: str, error: JobCancelled) -> str:
+    finished = timezone.now()
+    with transaction.atomic():
+        moved = transition(
+            JobRecord.objects.filter(pk=record.pk, attempts=record.attempts), {State.RUNNING}, State.CANCELLED,
+            finished_at=finished, run_at=None, last_error="cancelled while running",
+        )
+        if not moved:
+            return _taken_over(record)
+        JobAttempt.objects.create(
+            job_id=record.pk, number=record.total_attempts, started_at=started, finished_at=finished,
+            outcome=JobAttempt.Outcome.CANCELLED, worker_name=worker_name[:255], exc_type="JobCancelled", exc_message=str(error),
+        )
+    signals.job_cancelled.send(JobRecord, while_running=True, **_event(record))
+    return State.CANCELLED
+
+
+def _json_result(result):
+    try:
+        encoded = json.dumps(result, ensure_ascii=False)
+    except (TypeError, ValueError):
+        return {"repr": scrub(repr(result)[:1000]), "note": "result was not JSON-serialisable"}
+    if len(encoded) > RESULT_LIMIT:
+        return {"note": f"result of {len(encoded)} bytes was too large to keep"}
+    return scrub(result) if has_surrogate(encoded) else result
+
+
+def record_failure(record, started, worker_name: str, outcome: str, error: BaseException, *, retry_allowed: bool = True) -> str:
+    """Close a running attempt as failed, then retry it by its policy or move it to the dead-letter queue.
+
+    ``record`` is a jobs.store.sql.Claimed (or anything with its fields). Lands only on the
+    row still running that attempt; returns the new state, or "skipped" if it was not.
+    """
+    finished = timezone.now()
+    retry = False
+    if retry_allowed:
+        if record.retry_policy:
+            policy = policy_from_dict(record.retry_policy)
+        else:
+            try:
+                policy = get_task(record.task_name).retry_policy()
+            except UnknownTask:
+                policy = None  # the code for this task is gone; retrying cannot help
+        retry = policy is not None and policy.should_retry(record.attempts)
+    # Text columns cannot hold an unpaired surrogate (the database driver refuses to encode it),
+    # and an exception's message may carry one from anywhere: replaced, so the outcome is recorded.
+    message = scrub(f"{type(error).__name__}: {error}"[:ERROR_LIMIT])
+    fields = {"finished_at": finished, "last_error": message, "run_at": None}
+    target = State.DEAD
+    if retry:
+        target = State.RETRYING
+        fields["run_at"] = finished + timedelta(seconds=policy.delay_after(record.attempts))
+    with transaction.atomic():
+        moved = transition(JobRecord.objects.filter(pk=record.pk, attempts=record.attempts), {State.RUNNING}, target, **fields)
+        if not moved:
+            return _taken_over(record)
+        JobAttempt.objects.create(
+            job_id=record.pk, number=record.total_attempts, started_at=started, finished_at=finished,
+            outcome=outcome, worker_name=worker_name[:255], exc_type=type(error).__qualname__[:255],
+            exc_message=scrub(str(error)[:ERROR_LIMIT]),
+            traceback=scrub("".join(traceback.format_exception(error))[-TRACEBACK_LIMIT:]) if error.__traceback__ else "",
+        )
+    log.warning("job %s (%s) attempt %d %s: %s -> %s", record.pk, record.task_name, record.attempts, outcome, message, target, extra={
+        "correlation_id": record.correlation_id, "job_id": str(record.pk), "queue": record.queue, "task": record.task_name,
+        "attempt": record.attempts, "duration_ms": int((finished - started).total_seconds() * 1000)})
+    event = _event(record)
+    signals.job_failed.send(JobRecord, error=message, will_retry=retry, **event)
+    if retry:
+        signals.job_retrying.send(JobRecord, run_at=fields["run_at"], **event)
+    else:
+        signals.job_dead.send(JobRecord, error=message, **event)
+    return target
+
+
+def _taken_over(record) -> str:
+    log.warning("job %s: outcome discarded, the row was taken over (rescued or cancelled) meanwhile", record.pk)
+    return SKIPPED

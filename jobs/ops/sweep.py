@@ -1,0 +1,95 @@
+"""One pass of the dispatcher: the scheduler's "dispatch" and "rescue" duties.
+
+Rescues the jobs of dead workers, re-sends what Redis lost (every queued row after Redis
+lost its data, else the oldest past the grace period), sends pending rows, and starts due
+retries and scheduled jobs. Safe to run from any number of processes: every move is a
+compare-and-set on the row, and pushing a job twice is harmless.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from datetime import timedelta
+
+from django.utils import timezone
+from redis.exceptions import RedisError
+from rq.job import Job
+
+from jobs.core.keys import EPOCH_KEY
+from jobs.core.states import State, transition
+from jobs.models import JobRecord
+from jobs.ops.recovery import rescue_lost_jobs
+from jobs.transport.dispatch import dispatch, sync_paused
+from jobs.transport.redis import get_redis
+
+log = logging.getLogger(__name__)
+
+# A sweep keeps sending batches for at most this long (seconds), so a large backlog is restored quickly.
+SWEEP_BUDGET = 10.0
+# Rows younger than this are left to their own on-commit push.
+SWEEP_GRACE = timedelta(seconds=5)
+SWEEP_BATCH = 1000  # rows per UPDATE
+
+
+def sweep(now=None) -> dict:
+    """One pass of the dispatcher: rescue jobs of dead workers, re-send what Redis lost, send
+    pending rows, start due retries and scheduled jobs. Safe to run from any number of processes."""
+    now = now or timezone.now()
+    sync_paused()
+    counts = {"pending": 0, "due": 0, "lost": 0, "rescued": rescue_lost_jobs(now)}
+    deadline = time.monotonic() + SWEEP_BUDGET
+    lost = _queued_missing_from_redis(now)
+    for chunk in _chunks(lost, SWEEP_BATCH):
+        counts["lost"] += transition(JobRecord.objects.filter(id__in=chunk), {State.QUEUED}, State.PENDING, enqueued_at=None)
+        counts["pending"] += dispatch(chunk, {State.PENDING}, now=now)
+    if counts["lost"]:  # candidates that finished meanwhile (their RQ job deleted) are not lost
+        log.warning("%d queued job(s) were missing from Redis; re-dispatched", counts["lost"])
+    while time.monotonic() < deadline:
+        pending = list(
+            JobRecord.objects.filter(state=State.PENDING, created_at__lte=now - SWEEP_GRACE)
+            .order_by("created_at").values_list("id", flat=True)[:SWEEP_BATCH]
+        )
+        sent = dispatch(pending, {State.PENDING}, now=now)
+        counts["pending"] += sent
+        if len(pending) < SWEEP_BATCH or not sent:
+            break
+    while time.monotonic() < deadline:
+        due = list(
+            JobRecord.objects.filter(state__in=(State.SCHEDULED, State.RETRYING), run_at__lte=now)
+            .order_by("run_at").values_list("id", flat=True)[:SWEEP_BATCH]
+        )
+        sent = dispatch(due, {State.SCHEDULED, State.RETRYING}, now=now)
+        counts["due"] += sent
+        if len(due) < SWEEP_BATCH or not sent:
+            break
+    return counts
+
+
+def _chunks(items: list, size: int):
+    for i in range(0, len(items), size):
+        yield items[i:i + size]
+
+
+def _queued_missing_from_redis(now) -> list:
+    """Queued rows whose RQ job is gone. Normally the oldest batch past the grace period;
+    after Redis lost its data (no epoch key), every queued row, with no grace."""
+    connection = get_redis()
+    try:
+        everything = connection.set(EPOCH_KEY, timezone.now().isoformat(), nx=True)
+    except RedisError:
+        return []
+    queued = JobRecord.objects.filter(state=State.QUEUED)
+    if everything:
+        candidates = list(queued.values_list("id", flat=True))
+    else:
+        candidates = list(queued.filter(enqueued_at__lte=now - SWEEP_GRACE).order_by("enqueued_at").values_list("id", flat=True)[:SWEEP_BATCH])
+    missing = []
+    try:
+        for chunk in _chunks(candidates, 5000):
+            with connection.pipeline(transaction=False) as pipe:
+                for job_id in chunk:
+                    pipe.exists(Job.key_for(str(job_id)))
+                missing += [job_id for job_id, there in zip(chunk, pipe.execute()) if not there]
+    except RedisError:
+        return []
+    return missing

@@ -1,0 +1,200 @@
+"""The two statements every job runs, written by hand because they are the hot path.
+
+* claim: one ``UPDATE ... RETURNING`` moves a waiting, due row to ``running`` and
+  returns what the worker needs (the ORM would need a SELECT and an UPDATE).
+* success: on PostgreSQL one statement (a data-modifying CTE) marks the row
+  succeeded and inserts its attempt; elsewhere two statements in a transaction.
+
+Both keep the state machine's rules (see jobs/states.py): the claim only takes
+rows in a waiting state, and the success only lands on the row still running
+this attempt. PostgreSQL and SQLite (3.35+) both support RETURNING.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from dataclasses import dataclass
+
+from django.db import connections, transaction
+
+from jobs.models import JobAttempt, JobRecord
+from jobs.core.states import WAITING, State, check_transition
+
+check_transition(WAITING, State.RUNNING)
+check_transition({State.RUNNING}, State.SUCCEEDED)
+
+_RETURNED = ("task_name", "queue", "args", "kwargs", "attempts", "max_attempts", "total_attempts", "timeout", "correlation_id", "retry_policy")
+
+
+@dataclass
+class Claimed:
+    pk: uuid.UUID
+    task_name: str
+    queue: str
+    args: list
+    kwargs: dict
+    attempts: int
+    max_attempts: int
+    total_attempts: int
+    timeout: int
+    correlation_id: str
+    retry_policy: dict | None
+
+
+def _connection():
+    return connections[JobRecord.objects.db]
+
+
+def _json(value):
+    return json.loads(value) if isinstance(value, (str, bytes)) else value
+
+
+def claim(job_id, worker_name: str, now, due_by) -> Claimed | None:
+    connection = _connection()
+    ops = connection.ops
+    pk = uuid.UUID(str(job_id))
+    waiting = sorted(WAITING)
+    query = (
+        f"UPDATE {ops.quote_name(JobRecord._meta.db_table)} SET state = %s, attempts = attempts + 1, "
+        "total_attempts = total_attempts + 1, started_at = %s, finished_at = NULL, worker_name = %s, "
+        "progress = 0, progress_message = '' "
+        f"WHERE id = %s AND state IN ({', '.join(['%s'] * len(waiting))}) AND (run_at IS NULL OR run_at <= %s) "
+        f"RETURNING {', '.join(_RETURNED)}"
+    )
+    params = [
+        State.RUNNING.value, ops.adapt_datetimefield_value(now), worker_name,
+        JobRecord._meta.pk.get_db_prep_value(pk, connection), *[s.value for s in waiting], ops.adapt_datetimefield_value(due_by),
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(query, params)
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    values = dict(zip(_RETURNED, row))
+    for name in ("args", "kwargs", "retry_policy"):
+        values[name] = _json(values[name])
+    return Claimed(pk=pk, **values)
+
+
+def record_success(record: Claimed, started, finished, worker_name: str, result) -> bool:
+    """Mark the claimed attempt succeeded and insert its JobAttempt. False if the row was taken over."""
+    connection = _connection()
+    ops = connection.ops
+    job_table = ops.quote_name(JobRecord._meta.db_table)
+    attempt_table = ops.quote_name(JobAttempt._meta.db_table)
+    pk = JobRecord._meta.pk.get_db_prep_value(record.pk, connection)
+    result_value = JobRecord._meta.get_field("result").get_db_prep_value(result, connection)
+    started, finished = ops.adapt_datetimefield_value(started), ops.adapt_datetimefield_value(finished)
+    update = (
+        f"UPDATE {job_table} SET state = %s, finished_at = %s, result = %s, progress = 100, last_error = '', run_at = NULL "
+        "WHERE id = %s AND state = %s AND attempts = %s"
+    )
+    update_params = [State.SUCCEEDED.value, finished, result_value, pk, State.RUNNING.value, record.attempts]
+    insert_columns = "(job_id, number, started_at, finished_at, outcome, worker_name, exc_type, exc_message, traceback)"
+    attempt_params = [record.total_attempts, started, finished, JobAttempt.Outcome.SUCCEEDED.value, worker_name]
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                f"WITH moved AS ({update} RETURNING id) INSERT INTO {attempt_table} {insert_columns} "
+                "SELECT id, %s, %s, %s, %s, %s, '', '', '' FROM moved",
+                update_params + attempt_params,
+            )
+            return cursor.rowcount == 1
+        with transaction.atomic(using=connection.alias):
+            cursor.execute(update, update_params)
+            if cursor.rowcount != 1:
+                return False
+            cursor.execute(f"INSERT INTO {attempt_table} {insert_columns} VALUES (%s, %s, %s, %s, %s, %s, '', '', '')", [pk, *attempt_params])
+            return True
+
+
+def bulk_insert_jobs(records: list[JobRecord], ignore_conflicts: bool) -> set | None:
+    """Insert JobRecords, several times faster than bulk_create for a large fan-out (which
+    prepares every value of every row through its field in Python). PostgreSQL: up to
+    SMALL_INSERT rows in one INSERT ... VALUES, more by COPY into a session-local staging
+    table, then one INSERT ... SELECT. SQLite: one executemany.
+    Other databases: bulk_create. Returns the ids inserted where the database says so in the
+    same statement (PostgreSQL), else None."""
+    connection = _connection()
+    fields = list(JobRecord._meta.concrete_fields)
+    if connection.vendor == "postgresql":
+        if len(records) <= SMALL_INSERT:
+            return _pg_values_insert(connection, fields, records, ignore_conflicts)
+        return _pg_copy_insert(connection, fields, records, ignore_conflicts)
+    if connection.vendor == "sqlite":
+        _sqlite_insert(connection, fields, records, ignore_conflicts)
+    else:
+        JobRecord.objects.bulk_create(records, batch_size=1000, ignore_conflicts=ignore_conflicts)
+    return None
+
+
+SMALL_INSERT = 20  # rows: up to this many, one INSERT ... VALUES beats COPY's staging round trips
+
+
+def _pg_values_insert(connection, fields, records, ignore_conflicts: bool) -> set:
+    """A few rows (one API enqueue, a schedule's fire): one INSERT ... VALUES ... RETURNING, a
+    single round trip where COPY through the staging table takes five."""
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(f.column) for f in fields)
+    conflict = " ON CONFLICT DO NOTHING" if ignore_conflicts else ""
+    row = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    params = [f.get_db_prep_save(getattr(record, f.attname), connection) for record in records for f in fields]
+    with connection.cursor() as cursor:
+        cursor.execute(f"INSERT INTO {quote(JobRecord._meta.db_table)} ({columns}) VALUES "
+                       f"{', '.join([row] * len(records))}{conflict} RETURNING {quote(JobRecord._meta.pk.column)}", params)
+        return {inserted for (inserted,) in cursor.fetchall()}
+
+
+def _pg_copy_insert(connection, fields, records, ignore_conflicts: bool) -> set:
+    """COPY is the fastest way into PostgreSQL (10,000 jobs in about 0.35 s here, against 0.7 s
+    for one INSERT of unnest()ed arrays), but it cannot skip conflicts, so rows go through a
+    temporary table. Its name carries the column list, so a process that outlives a migration
+    never copies into a stale shape; its rows are deleted after use and at commit."""
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(f.column) for f in fields)
+    stage = "conveyor_stage_" + hashlib.sha1(columns.encode()).hexdigest()[:10]
+    conflict = " ON CONFLICT DO NOTHING" if ignore_conflicts else ""
+    jsons = {i for i, f in enumerate(fields) if f.get_internal_type() == "JSONField"}
+    attnames = [f.attname for f in fields]
+    with transaction.atomic(using=connection.alias), connection.cursor() as cursor:
+        cursor.execute(f"CREATE TEMPORARY TABLE IF NOT EXISTS {stage} "
+                       f"(LIKE {quote(JobRecord._meta.db_table)} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS")
+        with cursor.cursor.copy(f"COPY {stage} ({columns}) FROM STDIN") as copy:
+            for record in records:
+                row = [getattr(record, name) for name in attnames]
+                for i in jsons:
+                    if row[i] is not None:
+                        row[i] = json.dumps(row[i])
+                copy.write_row(row)
+        cursor.execute(f"INSERT INTO {quote(JobRecord._meta.db_table)} ({columns}) "
+                       f"SELECT {columns} FROM {stage}{conflict} RETURNING {quote(JobRecord._meta.pk.column)}")
+        inserted = {row[0] for row in cursor.fetchall()}
+        cursor.execute(f"DELETE FROM {stage}")
+    return inserted
+
+
+def _sqlite_insert(connection, fields, records, ignore_conflicts: bool) -> None:
+    ops = connection.ops
+    columns = ", ".join(ops.quote_name(f.column) for f in fields)
+    verb = "INSERT OR IGNORE" if ignore_conflicts else "INSERT"
+    query = f"{verb} INTO {ops.quote_name(JobRecord._meta.db_table)} ({columns}) VALUES ({', '.join(['%s'] * len(fields))})"
+    kinds = [f.get_internal_type() for f in fields]
+    stamps = {}  # a fan-out shares one created_at: adapt each distinct datetime once
+
+    def value(kind, v):
+        if v is None:
+            return None
+        if kind == "JSONField":
+            return json.dumps(v)
+        if kind == "UUIDField":
+            return v.hex
+        if kind == "DateTimeField":
+            if v not in stamps:
+                stamps[v] = ops.adapt_datetimefield_value(v)
+            return stamps[v]
+        return v
+
+    rows = [[value(kind, getattr(r, f.attname)) for f, kind in zip(fields, kinds)] for r in records]
+    with transaction.atomic(using=connection.alias), connection.cursor() as cursor:  # one commit, not one per row
+        cursor.executemany(query, rows)

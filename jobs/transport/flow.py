@@ -1,0 +1,165 @@
+"""Flow control at dequeue time: pause, concurrency caps and rate limits, global across workers.
+
+A worker pops with one Lua script: it walks its lists in priority order, skips
+queues that are paused, at their concurrency cap or out of rate budget, pops
+the first id it may run, and in the same step takes a concurrency slot (a lease
+in ``conveyor:running:<queue>``) and a rate-window entry
+(``conveyor:rate:<queue>``). Held-back jobs stay in their list: they wait, they
+do not fail and use no attempt. When nothing may run, the script returns the
+lists that are open but empty, and the worker blocks on those only.
+
+Slots are leases: the worker refreshes its slot from the heartbeat thread and
+releases it when the job ends; a dead worker's slot expires after WORKER_LOST_AFTER.
+Times come from Redis (TIME), so hosts with skewed clocks agree.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.conf import settings
+
+from jobs.core.keys import PAUSED_KEY, RUNNING_KEY
+from jobs.core.queues import logical_queue_name
+
+
+_CHECK = """
+local function now()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) + tonumber(t[2]) / 1000000
+end
+local function may_run(q, cap, rn, rw, t)
+  if redis.call('SISMEMBER', 'conveyor:paused', q) == 1 then return false end
+  if cap > 0 then
+    local running = 'conveyor:running:' .. q
+    redis.call('ZREMRANGEBYSCORE', running, '-inf', t)
+    if redis.call('ZCARD', running) >= cap then return false end
+  end
+  if rn > 0 then
+    local rate = 'conveyor:rate:' .. q
+    redis.call('ZREMRANGEBYSCORE', rate, '-inf', t - rw)
+    if redis.call('ZCARD', rate) >= rn then return false end
+  end
+  return true
+end
+local function take(q, id, cap, rn, rw, t, lease)
+  if cap > 0 then redis.call('ZADD', 'conveyor:running:' .. q, t + lease, id) end
+  if rn > 0 then
+    redis.call('ZADD', 'conveyor:rate:' .. q, t, id .. '@' .. t)
+    redis.call('EXPIRE', 'conveyor:rate:' .. q, math.ceil(rw) + 1)
+  end
+end
+"""
+
+# ARGV: lease, then per list: key, queue, cap, rate jobs, rate window
+POP = _CHECK + """
+local t = now()
+local lease = tonumber(ARGV[1])
+local open = {}
+for i = 2, #ARGV, 5 do
+  local q, cap, rn, rw = ARGV[i + 1], tonumber(ARGV[i + 2]), tonumber(ARGV[i + 3]), tonumber(ARGV[i + 4])
+  if may_run(q, cap, rn, rw, t) then
+    local id = redis.call('LPOP', ARGV[i])
+    if id then
+      take(q, id, cap, rn, rw, t, lease)
+      return {ARGV[i], id}
+    end
+    table.insert(open, ARGV[i])
+  end
+end
+table.insert(open, 1, '')
+return open
+"""
+
+# A job popped by BLPOP: take its slot, or put it back at the front. ARGV: lease, key, queue, cap, rn, rw, id
+ACQUIRE = _CHECK + """
+local t = now()
+local q, cap, rn, rw, id = ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6]), ARGV[7]
+if may_run(q, cap, rn, rw, t) then
+  take(q, id, cap, rn, rw, t, tonumber(ARGV[1]))
+  return 1
+end
+redis.call('LPUSH', ARGV[2], id)
+return 0
+"""
+
+REFRESH = """
+local t = redis.call('TIME')
+return redis.call('ZADD', KEYS[1], 'XX', tonumber(t[1]) + tonumber(ARGV[2]), ARGV[1])
+"""
+
+
+@dataclass(frozen=True)
+class Limits:
+    queue: str
+    concurrency: int  # 0: unlimited
+    rate_jobs: int  # 0: unlimited
+    rate_window: float
+
+    def args(self) -> list:
+        return [self.queue, self.concurrency, self.rate_jobs, self.rate_window]
+
+
+def limits_for(rq_list_name: str) -> Limits:
+    queue = logical_queue_name(rq_list_name)
+    config = settings.CONVEYOR_QUEUES.get(queue, {"concurrency": 0, "rate_limit": None})
+    rate = config["rate_limit"] or (0, 0)
+    return Limits(queue, int(config["concurrency"]), int(rate[0]), float(rate[1]))
+
+
+def lease_seconds() -> float:
+    return settings.WORKER_LOST_AFTER
+
+
+class FlowControl:
+    def __init__(self, connection):
+        self.connection = connection
+        self._pop = connection.register_script(POP)
+        self._acquire = connection.register_script(ACQUIRE)
+        self._refresh = connection.register_script(REFRESH)
+
+    def pop(self, lists: list[tuple[str, Limits]]):
+        """Pop the first job that may run now. Returns ((key, job_id), []) or (None, open_but_empty_keys)."""
+        args = [lease_seconds()]
+        for key, limits in lists:
+            args += [key, *limits.args()]
+        reply = self._pop(args=args)
+        if reply and reply[0]:
+            return (reply[0].decode(), reply[1].decode()), []
+        return None, [k.decode() for k in reply[1:]]
+
+    def wait(self, keys: list[str], timeout: float, limits_by_key: dict[str, Limits]):
+        """Block on open, empty lists; take the slot for what arrives, or give it back."""
+        reply = self.connection.blpop(keys, timeout=timeout)
+        if reply is None:
+            return None
+        key, job_id = reply[0].decode(), reply[1].decode()
+        if self._acquire(args=[lease_seconds(), key, *limits_by_key[key].args(), job_id]):
+            return key, job_id
+        return None
+
+    def refresh(self, queue: str, job_id: str) -> None:
+        self._refresh(keys=[RUNNING_KEY.format(queue)], args=[job_id, lease_seconds()])
+
+
+def release(pipeline, queue: str, job_id: str) -> None:
+    pipeline.zrem(RUNNING_KEY.format(queue), job_id)
+
+
+def sync_paused(connection, paused: list[str]) -> None:
+    """Make the Redis mirror of paused queues equal to the database's list."""
+    with connection.pipeline() as pipe:
+        pipe.delete(PAUSED_KEY)
+        if paused:
+            pipe.sadd(PAUSED_KEY, *paused)
+        pipe.execute()
+
+
+def running_counts(connection, queues: list[str]) -> dict[str, int]:
+    """Jobs holding a concurrency slot, per queue (expired leases excluded)."""
+    import time
+
+    now = time.time()
+    with connection.pipeline(transaction=False) as pipe:
+        for queue in queues:
+            pipe.zcount(RUNNING_KEY.format(queue), now, "+inf")
+        return dict(zip(queues, pipe.execute()))
