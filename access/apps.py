@@ -6,4 +6,4 @@ class AccessConfig(AppConfig):
     verbose_name = "Access"
 
     def ready(self):
-        from access import checks  # noqa: F401  (registers the route-group checks)
+        from access import checks  # noqa: F401, PLC0415  (app loading: registers the route-group checks once the registry is ready)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from datetime import UTC
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -68,11 +69,11 @@ def stop(procs, grace: float = 40) -> None:
 def write_results(name: str, figures: dict) -> None:
     """bench/results/<name>-<database>.json, stamped with when and on what; also printed."""
     import json
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from django.db import connection
 
-    report = {"when": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    report = {"when": datetime.now(UTC).isoformat(timespec="seconds"),
               "machine": f"{os.uname().machine} {os.cpu_count()} cores", "database": connection.vendor, **figures}
     out = ROOT / "bench" / "results" / f"{name}-{connection.vendor}.json"
     out.write_text(json.dumps(report, indent=2) + "\n")

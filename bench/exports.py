@@ -15,7 +15,7 @@ import sys
 import tempfile
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -89,7 +89,7 @@ def main() -> None:
         Report.objects.get(pk=report.pk).file.delete(save=False)
         Report.objects.filter(pk=report.pk).delete()
     LedgerEntry.objects.filter(payee=payee).delete()
-    report = {"when": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    report = {"when": datetime.now(UTC).isoformat(timespec="seconds"),
               "machine": f"{os.uname().machine} {os.cpu_count()} cores", "database": connection.vendor, "export_ledger": results}
     out = ROOT / "bench" / "results" / f"exports-{connection.vendor}.json"
     out.write_text(json.dumps(report, indent=2) + "\n")

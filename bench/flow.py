@@ -21,7 +21,7 @@ import statistics
 import subprocess
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -33,16 +33,15 @@ from bench.common import reset, setup  # noqa: E402
 def main() -> None:
     env = setup()
     from django.conf import settings
+    from django.contrib.auth import get_user_model
     from django.db import connection
     from rq import Queue
 
-    from jobs.models import JobAttempt, JobRecord, WorkerHeartbeat
-    from jobs.transport.redis import get_redis
-    from django.contrib.auth import get_user_model
-
-    from jobs.ops.enqueue import JobSpec, enqueue, enqueue_many
-    from reports.services import analytics_fan_out
     from jobs.core.states import State
+    from jobs.models import JobAttempt, JobRecord, WorkerHeartbeat
+    from jobs.ops.enqueue import JobSpec, enqueue, enqueue_many
+    from jobs.transport.redis import get_redis
+    from reports.services import analytics_fan_out
 
     redis = get_redis()
 
@@ -74,11 +73,11 @@ def main() -> None:
         job = enqueue("bench.sleep", kwargs={"seconds": 120})
         procs = [start("conveyor_scheduler"), start("rqworker", "default", "--verbosity", "0")]
         try:
-            wait(lambda: JobRecord.objects.filter(pk=job.pk, state=State.RUNNING).exists(), 60)
+            wait(lambda job=job: JobRecord.objects.filter(pk=job.pk, state=State.RUNNING).exists(), 60)
             pid = WorkerHeartbeat.objects.get(name=JobRecord.objects.get(pk=job.pk).worker_name).pid
             os.kill(pid, signal.SIGKILL)
             killed = time.monotonic()
-            wait(lambda: JobAttempt.objects.filter(job_id=job.pk, outcome="worker_lost").exists(), 120)
+            wait(lambda job=job: JobAttempt.objects.filter(job_id=job.pk, outcome="worker_lost").exists(), 120)
             rescue_times.append(round(time.monotonic() - killed, 2))
         finally:
             stop(procs)
@@ -140,7 +139,7 @@ def main() -> None:
     results["fast_start_latency_slow_queue_uncapped"] = latency_run(0)
     reset()
 
-    report = {"when": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    report = {"when": datetime.now(UTC).isoformat(timespec="seconds"),
               "machine": f"{os.uname().machine} {os.cpu_count()} cores", "database": connection.vendor, **results}
     out = ROOT / "bench" / "results" / f"flow-{connection.vendor}.json"
     out.write_text(json.dumps(report, indent=2) + "\n")

@@ -10,7 +10,7 @@ import os
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -60,7 +60,7 @@ def main() -> None:
                "ledger_credits_again": timed("ledger", "credits.csv", credits)}
     assert results["ledger_credits_again"]["skipped"] == ROWS
     wipe()
-    report = {"when": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    report = {"when": datetime.now(UTC).isoformat(timespec="seconds"),
               "machine": f"{os.uname().machine} {os.cpu_count()} cores", "database": connection.vendor, **results}
     out = ROOT / "bench" / "results" / f"imports-{connection.vendor}.json"
     out.write_text(json.dumps(report, indent=2) + "\n")

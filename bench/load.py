@@ -51,9 +51,9 @@ def main() -> None:
     from django.contrib.auth import get_user_model
 
     from jobs.api.auth import token_create
+    from jobs.core.states import State
     from jobs.models import JobRecord
     from jobs.ops.enqueue import JobSpec, enqueue_many
-    from jobs.core.states import State
 
     reset()
     User = get_user_model()

@@ -11,7 +11,7 @@ import json
 import os
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -60,7 +60,7 @@ def main() -> None:
         with_groups, everything = per_request_us(grouped, make), per_request_us(full, make)
         results[name] = {"group": group, "middleware_us_per_request": with_groups, "full_stack_us_per_request": everything,
                          "saved_us": round(everything - with_groups, 1), "saved_share": round(1 - with_groups / everything, 2)}
-    report = {"when": datetime.now(timezone.utc).isoformat(timespec="seconds"), "machine": f"{os.uname().machine} {os.cpu_count()} cores",
+    report = {"when": datetime.now(UTC).isoformat(timespec="seconds"), "machine": f"{os.uname().machine} {os.cpu_count()} cores",
               "requests_per_measure": N, **results}
     out = ROOT / "bench" / "results" / "middleware.json"
     out.write_text(json.dumps(report, indent=2) + "\n")

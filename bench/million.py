@@ -17,7 +17,7 @@ import statistics
 import sys
 import time
 import uuid
-from datetime import datetime, timedelta, timezone as dt_timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -32,8 +32,8 @@ RUNS = 5
 def fill(now) -> float:
     from django.conf import settings
 
-    from jobs.models import JobRecord, QueueMinute, QueueTotals
     from jobs.core.states import State
+    from jobs.models import JobRecord, QueueMinute, QueueTotals
 
     started = time.monotonic()
     queues = list(settings.CONVEYOR_QUEUES)
@@ -87,14 +87,13 @@ def main() -> None:
     from django.test import Client
     from django.test.utils import setup_test_environment
 
-    from jobs.ops import metrics
-    from jobs.ops import selectors
     from jobs.api.auth import token_create
     from jobs.models import JobRecord, QueueMinute
+    from jobs.ops import metrics, selectors
 
     setup_test_environment()  # the test client's response.context, ALLOWED_HOSTS "testserver"
     empty()
-    now = datetime.now(dt_timezone.utc)
+    now = datetime.now(UTC)
     fill_seconds = fill(now)
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
@@ -137,7 +136,7 @@ def main() -> None:
     }
     results = {name: timed(fn) for name, fn in pages.items()}
     reference = {name: timed(fn) for name, fn in avoided.items()}
-    report = {"when": datetime.now(dt_timezone.utc).isoformat(timespec="seconds"),
+    report = {"when": datetime.now(UTC).isoformat(timespec="seconds"),
               "machine": f"{os.uname().machine} {os.cpu_count()} cores", "database": connection.vendor, "job_rows": JobRecord.objects.count(),
               "rollup_rows": QueueMinute.objects.count(), "fill_seconds": round(fill_seconds, 1), "pages": results,
               "for_reference_what_the_pages_avoid": reference}

@@ -14,7 +14,7 @@ import os
 import subprocess
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -90,7 +90,7 @@ def main() -> None:
 
     results = {"zero_latency": run(0.0), "latency_50ms": run(0.05)}
     wipe()
-    report = {"when": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    report = {"when": datetime.now(UTC).isoformat(timespec="seconds"),
               "machine": f"{os.uname().machine} {os.cpu_count()} cores", "database": connection.vendor, **results}
     out = ROOT / "bench" / "results" / f"payouts-{connection.vendor}.json"
     out.write_text(json.dumps(report, indent=2) + "\n")

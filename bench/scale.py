@@ -40,8 +40,8 @@ def tree_rss(pid: int) -> int:
 def run(users: int, workers: int, env: dict) -> dict:
     from django.contrib.auth import get_user_model
 
-    from jobs.models import JobRecord, WorkerHeartbeat
     from jobs.core.states import State
+    from jobs.models import JobRecord, WorkerHeartbeat
     from reports.services import analytics_fan_out
 
     reset()

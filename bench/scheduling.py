@@ -121,8 +121,8 @@ def clear_schedules() -> None:
 
 def holder(procs: list[subprocess.Popen], distributed: bool) -> subprocess.Popen:
     """The process that fires: the lock holder in centralised mode; the first in distributed mode."""
-    from jobs.transport.redis import get_redis
     from jobs.core.keys import SINGLE_LOCK
+    from jobs.transport.redis import get_redis
 
     if distributed:
         return procs[0]
@@ -134,9 +134,9 @@ def holder(procs: list[subprocess.Popen], distributed: bool) -> subprocess.Popen
 def run(distributed: bool, env: dict) -> dict:
     from django.utils import timezone as dj_timezone
 
+    from jobs.core.keys import SINGLE_LOCK
     from jobs.models import ScheduleFire
     from jobs.transport.redis import get_redis
-    from jobs.core.keys import SINGLE_LOCK
 
     reset()
     clear_schedules()

@@ -19,7 +19,7 @@ import platform
 import subprocess
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -41,11 +41,11 @@ def main() -> None:
     env = setup()
     from django.db import connection
     from rq import Queue
-    
-    from jobs.models import JobRecord
-    from jobs.transport.redis import get_redis
-    from jobs.ops.enqueue import JobSpec, enqueue, enqueue_many
+
     from jobs.core.states import State
+    from jobs.models import JobRecord
+    from jobs.ops.enqueue import JobSpec, enqueue, enqueue_many
+    from jobs.transport.redis import get_redis
 
     redis = get_redis()
 
@@ -124,7 +124,7 @@ def main() -> None:
     reset()
 
     report = {
-        "when": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "when": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": f"{platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}",
         "database": connection.vendor,
         "workers": opts.workers,

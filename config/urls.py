@@ -4,8 +4,8 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from config.converters import IdConverter
 from jobs.web import dashboard
-from jobs.web.prometheus import metrics_view
 from jobs.web import views as jobs_views
+from jobs.web.prometheus import metrics_view
 
 register_converter(IdConverter, "id")  # before the includes below, which use it
 

@@ -6,6 +6,8 @@ from django.conf import settings
 from django.core.checks import Error, register
 
 from jobs.core.queues import queue_problems, tiered_rq_names
+from jobs.core.registry import all_tasks
+from jobs.scheduling.defaults import declared_schedule_problems
 
 
 @register()
@@ -20,14 +22,10 @@ def queues_are_sound(app_configs=None, **kwargs):
 
 @register()
 def tasks_name_declared_queues(app_configs=None, **kwargs):
-    from jobs.core.registry import all_tasks
-
     return [Error(f"task {task.name!r} uses queue {task.queue!r}, which is not declared", id="jobs.E003")
             for task in all_tasks().values() if task.queue not in settings.CONVEYOR_QUEUES]
 
 
 @register()
 def declared_schedules_are_sound(app_configs=None, **kwargs):
-    from jobs.scheduling.defaults import declared_schedule_problems
-
     return [Error(problem, hint="Fix the app's schedules.py.", id="jobs.E004") for problem in declared_schedule_problems()]

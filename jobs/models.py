@@ -217,6 +217,11 @@ class Schedule(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    def save(self, *args, **kwargs):
+        if self.next_fire_at is None or self.timing_changed():
+            self.next_fire_at = timing.next_fire_after(self, timing.now()) if self.enabled else None
+        super().save(*args, **kwargs)
+
     def clean(self):
         timing.validate_schedule(self)
 
@@ -226,11 +231,6 @@ class Schedule(models.Model):
             return True
         saved = Schedule.objects.filter(pk=self.pk).values(*self._TIMING_FIELDS).first()
         return saved is None or any(saved[f] != getattr(self, f) for f in self._TIMING_FIELDS)
-
-    def save(self, *args, **kwargs):
-        if self.next_fire_at is None or self.timing_changed():
-            self.next_fire_at = timing.next_fire_after(self, timing.now()) if self.enabled else None
-        super().save(*args, **kwargs)
 
 
 class ScheduleFire(models.Model):
@@ -342,3 +342,6 @@ class QueueTotals(models.Model):
     runtime_sum = models.FloatField(default=0.0)
     buckets = models.JSONField(default=list)
     through = models.DateTimeField(null=True, blank=True, help_text="The last minute folded in.")
+
+    def __str__(self) -> str:
+        return f"{self.queue} totals"

@@ -25,8 +25,10 @@ from django.template.loader import get_template, render_to_string
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
-from jobs.core.errors import FieldError
+from jobs.core.errors import FieldError, InvalidJob, JobStateError
 from jobs.models import Notification
+from jobs.ops.audit import audit
+from jobs.ops.enqueue import _check_json, enqueue
 
 log = logging.getLogger(__name__)
 
@@ -65,9 +67,6 @@ def check_recipient(channel: str, recipient) -> str:
 def notify(channel: str, recipient: str, template: str, context: dict | None = None, *, dedup_key: str | None = None) -> Notification:
     """Create a notification and enqueue its sending (after commit). With ``dedup_key``, a second
     call with the same key returns the first notification instead of sending again."""
-    from jobs.core.errors import InvalidJob
-    from jobs.ops.enqueue import _check_json, enqueue
-
     recipient = check_recipient(channel, recipient)
     try:
         get_template(f"notifications/{template}.txt")
@@ -147,10 +146,6 @@ def channel(name: str):
 
 def notification_retry(notification_id, *, actor, reason: str = "") -> Notification:
     """Send a failed notification again (staff action); audited."""
-    from jobs.core.errors import JobStateError
-    from jobs.ops.audit import audit
-    from jobs.ops.enqueue import enqueue
-
     with transaction.atomic():
         notification = Notification.objects.select_for_update().filter(pk=notification_id).first()
         if notification is None:

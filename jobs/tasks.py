@@ -3,8 +3,10 @@ from __future__ import annotations
 
 import time
 
+from jobs import notifications
 from jobs.core.policies import Exponential
 from jobs.core.registry import task
+from jobs.ops import retention
 
 
 @task("demo.noop", queue="default", permission="jobs.enqueue_task", api=True)
@@ -39,14 +41,10 @@ def flaky(ctx, fail_times: int = 2):
 @task("jobs.cleanup", queue="maintenance", permission="jobs.enqueue_task")
 def cleanup(ctx):
     """The retention cleanup (jobs/retention.py), fired by the "Retention cleanup" schedule."""
-    from jobs.ops import retention
-
     return retention.cleanup()
 
 
 @task("notifications.send", queue="notifications")
 def send_notification(ctx, notification_id: int):
     """Deliver one notification (queue: emails for email, notifications for the other channels)."""
-    from jobs import notifications
-
     return {"notification": notification_id, "state": notifications.send(notification_id, last_attempt=ctx.is_last_attempt)}

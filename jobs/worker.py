@@ -37,11 +37,11 @@ from rq.job import JobStatus
 from rq.utils import now
 from rq.worker import SimpleWorker, WorkerStatus
 
-from jobs.transport import flow
-from jobs.ops import runtime
-from jobs.models import JobRecord, WorkerHeartbeat
 from jobs.core.queues import logical_queue_name, tiered_rq_names
 from jobs.core.states import State, transition
+from jobs.models import JobRecord, WorkerHeartbeat
+from jobs.ops import runtime
+from jobs.transport import flow
 
 log = logging.getLogger(__name__)
 

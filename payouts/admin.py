@@ -19,6 +19,7 @@ from access import rules
 from jobs.admin import run_each
 from jobs.admin.display import clipped, compact_time
 from jobs.admin.fields import add_field_error
+from jobs.core.timing import timing_errors
 from jobs.models import JobRecord
 from payouts import reconciliation, services
 from payouts.models import LedgerEntry, Payee, Payout, PayoutRun, ReconciliationReport, RecurringPayout
@@ -359,8 +360,6 @@ class RecurringPayoutForm(forms.ModelForm):
         return _money(self, "amount")
 
     def clean(self):
-        from jobs.core.timing import timing_errors
-
         cleaned = super().clean()
         for name, message in timing_errors(cleaned.get("cron", ""), cleaned.get("interval_seconds"), cleaned.get("timezone", "")).items():
             self.add_error(name if name in self.fields else None, message)

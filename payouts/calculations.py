@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import calendar
 import re
-from datetime import date, datetime, time, timedelta, timezone as dt_timezone
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 
 from django.conf import settings
@@ -31,7 +31,7 @@ def period_end(period: str) -> datetime:
         raise PayoutError("period", "must be a month, YYYY-MM")
     year, month = int(match[1]), int(match[2])
     last = date(year, month, calendar.monthrange(year, month)[1])
-    return datetime.combine(last + timedelta(days=1), time.min, dt_timezone.utc)
+    return datetime.combine(last + timedelta(days=1), time.min, UTC)
 
 
 def balance_at(payee_id: int, moment: datetime) -> Decimal:

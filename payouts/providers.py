@@ -27,6 +27,8 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils.module_loading import import_string
 
+from payouts.models import SandboxTransfer
+
 
 class ProviderError(Exception):
     """Nothing is known to have moved; the call may be retried with the same key."""
@@ -73,8 +75,6 @@ class SandboxProvider(Provider):
         self.rng = rng or random.Random()
 
     def transfer(self, key, amount, currency, account, destination) -> Transfer:
-        from payouts.models import SandboxTransfer
-
         if self.latency:
             time.sleep(self.latency)
         if self.rng.random() < self.error_rate:
@@ -97,14 +97,10 @@ class SandboxProvider(Provider):
         return self._transfer(row)
 
     def lookup(self, key) -> Transfer | None:
-        from payouts.models import SandboxTransfer
-
         row = SandboxTransfer.objects.filter(provider=self.name, idempotency_key=key).first()
         return self._transfer(row) if row else None
 
     def transfers(self) -> list[Transfer]:
-        from payouts.models import SandboxTransfer
-
         return [self._transfer(row) for row in SandboxTransfer.objects.filter(provider=self.name).iterator()]
 
     def _transfer(self, row) -> Transfer:

@@ -29,8 +29,10 @@ from django.utils import timezone
 
 from jobs.core import inputs
 from jobs.core.errors import FieldError
+from jobs.core.timing import next_fire_after, timing_errors
+from jobs.notifications import NotificationError, notify
 from jobs.ops.audit import audit
-from jobs.ops.enqueue import enqueue, enqueue_many, JobSpec
+from jobs.ops.enqueue import JobSpec, enqueue, enqueue_many
 from payouts.models import LedgerEntry, Payee, Payout, PayoutRun, RecurringPayout
 from payouts.providers import ProviderDeclined, ProviderError, get_provider
 
@@ -429,8 +431,6 @@ def settle(payout_id) -> str:
 
 def _notify(payout: Payout) -> None:
     """Email the payee that the payout was paid or failed: once per payout and outcome."""
-    from jobs.notifications import NotificationError, notify
-
     payee = Payee.objects.select_related("user").get(pk=payout.payee_id)
     if not payee.user.email:
         return
@@ -545,8 +545,6 @@ def _run_batch(plan: RunPlan, ids: list, actor) -> None:
 def recurring_due(now: datetime | None = None, limit: int = 500) -> dict:
     """Create the payouts of every standing instruction whose time has come: exactly one per
     instruction and fire time (unique in the database), however many schedulers call this."""
-    from jobs.core.timing import next_fire_after
-
     now = now or timezone.now()
     counts = {"created": 0, "refused": 0}
     for instruction_id in RecurringPayout.objects.filter(enabled=True, next_run_at__lte=now).values_list("pk", flat=True)[:limit]:
@@ -574,8 +572,6 @@ def recurring_due(now: datetime | None = None, limit: int = 500) -> dict:
 
 def recurring_save(instruction: RecurringPayout, *, actor=None) -> RecurringPayout:
     """Validate and save a standing instruction, computing its next run."""
-    from jobs.core.timing import next_fire_after, timing_errors
-
     _amount(instruction.amount)
     for name, message in timing_errors(instruction.cron, instruction.interval_seconds, instruction.timezone).items():
         raise PayoutError(name, message)

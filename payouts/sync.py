@@ -7,8 +7,8 @@ accounts starting with "0000" as closed (the same accounts the sandbox provider 
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 
 from django.conf import settings
 from django.db import transaction

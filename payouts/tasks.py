@@ -3,7 +3,10 @@ from django.utils import timezone
 
 from jobs.core.registry import task
 from payouts import reconciliation, services
+from payouts.calculations import post_interest as post
+from payouts.calculations import previous_period
 from payouts.models import PayoutRun
+from payouts.sync import sync_payee_status
 
 # Money tasks: never enqueued by name through the API; their dead jobs are re-run only by holders
 # of payouts.run_payouts (access.rules.refusal_to_rerun), and schedules of them likewise.
@@ -64,14 +67,10 @@ def recover(ctx):
 @task("calculations.post_interest", queue="calculations", timeout=3600, permission="payouts.add_ledgerentry", money=True)
 def post_interest(ctx, period: str | None = None):
     """Monthly interest on payees' balances (the seeds' interest posting), for last month by default."""
-    from payouts.calculations import post_interest as post, previous_period
-
     return post(period or previous_period(timezone.now().date()), progress=ctx.progress)
 
 
 @task("integrations.sync_payees", queue="integrations", timeout=3600, permission="payouts.change_payee")
 def sync_payees(ctx):
     """Synchronise payee status from the external source (PAYEE_STATUS_SOURCE); returns a summary of changes."""
-    from payouts.sync import sync_payee_status
-
     return sync_payee_status(ctx.progress)

@@ -1,10 +1,12 @@
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
+from django.template.defaultfilters import filesizeformat
 
 from access import rules
 from jobs.ops.audit import audit
-from reports import selectors
+from reports import builders, selectors
+from reports.imports import import_check, import_request
 from reports.services import analytics_fan_out
 
 User = get_user_model()
@@ -40,9 +42,9 @@ from django.core.exceptions import ValidationError  # noqa: E402
 from django.urls import reverse  # noqa: E402
 from django.utils.html import format_html, format_html_join  # noqa: E402
 
-from jobs.core import inputs  # noqa: E402
 from jobs.admin.display import clipped, compact_time  # noqa: E402
 from jobs.admin.fields import add_field_error  # noqa: E402
+from jobs.core import inputs  # noqa: E402
 from reports import exports  # noqa: E402
 from reports.models import Import, Report, UserFigures  # noqa: E402
 from reports.services import report_request  # noqa: E402
@@ -82,8 +84,6 @@ class ReportRequestForm(forms.ModelForm):
         if refusal:
             self.add_error("kind", refusal)
         elif kind:
-            from reports import builders
-
             try:  # the service's own checks, so a bad parameter is a form error on its field
                 exports.validate_export(params) if kind == Report.Kind.EXPORT else builders.validate(kind, params)
             except exports.ReportError as exc:
@@ -143,8 +143,6 @@ class ReportAdmin(admin.ModelAdmin):
 
     @admin.display(description="rows, size")
     def rows_and_size(self, report):
-        from django.template.defaultfilters import filesizeformat
-
         return f"{report.row_count:,}, {filesizeformat(report.size)}" if report.state == Report.State.DONE else "-"
 
     @admin.display(description="file")
@@ -189,8 +187,6 @@ class ImportForm(forms.ModelForm):
         self.fields["kind"].choices = [("", "---------"), *allowed]
 
     def clean(self):
-        from reports.imports import import_check
-
         cleaned = super().clean()
         kind = cleaned.get("kind")
         if kind and not rules.has(self.request_user, selectors.IMPORT_PERMISSIONS[kind]):
@@ -233,8 +229,6 @@ class ImportAdmin(admin.ModelAdmin):
         return obj is None and super().has_change_permission(request)
 
     def save_model(self, request, obj, form, change):
-        from reports.imports import import_request
-
         try:
             obj.pk = import_request(form.cleaned_data["kind"], form.cleaned_data["upload"], requested_by=request.user).pk
         except exports.ReportError as exc:  # checked by the form a moment ago; only a race lands here

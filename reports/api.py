@@ -19,7 +19,9 @@ from rest_framework.views import APIView
 from access import rules
 from jobs.api.parsers import check_body_length
 from jobs.api.schema import doc
-from reports import selectors, views as report_views
+from reports import selectors
+from reports import views as report_views
+from reports.imports import import_request
 from reports.models import Import, Report
 from reports.selectors import can_download
 from reports.services import report_request
@@ -113,8 +115,6 @@ IMPORT_BODY_OVERHEAD = 64 * 1024
 @parser_classes([parsers.MultiPartParser, parsers.FormParser])
 def imports(request):
     """GET: recent imports you may see. POST (multipart): kind=payees|ledger, file=<csv or xlsx>."""
-    from reports.imports import import_request
-
     if request.method == "POST":
         if not any(rules.has(request.user, perm) for perm in selectors.IMPORT_PERMISSIONS.values()):
             return Response({"detail": "This needs the reports.import_payees or reports.import_ledger permission."},

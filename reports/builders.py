@@ -3,15 +3,16 @@ generator can report progress at real milestones (parameters checked, data gathe
 written, file stored)."""
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta, timezone as dt_timezone
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
 from django.db.models import Count, Q, Sum
 
 from jobs.core import inputs
 from jobs.core.errors import FieldError
+from jobs.models import JobRecord
+from payouts.models import LedgerEntry, Payee, Payout
 from reports.exports import ReportError
-
 
 CENT = Decimal("0.01")
 
@@ -42,12 +43,10 @@ def _period(parameters: dict) -> tuple[date, date]:
 
 def _bounds(start: date, end: date) -> tuple[datetime, datetime]:
     """The UTC instants from the start of ``start`` to the end of ``end``."""
-    return datetime.combine(start, time.min, dt_timezone.utc), datetime.combine(end + timedelta(days=1), time.min, dt_timezone.utc)
+    return datetime.combine(start, time.min, UTC), datetime.combine(end + timedelta(days=1), time.min, UTC)
 
 
 def validate(kind: str, parameters: dict) -> dict:
-    from payouts.models import Payee
-
     if kind == "payout_summary":
         start, end = _period(parameters)
         return {"period_start": start.isoformat(), "period_end": end.isoformat()}
@@ -68,8 +67,6 @@ def validate(kind: str, parameters: dict) -> dict:
 
 def payout_summary(parameters: dict):
     """Payouts created in the period, by currency and state: count and total."""
-    from payouts.models import Payout
-
     since, until = _bounds(*_period(parameters))
     yield "gathering"
     rows = [
@@ -82,9 +79,6 @@ def payout_summary(parameters: dict):
 
 def daily_operations(parameters: dict):
     """One day: jobs per queue by outcome, the dead jobs' errors, payouts by state."""
-    from jobs.models import JobRecord
-    from payouts.models import Payout
-
     day = _date(parameters, "date")
     since, until = _bounds(day, day)
     yield "gathering"
@@ -108,8 +102,6 @@ def daily_operations(parameters: dict):
 
 def payee_statement(parameters: dict):
     """Opening balance, every ledger entry of the period with the running balance, closing balance."""
-    from payouts.models import LedgerEntry
-
     since, until = _bounds(*_period(parameters))
     entries = LedgerEntry.objects.filter(payee_id=parameters["payee"])
     yield "gathering"

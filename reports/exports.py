@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import csv
 import json
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone as dt_timezone
+from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Callable, Iterable
+
+from django.apps import apps
 
 from jobs.core import inputs
 from jobs.core.errors import FieldError
@@ -41,8 +43,6 @@ class Dataset:
     filters: dict[str, Filter] = field(default_factory=dict)
 
     def queryset(self):
-        from django.apps import apps
-
         return apps.get_model(self.model_path).objects.all()
 
 
@@ -177,7 +177,7 @@ def plain(value):
 
 def _excel(value):
     if isinstance(value, datetime):
-        return value.astimezone(dt_timezone.utc).replace(tzinfo=None) if value.tzinfo else value  # XLSX has no time zones: UTC
+        return value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo else value  # XLSX has no time zones: UTC
     if value is None or isinstance(value, (int, float, Decimal, bool, date)):
         return value
     return neutralised(value if isinstance(value, str) else str(value))
@@ -186,7 +186,7 @@ def _excel(value):
 def _excel_row(sheet, values) -> list:
     """Cells for openpyxl's write-only sheet; text is forced to be text (openpyxl would store a
     string that begins with "=" as a formula)."""
-    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.cell import WriteOnlyCell  # noqa: PLC0415 (openpyxl loads only when a spreadsheet is read or written (a worker that never does saves ~10 MB))
 
     cells = []
     for value in values:
@@ -226,7 +226,7 @@ def write(fmt: str, path: str, headers: list[str], rows: Iterable, on_row: Calla
                 tick()
             fh.write("\n]\n")
     elif fmt == "xlsx":
-        from openpyxl import Workbook
+        from openpyxl import Workbook  # noqa: PLC0415 (openpyxl loads only when a spreadsheet is read or written (a worker that never does saves ~10 MB))
 
         book = Workbook(write_only=True)  # rows go to a temporary file, not memory
         sheet = book.create_sheet("export")

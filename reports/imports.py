@@ -20,9 +20,9 @@ import hashlib
 import io
 import itertools
 import zipfile
+from collections.abc import Iterator
 from datetime import timedelta
 from functools import partial
-from typing import Iterator
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -32,7 +32,10 @@ from django.core.validators import validate_email
 from django.db import transaction
 from django.utils import timezone
 
+from jobs.ops.audit import audit
+from jobs.ops.enqueue import enqueue
 from payouts import services as payouts
+from payouts import vault
 from payouts.models import Payee
 from reports.exports import ReportError
 from reports.models import Import
@@ -97,7 +100,7 @@ def read_rows(fmt: str, data: bytes) -> tuple[list[str], Iterator[list]]:
         reader = csv.reader(io.StringIO(codecs.decode(data, "utf-8-sig"), newline=""))
         header = next(reader, [])
         return [h.strip().lower() for h in header], reader
-    from openpyxl import load_workbook
+    from openpyxl import load_workbook  # noqa: PLC0415 (openpyxl loads only when a spreadsheet is read or written (a worker that never does saves ~10 MB))
 
     try:
         book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
@@ -144,10 +147,6 @@ def import_check(kind: str, upload) -> tuple[bytes, str]:
 def import_request(kind: str, upload, *, requested_by=None) -> Import:
     """Check the uploaded file, store it encrypted and enqueue its import. Raises ReportError
     naming the field (nothing stored)."""
-    from jobs.ops.audit import audit
-    from jobs.ops.enqueue import enqueue
-    from payouts import vault
-
     data, fmt = import_check(kind, upload)
     user = requested_by if getattr(requested_by, "is_authenticated", False) else None
     with transaction.atomic():
@@ -166,8 +165,6 @@ def import_request(kind: str, upload, *, requested_by=None) -> Import:
 def _stored_file(record: Import) -> tuple[bytes, str]:
     """The uploaded file's bytes (decrypted) and its name without the encryption suffix. Files
     stored before encryption at rest are read as they are."""
-    from payouts import vault
-
     if not record.file:
         raise ReportError("file", f"the file of import {record.pk} was deleted by the retention rule (IMPORT_FILE_RETENTION)")
     with record.file.open("rb") as fh:

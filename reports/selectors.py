@@ -4,6 +4,8 @@ from __future__ import annotations
 from access import rules
 from jobs.core import inputs
 from jobs.core.errors import FieldError
+from payouts.models import Payee
+from reports.models import Import, Report
 
 VIEW_REPORTS = "reports.view_report"
 VIEW_IMPORTS = "reports.view_import"
@@ -19,8 +21,6 @@ IMPORT_PERMISSIONS = {"payees": rules.IMPORT_PAYEES, "ledger": rules.IMPORT_LEDG
 
 
 def _own_payee(user, payee) -> bool:
-    from payouts.models import Payee
-
     try:
         payee_id = inputs.parse_id(payee, "payee")
     except FieldError:
@@ -48,15 +48,11 @@ def refusal_to_request(user, kind: str, parameters) -> str | None:
 
 
 def visible_reports(user):
-    from reports.models import Report
-
     reports = Report.objects.all()
     return reports if rules.has(user, VIEW_REPORTS) else reports.filter(requested_by=user)
 
 
 def visible_imports(user):
-    from reports.models import Import
-
     imports = Import.objects.all()
     return imports if rules.has(user, VIEW_IMPORTS) else imports.filter(requested_by=user)
 

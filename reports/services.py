@@ -1,15 +1,25 @@
 """Per-user analytics (the seeds' hourly processUserData), on the job core."""
 from __future__ import annotations
 
+import os
+import tempfile
 from datetime import timedelta
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.core.files import File
+from django.db import transaction
+from django.db.models import Count, Max, Sum
 from django.utils import timezone
 
 from jobs.core import inputs
 from jobs.core.errors import FieldError
 from jobs.models import JobRecord
-from jobs.ops.enqueue import JobSpec, enqueue_many
+from jobs.ops.audit import audit
+from jobs.ops.enqueue import JobSpec, enqueue, enqueue_many
+from payouts.models import LedgerEntry, Payee, Payout
+from reports import builders, exports
+from reports.models import Report, UserFigures
 
 
 def analytics_fan_out(user_ids=None, *, created_by=None) -> dict:
@@ -27,11 +37,6 @@ def analytics_fan_out(user_ids=None, *, created_by=None) -> dict:
 
 def user_figures(user_id: int) -> dict:
     """Compute and store one user's figures (UserFigures); returns them. Idempotent."""
-    from django.db.models import Count, Max, Sum
-
-    from payouts.models import LedgerEntry, Payee, Payout
-    from reports.models import UserFigures
-
     user = get_user_model().objects.filter(pk=user_id).values("last_login").first()
     if user is None:
         return {"user": user_id, "missing": True}
@@ -60,15 +65,8 @@ def user_figures(user_id: int) -> dict:
 REPORT_QUEUES = {"daily_operations": "daily_reports", "export": "exports"}
 
 
-def report_request(kind: str, parameters: dict | None = None, *, requested_by=None) -> "Report":  # noqa: F821
+def report_request(kind: str, parameters: dict | None = None, *, requested_by=None) -> Report:  # noqa: F821
     """Validate, record and enqueue a report or export. Raises ReportError naming the bad field."""
-    from django.db import transaction
-
-    from jobs.ops.audit import audit
-    from jobs.ops.enqueue import enqueue
-    from reports import builders, exports
-    from reports.models import Report
-
     parameters = parameters or {}
     if not isinstance(parameters, dict):
         raise exports.ReportError("parameters", "must be an object")
@@ -93,15 +91,6 @@ def report_generate(report_id: int, progress=lambda percent, message="": None) -
     """Produce the report's file. Safe to run again: a done report is left alone, a failed or
     interrupted one starts over. Progress: 10 started, 50 data gathered (exports: 10..90 as rows
     are written), 90 file written, 100 stored."""
-    import os
-    import tempfile
-
-    from django.conf import settings
-    from django.core.files import File
-
-    from reports import builders, exports
-    from reports.models import Report
-
     report = Report.objects.filter(pk=report_id).first()
     if report is None or report.state in (Report.State.DONE, Report.State.EXPIRED):
         return {"report": report_id, "state": report.state if report else "missing"}
@@ -148,16 +137,12 @@ def report_generate(report_id: int, progress=lambda percent, message="": None) -
 
 
 def report_failed(report_id: int, error: str) -> None:
-    from reports.models import Report
-
     Report.objects.filter(pk=report_id).exclude(state=Report.State.DONE).update(
         state=Report.State.FAILED, error=error[:2000], finished_at=timezone.now())
 
 
 def report_expire_files(now=None) -> int:
     """Delete the files of reports past their retention; the rows stay, marked expired."""
-    from reports.models import Report
-
     now = now or timezone.now()
     expired = 0
     for report in Report.objects.filter(state=Report.State.DONE, expires_at__lte=now).iterator():

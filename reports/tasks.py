@@ -1,5 +1,11 @@
+from datetime import timedelta
+
+from django.utils import timezone
+
 from jobs.core.registry import task
-from reports import services
+from reports import imports, services
+from reports.imports import import_expire_files
+from reports.models import Report
 
 
 @task("analytics.fan_out", queue="analytics", permission="jobs.enqueue_task", api=True)
@@ -33,12 +39,6 @@ def _marked_failed_at_the_end(ctx, run, mark_failed, object_id):
 @task("reports.daily_report", queue="daily_reports", timeout=3600, permission="reports.add_report")
 def daily_report(ctx, day: str | None = None):
     """The scheduled daily operations report, for yesterday (UTC) unless a day is given; once per day."""
-    from datetime import timedelta
-
-    from django.utils import timezone
-
-    from reports.models import Report
-
     day = day or (timezone.now() - timedelta(days=1)).date().isoformat()
     existing = Report.objects.filter(kind=Report.Kind.DAILY_OPERATIONS, parameters__date=day).exclude(state=Report.State.FAILED).first()
     if existing is None:
@@ -50,14 +50,10 @@ def daily_report(ctx, day: str | None = None):
 @task("reports.expire_files", queue="maintenance", permission="jobs.enqueue_task")
 def expire_files(ctx):
     """Delete report and export files past REPORT_RETENTION, and uploaded import files past IMPORT_FILE_RETENTION."""
-    from reports.imports import import_expire_files
-
     return {"expired": services.report_expire_files(), "import_files_deleted": import_expire_files()}
 
 
 @task("reports.import", queue="imports", timeout=3600)
 def run_import(ctx, import_id: int):
     """Apply an uploaded import row by row (payees or ledger credits)."""
-    from reports import imports
-
     return _marked_failed_at_the_end(ctx, imports.import_run, imports.import_failed, import_id)

@@ -4,11 +4,10 @@ from __future__ import annotations
 import pytest
 from rq import Queue
 
+import tests.sample_tasks  # noqa: F401  (registers the test.* tasks)
 from jobs.core.queues import queue_names
 from jobs.transport.redis import get_redis, reset_redis
 from jobs.worker import ConveyorWorker
-
-import tests.sample_tasks  # noqa: F401  (registers the test.* tasks)
 
 
 @pytest.fixture(autouse=True)

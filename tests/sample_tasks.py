@@ -5,8 +5,8 @@ import os
 import time
 
 from jobs.core.policies import Exponential, Fixed
-from jobs.transport.redis import get_redis
 from jobs.core.registry import task
+from jobs.transport.redis import get_redis
 
 
 def runs(key: str) -> int:

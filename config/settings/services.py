@@ -7,6 +7,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from config.settings.environment import BASE_DIR, LOCAL_RUNTIME, env
 
+
 def _redis_url() -> str:
     """REDIS_URL wins; the seeds' REDIS_HOST/PORT/PASSWORD/DB are accepted too."""
     url = env.redis_url("REDIS_URL", "")

@@ -10,28 +10,32 @@ import uuid
 from functools import cached_property
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import Q
+from django.http import Http404, HttpResponseNotAllowed
+from django.shortcuts import redirect
 from django.template.response import TemplateResponse
-from django.urls import reverse
+from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from access import rules
-from jobs.web import rq_dashboard
-from jobs.ops.audit import audit
-from jobs.core.errors import JobStateError
-from jobs.scheduling import firing
-from jobs.ops import selectors
-from jobs.ops import control
 from jobs.admin.display import clipped, compact_time
-from jobs.core.errors import FieldError
 from jobs.admin.fields import SafeJSONFormField
-from jobs.models import ApiToken, AuditEntry, DeadLetterJob, JobRecord, Notification, QueueState, Schedule, ScheduleFire, WorkerHeartbeat
-from jobs.core.registry import find_task
+from jobs.api.auth import token_create, token_revoke
+from jobs.core.errors import FieldError, JobStateError
+from jobs.core.registry import all_tasks, find_task
 from jobs.core.states import State
+from jobs.models import ApiToken, AuditEntry, DeadLetterJob, JobRecord, Notification, QueueState, Schedule, ScheduleFire, WorkerHeartbeat
+from jobs.notifications import notification_retry
+from jobs.ops import control, selectors
+from jobs.ops.audit import audit
+from jobs.scheduling import firing
+from jobs.web import rq_dashboard
 
 rq_dashboard.install()
 
@@ -105,8 +109,6 @@ class TaskFilter(KnownValuesFilter):
     parameter_name = "task_name"
 
     def names(self):
-        from jobs.core.registry import all_tasks
-
         return sorted(all_tasks())
 
 
@@ -117,8 +119,6 @@ class QueueFilter(KnownValuesFilter):
     parameter_name = "queue"
 
     def names(self):
-        from django.conf import settings
-
         return list(settings.CONVEYOR_QUEUES)
 
 
@@ -161,8 +161,6 @@ class JobRecordAdmin(admin.ModelAdmin):
         return obj is None and super().has_change_permission(request)
 
     def get_urls(self):
-        from django.urls import path
-
         name = f"{self.opts.app_label}_{self.opts.model_name}_act"
         return [path("<path:object_id>/act/<str:action>/", self.admin_site.admin_view(self.object_action), name=name),
                 *super().get_urls()]
@@ -182,9 +180,6 @@ class JobRecordAdmin(admin.ModelAdmin):
 
     def object_action(self, request, object_id, action):
         """One action from the job page's buttons (POST), with the same rules as the list's actions."""
-        from django.http import Http404, HttpResponseNotAllowed
-        from django.shortcuts import redirect
-
         if request.method != "POST":
             return HttpResponseNotAllowed(["POST"])
         job = self.get_object(request, object_id)
@@ -429,8 +424,6 @@ class WorkerHeartbeatAdmin(admin.ModelAdmin):
 
     @admin.display(description="heartbeat age", ordering="last_seen")
     def heartbeat_age(self, worker):
-        from django.utils import timezone
-
         return f"{(timezone.now() - worker.last_seen).total_seconds():.0f} s"
 
     def has_add_permission(self, request):
@@ -465,7 +458,7 @@ class ScheduleForm(forms.ModelForm):
 
     class Meta:
         model = Schedule
-        fields = "__all__"
+        fields = ("name", "task_name", "args", "kwargs", "queue", "priority", "enabled", "cron", "interval_seconds", "timezone", "missed_fires")
         field_classes = {"args": SafeJSONFormField, "kwargs": SafeJSONFormField}
 
     def clean(self):
@@ -586,8 +579,6 @@ class NotificationAdmin(admin.ModelAdmin):
 
     @admin.action(description="Send failed notifications again", permissions=["change"])
     def send_again(self, request, queryset):
-        from jobs.notifications import notification_retry
-
         run_each(self, request, queryset.values_list("pk", flat=True), notification_retry, "sent again", noun="notification")
 
 
@@ -623,7 +614,6 @@ class ApiTokenAdmin(admin.ModelAdmin):
             return super().save_model(request, obj, form, change)
         if obj.user_id != request.user.pk and not rules.is_superuser(request.user):
             raise PermissionDenied("Only a superuser creates a token for another user.")
-        from jobs.api.auth import token_create
 
         token, key = token_create(obj.user, obj.name, actor=request.user)
         obj.pk = token.pk
@@ -638,6 +628,4 @@ class ApiTokenAdmin(admin.ModelAdmin):
 
     @admin.action(description="Revoke", permissions=["change"])
     def revoke(self, request, queryset):
-        from jobs.api.auth import token_revoke
-
         run_each(self, request, queryset.values_list("pk", flat=True), token_revoke, "revoked", noun="token")

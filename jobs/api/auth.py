@@ -18,6 +18,7 @@ from rest_framework import authentication, exceptions
 
 from access.clients import client_ip
 from jobs.models import ApiToken
+from jobs.ops.audit import audit
 
 log = logging.getLogger(__name__)
 
@@ -28,8 +29,6 @@ def _hash(key: str) -> str:
 
 def token_create(user, name: str, *, actor=None) -> tuple[ApiToken, str]:
     """Returns the token and its key; the key is not stored and cannot be shown again."""
-    from jobs.ops.audit import audit
-
     key = "cvy_" + secrets.token_urlsafe(32)
     token = ApiToken.objects.create(user=user, name=name[:100] or "token", prefix=key[:12], key_hash=_hash(key))
     audit(actor or user, "token.create", "api_token", token.pk, name=token.name, user=user.get_username())
@@ -37,8 +36,6 @@ def token_create(user, name: str, *, actor=None) -> tuple[ApiToken, str]:
 
 
 def token_revoke(token_id, *, actor, reason: str = "") -> ApiToken:
-    from jobs.ops.audit import audit
-
     token = ApiToken.objects.get(pk=token_id)
     if token.revoked_at is None:
         ApiToken.objects.filter(pk=token.pk).update(revoked_at=timezone.now())

@@ -5,6 +5,8 @@ grants nothing, and without the view permission a user sees only the jobs they c
 from __future__ import annotations
 
 from django.conf import settings
+from django.db.models import Q
+from django.http import Http404
 from django.shortcuts import get_object_or_404
 from rest_framework import permissions, serializers, status
 from rest_framework.decorators import api_view, permission_classes
@@ -14,16 +16,15 @@ from rest_framework.response import Response
 
 from access import rules
 from access.drf import Needs
-from jobs.core import inputs
-from jobs.ops.enqueue import enqueue
-from jobs.core.errors import JobStateError
-from jobs.ops import selectors
-from jobs.ops import control
 from jobs.api.schema import LIMIT, PAGE, doc, page_of
-from jobs.models import JobAttempt, JobRecord
+from jobs.core import inputs
+from jobs.core.errors import JobStateError
 from jobs.core.queues import Priority
 from jobs.core.registry import find_task
 from jobs.core.states import TERMINAL, State
+from jobs.models import JobAttempt, JobRecord
+from jobs.ops import control, selectors
+from jobs.ops.enqueue import enqueue
 
 
 class JobPagination(CursorPagination):
@@ -252,8 +253,6 @@ def queues(request):
 
 
 def _queue_or_404(name):
-    from django.http import Http404
-
     stats = next((q for q in selectors.queue_stats() if q["name"] == name), None)
     if stats is None:
         raise Http404(f"No queue {name!r}.")
@@ -319,7 +318,6 @@ def user_jobs(request, user_id: int):
     The user themself, or holders of jobs.view_jobrecord."""
     if not (request.user.pk == user_id or rules.has(request.user, VIEW_JOBS)):
         return Response({"detail": "You may see only your own jobs. " + rules.needs(VIEW_JOBS)}, status=status.HTTP_403_FORBIDDEN)
-    from django.db.models import Q
 
     jobs = JobRecord.objects.filter(Q(subject_type="user", subject_id=str(user_id)) | Q(created_by_id=user_id))
     jobs = _filtered(request, jobs).order_by("-created_at")[:_limit(request)]

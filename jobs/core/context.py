@@ -5,6 +5,8 @@ import contextvars
 import re
 import uuid
 from dataclasses import dataclass, field
+from types import MappingProxyType
+
 
 class JobCancelled(Exception):
     """Raised by ctx.progress() when staff asked this running job to stop."""
@@ -12,7 +14,7 @@ class JobCancelled(Exception):
 
 current_correlation_id: contextvars.ContextVar[str] = contextvars.ContextVar("conveyor_correlation_id", default="")
 # The job this thread is running, for log lines: {"job_id", "queue", "task", "attempt"}.
-current_job: contextvars.ContextVar[dict] = contextvars.ContextVar("conveyor_current_job", default={})
+current_job: contextvars.ContextVar[dict] = contextvars.ContextVar("conveyor_current_job", default=MappingProxyType({}))
 
 CORRELATION_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$")
 

@@ -16,6 +16,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import IntEnum
 
+from django.conf import settings
+
 
 class Priority(IntEnum):
     CRITICAL = 1
@@ -138,8 +140,6 @@ class QueueConfig:
 
 
 def get_queue_config(name: str) -> QueueConfig:
-    from django.conf import settings
-
     try:
         raw = settings.CONVEYOR_QUEUES[name]
     except KeyError:
@@ -149,6 +149,4 @@ def get_queue_config(name: str) -> QueueConfig:
 
 
 def queue_names() -> list[str]:
-    from django.conf import settings
-
     return list(settings.CONVEYOR_QUEUES)

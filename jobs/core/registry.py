@@ -19,8 +19,8 @@ Who may start a task by name from outside the code (docs/api.md, "Tasks by name"
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from jobs.core.arguments import Signature
 from jobs.core.policies import Policy, policy_from_dict

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from datetime import timezone as dt_timezone
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from croniter import croniter
@@ -26,9 +25,9 @@ from jobs.core.registry import UnknownTask, get_task
 def now() -> datetime:
     """The schedulers' clock: real UTC time, unless SCHEDULER_CLOCK (tests) shifts and speeds it."""
     if not settings.SCHEDULER_CLOCK:
-        return datetime.now(dt_timezone.utc)
+        return datetime.now(UTC)
     start, anchor, speed = (float(v) for v in settings.SCHEDULER_CLOCK.split(","))
-    return datetime.fromtimestamp(start + (time.time() - anchor) * speed, dt_timezone.utc)
+    return datetime.fromtimestamp(start + (time.time() - anchor) * speed, UTC)
 
 
 def validate_schedule(schedule) -> None:
@@ -84,7 +83,7 @@ def next_fire_after(schedule, moment: datetime) -> datetime:
     if schedule.interval_seconds:
         return moment + timedelta(seconds=schedule.interval_seconds)
     local = moment.astimezone(ZoneInfo(schedule.timezone))
-    return croniter(schedule.cron, local).get_next(datetime).astimezone(dt_timezone.utc)
+    return croniter(schedule.cron, local).get_next(datetime).astimezone(UTC)
 
 
 def following(schedule, fire_time: datetime, moment: datetime) -> datetime:
@@ -102,11 +101,11 @@ def latest_due(schedule, moment: datetime) -> tuple[datetime, int]:
         steps = int((moment - first).total_seconds() // schedule.interval_seconds)
         return first + timedelta(seconds=steps * schedule.interval_seconds), steps
     tz = ZoneInfo(schedule.timezone)
-    latest = croniter(schedule.cron, (moment + timedelta(microseconds=1)).astimezone(tz)).get_prev(datetime).astimezone(dt_timezone.utc)
+    latest = croniter(schedule.cron, (moment + timedelta(microseconds=1)).astimezone(tz)).get_prev(datetime).astimezone(UTC)
     latest = max(latest, first)
     missed = 0
     walker = croniter(schedule.cron, first.astimezone(tz))
-    while missed < 10_000 and walker.get_next(datetime).astimezone(dt_timezone.utc) <= latest:
+    while missed < 10_000 and walker.get_next(datetime).astimezone(UTC) <= latest:
         missed += 1
     return latest, missed
 

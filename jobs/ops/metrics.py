@@ -21,9 +21,9 @@ from django.db import transaction
 from django.db.models import Count, F, Min, Sum
 from django.utils import timezone
 
-from jobs.models import JobRecord, QueueMinute, QueueTotals
 from jobs.core.keys import SCHEDULERS_KEY, SINGLE_LOCK
 from jobs.core.states import State
+from jobs.models import JobRecord, QueueMinute, QueueTotals
 
 log = logging.getLogger(__name__)
 

@@ -15,10 +15,10 @@ from datetime import timedelta
 from django.conf import settings
 from django.utils import timezone
 
+from jobs.core.states import State
 from jobs.models import JobAttempt, JobRecord, WorkerHeartbeat
 from jobs.ops.runtime import WorkerLost, record_failure
 from jobs.store.sql import Claimed
-from jobs.core.states import State
 
 log = logging.getLogger(__name__)
 

@@ -21,10 +21,11 @@ from redis.exceptions import RedisError
 from rq import Queue
 from rq.registry import clean_registries
 
-from jobs.models import JobRecord
 from jobs.core.queues import tiered_rq_names
-from jobs.transport.redis import get_redis
 from jobs.core.states import State
+from jobs.models import JobRecord
+from jobs.ops import metrics
+from jobs.transport.redis import get_redis
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +57,6 @@ def cleanup(now=None) -> dict:
             clean_registries(Queue(name, connection=connection))
     except RedisError as exc:
         log.warning("retention: RQ registries not cleaned, Redis unavailable (%s)", exc)
-    from jobs.ops import metrics
 
     deleted["metric_minutes"] = metrics.prune(now)
     if any(deleted.values()):

@@ -16,14 +16,14 @@ from django.db import transaction
 from django.utils import timezone
 from rq.timeouts import JobTimeoutException, UnixSignalDeathPenalty
 
-from jobs.store import sql
 from jobs.core import signals
-from jobs.core.inputs import has_surrogate, scrub
 from jobs.core.context import JobCancelled, JobContext, current_correlation_id, current_job
-from jobs.models import ERROR_LIMIT, TRACEBACK_LIMIT, JobAttempt, JobRecord
+from jobs.core.inputs import has_surrogate, scrub
 from jobs.core.policies import policy_from_dict
 from jobs.core.registry import UnknownTask, get_task
 from jobs.core.states import State, transition
+from jobs.models import ERROR_LIMIT, TRACEBACK_LIMIT, JobAttempt, JobRecord
+from jobs.store import sql
 
 log = logging.getLogger(__name__)
 

@@ -1,13 +1,19 @@
 """Reads about jobs and queues (no writes)."""
 from __future__ import annotations
 
-from django.conf import settings
-from django.db.models import Count
+from datetime import timedelta
 
-from jobs.transport import flow
-from jobs.models import JobRecord, QueueState
-from jobs.transport.redis import get_redis
+from django.conf import settings
+from django.db import connection
+from django.db.models import Count
+from django.utils import timezone
+
+from jobs.core.keys import SCHEDULER_ALIVE_KEY
 from jobs.core.states import State
+from jobs.models import JobRecord, QueueState, WorkerHeartbeat
+from jobs.ops import metrics
+from jobs.transport import flow
+from jobs.transport.redis import get_redis
 
 
 def queue_stats() -> list[dict]:
@@ -15,8 +21,6 @@ def queue_stats() -> list[dict]:
     state, never a count of all jobs), the oldest waiting job's age, the last hour's outcomes and
     per-minute rates from the rollups (jobs/metrics.py), running slots from Redis and the pause
     switch. Cheap with millions of finished jobs in the table."""
-    from jobs.ops import metrics
-
     names = list(settings.CONVEYOR_QUEUES)
     counts = {name: {} for name in names}
     live = JobRecord.objects.filter(state__in=[State.PENDING, State.SCHEDULED, State.QUEUED, State.RUNNING, State.RETRYING, State.DEAD])
@@ -51,13 +55,6 @@ def queue_stats() -> list[dict]:
 def health() -> dict:
     """Readiness of the job platform. "ok"; "degraded" (Redis down: work is accepted and waits as
     pending; or no live worker); "down" (the database, the source of truth, is unreachable)."""
-    from datetime import timedelta
-
-    from django.db import connection
-    from django.utils import timezone
-
-    from jobs.models import WorkerHeartbeat
-
     report = {"database": "ok", "redis": "ok", "workers": 0, "undispatched": 0}
     try:
         with connection.cursor() as cursor:
@@ -82,8 +79,6 @@ def health() -> dict:
 
 def readiness() -> dict:
     """health() plus the scheduler: every check must pass for "ok"."""
-    from jobs.core.keys import SCHEDULER_ALIVE_KEY
-
     report = health()
     checks = {"database": report["database"] == "ok", "redis": report["redis"] == "ok", "workers": report["workers"] > 0}
     try:

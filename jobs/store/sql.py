@@ -18,8 +18,8 @@ from dataclasses import dataclass
 
 from django.db import connections, transaction
 
-from jobs.models import JobAttempt, JobRecord
 from jobs.core.states import WAITING, State, check_transition
+from jobs.models import JobAttempt, JobRecord
 
 check_transition(WAITING, State.RUNNING)
 check_transition({State.RUNNING}, State.SUCCEEDED)

@@ -14,13 +14,13 @@ Times come from Redis (TIME), so hosts with skewed clocks agree.
 """
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 from django.conf import settings
 
 from jobs.core.keys import PAUSED_KEY, RUNNING_KEY
 from jobs.core.queues import logical_queue_name
-
 
 _CHECK = """
 local function now()
@@ -156,8 +156,6 @@ def sync_paused(connection, paused: list[str]) -> None:
 
 def running_counts(connection, queues: list[str]) -> dict[str, int]:
     """Jobs holding a concurrency slot, per queue (expired leases excluded)."""
-    import time
-
     now = time.time()
     with connection.pipeline(transaction=False) as pipe:
         for queue in queues:

@@ -27,14 +27,13 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from access import rules
-from jobs.ops import metrics
 from jobs.core.errors import JobStateError
-from jobs.ops import selectors
-from jobs.ops import control
-from jobs.models import JobRecord, WorkerHeartbeat
 from jobs.core.queues import logical_queue_name
-from jobs.transport.redis import get_redis
+from jobs.core.registry import find_task
 from jobs.core.states import State
+from jobs.models import JobRecord, WorkerHeartbeat
+from jobs.ops import control, metrics, selectors
+from jobs.transport.redis import get_redis
 
 RECENT_FAILURES = 10
 
@@ -122,8 +121,6 @@ def queue_action(request, name: str, action: str):
 @require_POST
 @requires("jobs.change_jobrecord")
 def job_retry(request, job_id):
-    from jobs.core.registry import find_task
-
     job = JobRecord.objects.filter(pk=job_id).only("task_name").first()
     if job is None:
         raise Http404("No such job.")

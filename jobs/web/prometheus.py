@@ -18,11 +18,13 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
+from rest_framework.exceptions import AuthenticationFailed, Throttled
+from rest_framework.request import Request
 
 from access.rules import has
-from jobs.ops import metrics
-from jobs.ops import selectors
+from jobs.api.auth import TokenAuthentication
 from jobs.models import QueueTotals, WorkerHeartbeat
+from jobs.ops import metrics, selectors
 
 STATES = ("waiting", "scheduled", "running", "retrying", "dead")
 
@@ -80,11 +82,6 @@ def _authorised(request) -> bool:
     if scheme.lower() == "bearer" and settings.METRICS_TOKEN:
         return hmac.compare_digest(credential.strip().encode(), settings.METRICS_TOKEN.encode())
     if scheme.lower() == "token":
-        from rest_framework.exceptions import AuthenticationFailed, Throttled
-        from rest_framework.request import Request
-
-        from jobs.api.auth import TokenAuthentication
-
         try:
             found = TokenAuthentication().authenticate(Request(request))
         except (AuthenticationFailed, Throttled):

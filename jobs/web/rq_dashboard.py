@@ -22,11 +22,15 @@ from django.conf import settings
 from django.contrib import admin
 from django.http import Http404, JsonResponse
 from django.template.response import TemplateResponse
+from django.urls import path
+from django_rq import stats_views
 from django_rq.admin import QueueAdmin
 from django_rq.models import Dashboard
+from django_rq.utils import get_statistics
 from rq.exceptions import NoSuchJobError
 
 from access import rules
+from jobs.core.queues import logical_queue_name
 
 JSON_VIEWS = ("stats_json", "prometheus_metrics")
 
@@ -52,8 +56,6 @@ class GuardedRQDashboard(QueueAdmin):
     def get_urls(self):
         # django-rq's pages and the changelist (its dashboard); not the generic add/change/delete/
         # history pages a ModelAdmin adds, which would query a table this unmanaged model lacks.
-        from django.urls import path
-        from django_rq import stats_views
 
         generic = {p.name for p in admin.ModelAdmin.get_urls(self) if p.name != "django_rq_dashboard_changelist"}
         urls = [p for p in super().get_urls() if p.name not in generic and str(p.pattern) != "<path:object_id>/"]
@@ -73,10 +75,6 @@ class GuardedRQDashboard(QueueAdmin):
 
     def overview(self, request):
         """One row per logical queue: what Redis holds for it, over its four tier lists."""
-        from django_rq.utils import get_statistics
-
-        from jobs.core.queues import logical_queue_name
-
         rows: dict[str, dict] = {}
         for tier_list in get_statistics()["queues"]:
             name = logical_queue_name(tier_list["name"])

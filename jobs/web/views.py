@@ -3,9 +3,12 @@ database write; the answers carry no secrets."""
 from __future__ import annotations
 
 from django.http import JsonResponse
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from access import rules
 from jobs.ops import selectors
 
 
@@ -30,11 +33,6 @@ def home(request):
     """``/``, where the admin's "View site" leads: people who may see the queues go to the
     dashboard, other staff to the admin; everyone else gets a page pointing to the admin's
     login and the API docs."""
-    from django.shortcuts import redirect
-    from django.template.response import TemplateResponse
-
-    from access import rules
-
     if rules.has(request.user, "jobs.view_queuestate") and request.user.is_staff:
         return redirect("admin:jobs-dashboard")
     if getattr(request.user, "is_staff", False) and request.user.is_active:

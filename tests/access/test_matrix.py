@@ -30,9 +30,9 @@ from django.urls import reverse
 from rest_framework.test import APIClient
 
 from jobs.api.auth import token_create
+from jobs.core.states import State
 from jobs.models import JobRecord
 from jobs.ops.enqueue import enqueue
-from jobs.core.states import State
 from payouts import services as payouts
 from payouts.models import Payout
 from reports.models import Import, Report
@@ -304,7 +304,7 @@ def _registered():
 
 def _admin_pages():
     cases = []
-    for label, model, model_admin in _registered():
+    for label, _model, model_admin in _registered():
         app, name = label.split(".")
         pages = [("changelist", VIEW_PERMS.get(label, [f"{app}.view_{name}"]))]
         if label in ADD_PERMS or _superuser_may_add(model_admin):

@@ -13,9 +13,9 @@ from django.test import Client
 from rest_framework.test import APIClient
 
 from jobs.api.auth import token_create
+from jobs.core.states import State
 from jobs.models import AuditEntry, JobRecord, Notification, QueueState, Schedule
 from jobs.ops.enqueue import enqueue
-from jobs.core.states import State
 from payouts import services as payouts
 from payouts.models import LedgerEntry, Payee, Payout
 from reports.models import Import, Report

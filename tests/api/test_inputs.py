@@ -10,8 +10,8 @@ from django.db import DataError, connection
 from rest_framework.test import APIClient
 
 from jobs.api.auth import token_create
-from jobs.models import AuditEntry, JobRecord
 from jobs.core.errors import InvalidJob
+from jobs.models import AuditEntry, JobRecord
 from jobs.ops.enqueue import enqueue
 from payouts import services as payouts
 from payouts.models import LedgerEntry, Payout

@@ -6,9 +6,9 @@ import pytest
 from rest_framework.test import APIClient
 
 from jobs.api.auth import token_create, token_revoke
+from jobs.core.states import State
 from jobs.models import ApiToken, AuditEntry, JobRecord
 from jobs.ops.enqueue import enqueue
-from jobs.core.states import State
 from tests.perms import grant_group
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -12,10 +12,10 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from jobs.ops import metrics
-from jobs.models import JobRecord, QueueState
-from jobs.ops.enqueue import enqueue
 from jobs.core.states import State
+from jobs.models import JobRecord, QueueState
+from jobs.ops import metrics
+from jobs.ops.enqueue import enqueue
 from tests.e2e.conftest import log_in, needs_chromium, shot
 
 pytestmark = [pytest.mark.django_db(transaction=True), needs_chromium]
@@ -76,7 +76,7 @@ def test_the_dashboard_refreshes_itself(page, django_user_model):
     page.wait_for_url("**/admin/dashboard/")
     before = page.inner_text(".cv-updated")
     enqueue("test.count", queue="reports")
-    page.wait_for_function("document.querySelector('.cv-updated').innerText !== %r" % before, timeout=15_000)
+    page.wait_for_function(f"document.querySelector('.cv-updated').innerText !== {before!r}", timeout=15_000)
     waiting = page.locator('.cv-card[data-queue="reports"] .cv-figures tr').first.inner_text()
     assert "1" in waiting  # the new job shows up without a reload
 

@@ -8,10 +8,10 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from jobs.models import JobRecord, Schedule, WorkerHeartbeat
 from jobs.core.queues import queue_names, tiered_rq_names
-from jobs.ops.enqueue import enqueue
 from jobs.core.states import State
+from jobs.models import JobRecord, Schedule, WorkerHeartbeat
+from jobs.ops.enqueue import enqueue
 from payouts import services as payouts
 from reports.models import Report
 from tests.e2e.conftest import log_in, needs_chromium, shot

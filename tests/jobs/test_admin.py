@@ -2,9 +2,9 @@ import pytest
 from django.contrib.auth.models import Permission
 from django.urls import reverse
 
+from jobs.core.states import State
 from jobs.models import AuditEntry, JobRecord
 from jobs.ops.enqueue import enqueue
-from jobs.core.states import State
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -1,9 +1,9 @@
 import pytest
 from django.core.management import CommandError, call_command
 
-from jobs.models import JobRecord
 from jobs.core.queues import Priority
 from jobs.core.states import State
+from jobs.models import JobRecord
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -109,8 +109,8 @@ def test_the_declared_schedules_are_checked():
 
 
 def test_a_new_cron_in_code_reaches_an_untouched_schedule_and_leaves_its_switch_alone():
-    from jobs.models import Schedule
     from jobs.core.timing import DefaultSchedule
+    from jobs.models import Schedule
     from jobs.scheduling.defaults import sync_default_schedules
 
     assert sync_default_schedules([DefaultSchedule("Nightly", "jobs.cleanup", cron="0 1 * * *")])["created"] == 1

@@ -5,10 +5,10 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from jobs.ops import metrics
-from jobs.models import AuditEntry, JobRecord, QueueState, WorkerHeartbeat
-from jobs.ops.enqueue import enqueue
 from jobs.core.states import State
+from jobs.models import AuditEntry, JobRecord, QueueState, WorkerHeartbeat
+from jobs.ops import metrics
+from jobs.ops.enqueue import enqueue
 from tests.perms import grant
 
 pytestmark = pytest.mark.django_db(transaction=True)

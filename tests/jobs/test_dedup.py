@@ -5,11 +5,11 @@ import sys
 import pytest
 from rq import Queue
 
-from jobs.models import JobRecord
 from jobs.core.errors import InvalidJob, JobStateError
+from jobs.core.states import State
+from jobs.models import JobRecord
 from jobs.ops.control import job_requeue
 from jobs.ops.enqueue import JobSpec, enqueue, enqueue_many
-from jobs.core.states import State
 from tests.reliability.procs import ROOT, Processes
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -5,11 +5,11 @@ import socket
 import pytest
 from django.utils import timezone
 
-from jobs.ops.sweep import SWEEP_GRACE, sweep
-from jobs.models import JobRecord
-from jobs.transport.redis import reset_redis
-from jobs.ops.enqueue import JobSpec, enqueue, enqueue_many
 from jobs.core.states import State
+from jobs.models import JobRecord
+from jobs.ops.enqueue import JobSpec, enqueue, enqueue_many
+from jobs.ops.sweep import SWEEP_GRACE, sweep
+from jobs.transport.redis import reset_redis
 from tests.sample_tasks import runs
 
 pytestmark = pytest.mark.django_db(transaction=True)

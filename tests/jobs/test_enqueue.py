@@ -6,11 +6,11 @@ from django.db import transaction
 from django.utils import timezone
 from rq import Queue
 
-from jobs.models import JobRecord
-from jobs.core.queues import Priority
 from jobs.core.errors import InvalidJob
-from jobs.ops.enqueue import JobSpec, enqueue, enqueue_many
+from jobs.core.queues import Priority
 from jobs.core.states import State
+from jobs.models import JobRecord
+from jobs.ops.enqueue import JobSpec, enqueue, enqueue_many
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -4,12 +4,12 @@ import datetime as dt
 import pytest
 from django.utils import timezone
 
-from jobs.ops.sweep import sweep
 from jobs.core import signals
+from jobs.core.states import State
 from jobs.models import AuditEntry, JobAttempt, JobRecord
 from jobs.ops.control import job_cancel
 from jobs.ops.enqueue import enqueue
-from jobs.core.states import State
+from jobs.ops.sweep import sweep
 from tests.sample_tasks import runs
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -5,11 +5,11 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from jobs.ops import metrics
-from jobs.models import JobRecord, QueueMinute, QueueTotals
-from jobs.ops.selectors import queue_stats
-from jobs.ops.enqueue import enqueue
 from jobs.core.states import State
+from jobs.models import JobRecord, QueueMinute, QueueTotals
+from jobs.ops import metrics
+from jobs.ops.enqueue import enqueue
+from jobs.ops.selectors import queue_stats
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

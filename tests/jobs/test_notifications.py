@@ -3,9 +3,9 @@ import pytest
 from django.core import mail
 from django.urls import reverse
 
+from jobs.core.states import State
 from jobs.models import AuditEntry, JobRecord, Notification
 from jobs.notifications import NotificationError, notify
-from jobs.core.states import State
 
 pytestmark = pytest.mark.django_db(transaction=True)
 MESSAGE = {"subject": "Your code", "text": "It is 123456 <b>"}

@@ -7,11 +7,11 @@ from django.test import Client
 from django.utils import timezone
 from prometheus_client.parser import text_string_to_metric_families
 
-from jobs.ops import metrics
 from jobs.api.auth import token_create
-from jobs.models import JobRecord, WorkerHeartbeat
-from jobs.ops.enqueue import enqueue
 from jobs.core.states import State
+from jobs.models import JobRecord, WorkerHeartbeat
+from jobs.ops import metrics
+from jobs.ops.enqueue import enqueue
 from tests.perms import grant
 
 pytestmark = pytest.mark.django_db(transaction=True)

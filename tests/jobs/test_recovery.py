@@ -4,12 +4,12 @@ import datetime as dt
 import pytest
 from django.utils import timezone
 
-from jobs.ops.sweep import sweep
-from jobs.models import JobAttempt, JobRecord, WorkerHeartbeat
-from jobs.ops.runtime import run_job
-from jobs.ops.enqueue import enqueue
-from jobs.store.sql import claim
 from jobs.core.states import State
+from jobs.models import JobAttempt, JobRecord, WorkerHeartbeat
+from jobs.ops.enqueue import enqueue
+from jobs.ops.runtime import run_job
+from jobs.ops.sweep import sweep
+from jobs.store.sql import claim
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

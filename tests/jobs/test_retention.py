@@ -6,13 +6,13 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
-from jobs.ops.sweep import sweep
-from jobs.ops import retention
-from jobs.models import JobAttempt, JobRecord, WorkerHeartbeat
-from jobs.transport.redis import reset_redis
-from jobs.ops.selectors import health
-from jobs.ops.enqueue import JobSpec, enqueue_many
 from jobs.core.states import State
+from jobs.models import JobAttempt, JobRecord, WorkerHeartbeat
+from jobs.ops import retention
+from jobs.ops.enqueue import JobSpec, enqueue_many
+from jobs.ops.selectors import health
+from jobs.ops.sweep import sweep
+from jobs.transport.redis import reset_redis
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

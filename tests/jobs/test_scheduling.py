@@ -4,14 +4,14 @@ import datetime as dt
 import pytest
 from django.core.exceptions import ValidationError
 
-from jobs.scheduling import firing
 from jobs.core import keys, timing
-from jobs.models import AuditEntry, JobRecord, Schedule, ScheduleFire
 from jobs.core.states import State
+from jobs.models import AuditEntry, JobRecord, Schedule, ScheduleFire
+from jobs.scheduling import firing
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 def at(*args):

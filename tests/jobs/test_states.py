@@ -1,7 +1,7 @@
 import pytest
 
-from jobs.models import JobRecord
 from jobs.core.states import ACTIVE, TERMINAL, TRANSITIONS, WAITING, IllegalTransition, State, check_transition, transition
+from jobs.models import JobRecord
 
 
 def test_table_covers_every_state_and_terminal_states_only_restart():

@@ -4,14 +4,14 @@ import datetime as dt
 import pytest
 from django.utils import timezone
 
-from jobs.transport import dispatch
-from jobs.ops.sweep import SWEEP_GRACE, sweep
-from jobs.models import AuditEntry, JobAttempt, JobRecord
-from jobs.core.queues import Priority
 from jobs.core.errors import JobStateError
+from jobs.core.queues import Priority
+from jobs.core.states import State
+from jobs.models import AuditEntry, JobAttempt, JobRecord
 from jobs.ops.control import job_cancel, job_requeue, job_retry
 from jobs.ops.enqueue import enqueue
-from jobs.core.states import State
+from jobs.ops.sweep import SWEEP_GRACE, sweep
+from jobs.transport import dispatch
 from tests.sample_tasks import runs
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -97,9 +97,9 @@ def drain(run_worker):
     """Run every job that can run now, including retries (their backoff skipped), until none is left."""
     from django.utils import timezone
 
-    from jobs.ops.sweep import sweep
-    from jobs.models import JobRecord
     from jobs.core.states import State
+    from jobs.models import JobRecord
+    from jobs.ops.sweep import sweep
 
     def run(rounds: int = 12) -> None:
         for _ in range(rounds):

@@ -5,8 +5,8 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from jobs.models import AuditEntry, JobRecord
 from jobs.core.states import State
+from jobs.models import AuditEntry, JobRecord
 from payouts import services
 from payouts.models import Payout
 from payouts.services import PayoutError

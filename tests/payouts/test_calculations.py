@@ -28,8 +28,8 @@ def test_interest_is_posted_once_per_month_on_the_month_end_balance(make_payee, 
 def test_credits_after_the_month_end_do_not_count(make_payee, settings):
     settings.PAYEE_INTEREST_RATE = Decimal("0.12")
     payee = make_payee(balance="100.00")
-    LedgerEntry.objects.filter(payee=payee).update(created_at=dt.datetime(2026, 1, 15, tzinfo=dt.timezone.utc))
-    Payee.objects.filter(pk=payee.pk).update(created_at=dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc))
+    LedgerEntry.objects.filter(payee=payee).update(created_at=dt.datetime(2026, 1, 15, tzinfo=dt.UTC))
+    Payee.objects.filter(pk=payee.pk).update(created_at=dt.datetime(2026, 1, 1, tzinfo=dt.UTC))
     assert calculations.post_interest("2026-01")["total"] == "1.00"
     assert calculations.post_interest("2025-12")["posted"] == 0  # the payee did not exist yet
 

@@ -4,8 +4,8 @@ from decimal import Decimal
 import pytest
 from django.core import mail
 
-from jobs.models import JobRecord
 from jobs.core.states import State
+from jobs.models import JobRecord
 from payouts import services
 from payouts.models import LedgerEntry, Payout
 from payouts.providers import get_provider

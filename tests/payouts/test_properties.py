@@ -6,7 +6,9 @@ from decimal import Decimal
 import pytest
 from django.contrib.auth import get_user_model
 from django.db.models import Sum
-from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 
 from payouts import services
 from payouts.models import LedgerEntry, Payee, Payout, SandboxTransfer

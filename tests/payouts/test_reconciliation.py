@@ -5,8 +5,8 @@ from decimal import Decimal
 import pytest
 from django.core.management import call_command
 
-from jobs.models import JobRecord
 from jobs.core.states import State
+from jobs.models import JobRecord
 from payouts import reconciliation, services
 from payouts.models import Payee, Payout, ReconciliationReport, SandboxTransfer
 from payouts.providers import get_provider

@@ -91,8 +91,8 @@ class Processes:
         return by_job
 
     def assert_no_run_after_success(self, jobs) -> None:
-        from jobs.models import JobRecord
         from jobs.core.states import State
+        from jobs.models import JobRecord
 
         starts = self.starts()
         for job in JobRecord.objects.filter(pk__in=[j.pk for j in jobs]):
@@ -103,8 +103,8 @@ class Processes:
 
 def finished(jobs) -> bool:
     """True once every one of these jobs is terminal (other jobs, like the scheduler's cleanup, aside)."""
-    from jobs.models import JobRecord
     from jobs.core.states import TERMINAL
+    from jobs.models import JobRecord
 
     return not JobRecord.objects.filter(pk__in=[j.pk for j in jobs]).exclude(state__in=TERMINAL).exists()
 

@@ -9,9 +9,9 @@ import urllib.request
 import psutil
 import pytest
 
+from jobs.core.states import State
 from jobs.models import JobRecord
 from jobs.ops.enqueue import enqueue
-from jobs.core.states import State
 from tests.reliability.procs import ROOT, Processes, free_port, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -4,10 +4,10 @@ import datetime as dt
 import pytest
 from django.utils import timezone
 
-from jobs.ops.sweep import sweep
+from jobs.core.states import State
 from jobs.models import JobRecord
 from jobs.ops.enqueue import enqueue
-from jobs.core.states import State
+from jobs.ops.sweep import sweep
 from tests.reliability.procs import Processes, finished, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -1,9 +1,9 @@
 """Concurrency caps and rate limits hold across two real worker processes."""
 import pytest
 
+from jobs.core.states import State
 from jobs.models import JobRecord
 from jobs.ops.enqueue import JobSpec, enqueue_many
-from jobs.core.states import State
 from tests.reliability.procs import Processes, finished, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)

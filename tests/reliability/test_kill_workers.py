@@ -8,9 +8,9 @@ import signal
 
 import pytest
 
+from jobs.core.states import State
 from jobs.models import JobAttempt, JobRecord, WorkerHeartbeat
 from jobs.ops.enqueue import JobSpec, enqueue_many
-from jobs.core.states import State
 from tests.reliability.procs import finished, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -9,8 +9,8 @@ from decimal import Decimal
 import pytest
 from django.contrib.auth import get_user_model
 
-from jobs.models import JobRecord, WorkerHeartbeat
 from jobs.core.states import State
+from jobs.models import JobRecord, WorkerHeartbeat
 from payouts import services
 from payouts.models import Payout, SandboxTransfer
 from payouts.reconciliation import ledger_mismatches

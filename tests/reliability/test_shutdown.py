@@ -5,9 +5,9 @@ import time
 
 import pytest
 
+from jobs.core.states import State
 from jobs.models import JobAttempt, JobRecord
 from jobs.ops.enqueue import enqueue
-from jobs.core.states import State
 from tests.reliability.procs import Processes, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -3,8 +3,8 @@ import pytest
 from django.core.management import call_command
 from rq import Queue
 
-from jobs.models import AuditEntry, JobRecord
 from jobs.core.states import State
+from jobs.models import AuditEntry, JobRecord
 from reports.services import analytics_fan_out
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -123,8 +123,8 @@ def test_staff_upload_from_the_admin(client, django_user_model, run_worker):
 def test_an_import_whose_file_vanished_is_retried_then_marked_failed(run_worker):
     from django.utils import timezone
 
-    from jobs.ops.sweep import sweep
     from jobs.core.states import State
+    from jobs.ops.sweep import sweep
 
     record = import_request("payees", upload("payees.csv", PAYEES))
     record.file.delete(save=False)  # the storage lost it

@@ -9,9 +9,9 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from jobs.core.states import State
 from jobs.models import AuditEntry, JobRecord
 from jobs.ops.enqueue import enqueue
-from jobs.core.states import State
 from payouts import services as payouts
 from reports import services
 from reports.exports import ReportError

@@ -1,10 +1,10 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from jobs.core.queues import UnknownQueue
-from jobs.ops.selectors import queue_stats
 from jobs.core.errors import InvalidJob, JobStateError
-from jobs.ops.control import queue_clean, queue_pause, queue_resume
+from jobs.core.queues import UnknownQueue
 from jobs.core.states import TERMINAL
+from jobs.ops.control import queue_clean, queue_pause, queue_resume
+from jobs.ops.selectors import queue_stats
 
 
 class Command(BaseCommand):

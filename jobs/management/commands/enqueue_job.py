@@ -2,8 +2,8 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
-from jobs.core.queues import Priority
 from jobs.core.errors import InvalidJob
+from jobs.core.queues import Priority
 from jobs.ops.enqueue import enqueue
 
 
