@@ -40,6 +40,7 @@ cluster: venv
 	DJANGO_ENV=$${DJANGO_ENV:-local} WEB_HOST=$${WEB_HOST:-127.0.0.1} $(WITH_LOCAL_SERVICES) sh scripts/cluster.sh
 
 test: venv $(BIN)/.test-installed
+	@BIN=$(BIN) sh scripts/static_checks.sh
 	@sh scripts/install_browser.sh
 	DJANGO_ENV=$${DJANGO_ENV:-test} $(WITH_SERVICES) $(BIN)/python -m pytest $(PYTEST_ARGS)
 

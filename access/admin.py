@@ -1,4 +1,5 @@
 """django-axes' screens, with its one action behind a permission like every other action."""
+
 from axes.admin import AccessAttemptAdmin
 from axes.models import AccessAttempt
 from django.contrib import admin

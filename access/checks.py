@@ -6,6 +6,7 @@ against the chains that really run: the default group (the admin) has all three,
 CSRF protection and the clickjacking header are in MIDDLEWARE for every request, where
 Django's own deploy checks see them.
 """
+
 from __future__ import annotations
 
 from django.conf import settings

@@ -6,6 +6,7 @@ left were written by the client and prove nothing. With no trusted proxies, REMO
 Written here rather than taken from django-ipware: these six lines are the whole rule, and
 its newest release changed how the count is read (docs/decisions.md 28).
 """
+
 from __future__ import annotations
 
 from django.conf import settings

@@ -1,5 +1,6 @@
 """REST framework permission classes built from access.rules, so the API asks for exactly the
 permission the admin screen for the same act asks for."""
+
 from __future__ import annotations
 
 from rest_framework.permissions import BasePermission

@@ -18,6 +18,7 @@ The permissions named here beyond Django's view/add/change/delete (docs/api.md h
 
 Pure: no models are imported; tasks and jobs are passed in.
 """
+
 from __future__ import annotations
 
 ENQUEUE_TASK = "jobs.enqueue_task"

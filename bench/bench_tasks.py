@@ -1,4 +1,5 @@
 """Tasks the benchmarks run (registered through CONVEYOR_TASK_MODULES)."""
+
 import time
 
 from jobs.core.registry import task

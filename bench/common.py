@@ -1,4 +1,5 @@
 """Set-up shared by the benchmarks: an isolated Redis db and database, Django, a reset."""
+
 from __future__ import annotations
 
 import os
@@ -73,8 +74,12 @@ def write_results(name: str, figures: dict) -> None:
 
     from django.db import connection
 
-    report = {"when": datetime.now(UTC).isoformat(timespec="seconds"),
-              "machine": f"{os.uname().machine} {os.cpu_count()} cores", "database": connection.vendor, **figures}
+    report = {
+        "when": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": f"{os.uname().machine} {os.cpu_count()} cores",
+        "database": connection.vendor,
+        **figures,
+    }
     out = ROOT / "bench" / "results" / f"{name}-{connection.vendor}.json"
     out.write_text(json.dumps(report, indent=2) + "\n")
     print(json.dumps(report, indent=2))

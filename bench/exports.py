@@ -6,6 +6,7 @@ sampling its resident memory every 10 ms: the growth over the baseline must stay
 50 MB, whatever the row count (rows are streamed from the database to a file).
 Isolated from development data (bench/common.py). BENCH_EXPORT_ROWS changes the count.
 """
+
 from __future__ import annotations
 
 import json
@@ -79,18 +80,34 @@ def main() -> None:
     for fmt in ("csv", "xlsx", "json"):
         report = report_request("export", {"dataset": "ledger", "format": fmt, "filters": {"payee": payee.pk}})
         # A fresh process per export, as a worker would be: its memory has not held the rows created above.
-        child = subprocess.run([sys.executable, __file__, "--child", str(report.pk)], cwd=ROOT, capture_output=True, text=True,
-                               env={**os.environ, "MEDIA_ROOT": settings.MEDIA_ROOT}, check=True)
+        child = subprocess.run(
+            [sys.executable, __file__, "--child", str(report.pk)],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            env={**os.environ, "MEDIA_ROOT": settings.MEDIA_ROOT},
+            check=True,
+        )
         measured = json.loads(child.stdout.strip().splitlines()[-1])
         assert measured["rows"] == ROWS, measured
-        results[fmt] = {"rows": ROWS, "seconds": measured["seconds"], "rows_per_s": round(ROWS / measured["seconds"]),
-                        "file_mb": round(measured["bytes"] / 2**20, 1), "worker_rss_before_mb": measured["rss_before_mb"],
-                        "rss_growth_mb": measured["rss_growth_mb"], "limit_mb": 50}
+        results[fmt] = {
+            "rows": ROWS,
+            "seconds": measured["seconds"],
+            "rows_per_s": round(ROWS / measured["seconds"]),
+            "file_mb": round(measured["bytes"] / 2**20, 1),
+            "worker_rss_before_mb": measured["rss_before_mb"],
+            "rss_growth_mb": measured["rss_growth_mb"],
+            "limit_mb": 50,
+        }
         Report.objects.get(pk=report.pk).file.delete(save=False)
         Report.objects.filter(pk=report.pk).delete()
     LedgerEntry.objects.filter(payee=payee).delete()
-    report = {"when": datetime.now(UTC).isoformat(timespec="seconds"),
-              "machine": f"{os.uname().machine} {os.cpu_count()} cores", "database": connection.vendor, "export_ledger": results}
+    report = {
+        "when": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": f"{os.uname().machine} {os.cpu_count()} cores",
+        "database": connection.vendor,
+        "export_ledger": results,
+    }
     out = ROOT / "bench" / "results" / f"exports-{connection.vendor}.json"
     out.write_text(json.dumps(report, indent=2) + "\n")
     print(json.dumps(report, indent=2))
@@ -108,8 +125,17 @@ def child(report_id: int) -> None:
         started = time.perf_counter()
         outcome = report_generate(report_id)
         elapsed = time.perf_counter() - started
-    print(json.dumps({"rows": outcome["rows"], "bytes": outcome["bytes"], "seconds": round(elapsed, 2),
-                      "rss_before_mb": round(rss.base / 2**20, 1), "rss_growth_mb": rss.growth_mb}))
+    print(
+        json.dumps(
+            {
+                "rows": outcome["rows"],
+                "bytes": outcome["bytes"],
+                "seconds": round(elapsed, 2),
+                "rss_before_mb": round(rss.base / 2**20, 1),
+                "rss_growth_mb": rss.growth_mb,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@
 
 Isolated from development data (bench/common.py).
 """
+
 from __future__ import annotations
 
 import json
@@ -46,8 +47,9 @@ def main() -> None:
     redis = get_redis()
 
     def start(*args, **extra):
-        return subprocess.Popen([sys.executable, "manage.py", *args], cwd=ROOT, env={**env, **extra},
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        return subprocess.Popen(
+            [sys.executable, "manage.py", *args], cwd=ROOT, env={**env, **extra}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
 
     def stop(procs):
         for p in procs:
@@ -83,8 +85,10 @@ def main() -> None:
             stop(procs)
         JobRecord.objects.filter(pk=job.pk).delete()
     results["rescue_after_kill_9"] = {
-        "heartbeat_interval_s": settings.WORKER_HEARTBEAT_INTERVAL, "worker_lost_after_s": settings.WORKER_LOST_AFTER,
-        "seconds": rescue_times, "max_seconds": max(rescue_times),
+        "heartbeat_interval_s": settings.WORKER_HEARTBEAT_INTERVAL,
+        "worker_lost_after_s": settings.WORKER_LOST_AFTER,
+        "seconds": rescue_times,
+        "max_seconds": max(rescue_times),
     }
 
     # 2. the hourly per-user fan-out: 10,000 active users, deduplicated per user
@@ -111,9 +115,12 @@ def main() -> None:
         bare_timings.append(time.perf_counter() - started)
     User.objects.filter(username__startswith="bench-user-").delete()
     results["per_user_fan_out_10k_users"] = {
-        "users": first["users"], "fan_out_seconds": [round(t, 3) for t in timings], "best_seconds": round(min(timings), 3),
+        "users": first["users"],
+        "fan_out_seconds": [round(t, 3) for t in timings],
+        "best_seconds": round(min(timings), 3),
         "again_all_duplicates_seconds": round(duplicate, 3),
-        "bare_rq_enqueue_many_seconds": round(min(bare_timings), 3), "ratio_to_bare": round(min(timings) / min(bare_timings), 2),
+        "bare_rq_enqueue_many_seconds": round(min(bare_timings), 3),
+        "ratio_to_bare": round(min(timings) / min(bare_timings), 2),
         "target_seconds": 1.5,
     }
 
@@ -133,14 +140,23 @@ def main() -> None:
         finally:
             stop(procs)
         delays = sorted((r.started_at - r.created_at).total_seconds() for r in JobRecord.objects.filter(pk__in=[j.pk for j in fast]))
-        return {"fast_jobs": len(delays), "p50_s": round(statistics.median(delays), 3), "p95_s": round(delays[int(0.95 * len(delays)) - 1], 3), "max_s": round(delays[-1], 3)}
+        return {
+            "fast_jobs": len(delays),
+            "p50_s": round(statistics.median(delays), 3),
+            "p95_s": round(delays[int(0.95 * len(delays)) - 1], 3),
+            "max_s": round(delays[-1], 3),
+        }
 
     results["fast_start_latency_slow_queue_capped_at_1"] = latency_run(1)
     results["fast_start_latency_slow_queue_uncapped"] = latency_run(0)
     reset()
 
-    report = {"when": datetime.now(UTC).isoformat(timespec="seconds"),
-              "machine": f"{os.uname().machine} {os.cpu_count()} cores", "database": connection.vendor, **results}
+    report = {
+        "when": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": f"{os.uname().machine} {os.cpu_count()} cores",
+        "database": connection.vendor,
+        **results,
+    }
     out = ROOT / "bench" / "results" / f"flow-{connection.vendor}.json"
     out.write_text(json.dumps(report, indent=2) + "\n")
     print(json.dumps(report, indent=2))

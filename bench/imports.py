@@ -3,6 +3,7 @@
 credits again (all skipped by reference), each row validated and applied in its own
 transaction, as the import job does. Isolated from development data (bench/common.py).
 """
+
 from __future__ import annotations
 
 import json
@@ -49,19 +50,31 @@ def main() -> None:
         started = time.perf_counter()
         outcome = import_run(record.pk)
         elapsed = time.perf_counter() - started
-        return {"rows": ROWS, "seconds": round(elapsed, 2), "rows_per_s": round(ROWS / elapsed),
-                **{k: outcome[k] for k in ("created", "updated", "skipped", "failed")}}
+        return {
+            "rows": ROWS,
+            "seconds": round(elapsed, 2),
+            "rows_per_s": round(ROWS / elapsed),
+            **{k: outcome[k] for k in ("created", "updated", "skipped", "failed")},
+        }
 
     wipe()
     payees = "username,currency,account\n" + "".join(f"bench-import-{i},EUR,NL91ABNA04171643{i % 100:02d}\n" for i in range(ROWS))
     credits = "username,amount,reference,memo\n" + "".join(
-        f"bench-import-{i % ROWS},{(i % 50) + 1}.25,import-{i},bench credit\n" for i in range(ROWS))
-    results = {"payees": timed("payees", "payees.csv", payees), "ledger_credits": timed("ledger", "credits.csv", credits),
-               "ledger_credits_again": timed("ledger", "credits.csv", credits)}
+        f"bench-import-{i % ROWS},{(i % 50) + 1}.25,import-{i},bench credit\n" for i in range(ROWS)
+    )
+    results = {
+        "payees": timed("payees", "payees.csv", payees),
+        "ledger_credits": timed("ledger", "credits.csv", credits),
+        "ledger_credits_again": timed("ledger", "credits.csv", credits),
+    }
     assert results["ledger_credits_again"]["skipped"] == ROWS
     wipe()
-    report = {"when": datetime.now(UTC).isoformat(timespec="seconds"),
-              "machine": f"{os.uname().machine} {os.cpu_count()} cores", "database": connection.vendor, **results}
+    report = {
+        "when": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": f"{os.uname().machine} {os.cpu_count()} cores",
+        "database": connection.vendor,
+        **results,
+    }
     out = ROOT / "bench" / "results" / f"imports-{connection.vendor}.json"
     out.write_text(json.dumps(report, indent=2) + "\n")
     print(json.dumps(report, indent=2))

@@ -11,6 +11,7 @@ finished meanwhile, to bench/results/load-<database>.json.
 
 Needs locust (requirements-bench.txt; `make bench` installs it).
 """
+
 from __future__ import annotations
 
 import csv
@@ -65,8 +66,22 @@ def main() -> None:
     port = free_port()
     worker_cmd = [sys.executable, "manage.py", "conveyor_worker", "default"]
     procs = [
-        subprocess.Popen([str(BIN / "gunicorn"), "config.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", "2", "--threads", "4",
-                          "--log-level", "warning"], cwd=ROOT, env=env),
+        subprocess.Popen(
+            [
+                str(BIN / "gunicorn"),
+                "config.wsgi",
+                "--bind",
+                f"127.0.0.1:{port}",
+                "--workers",
+                "2",
+                "--threads",
+                "4",
+                "--log-level",
+                "warning",
+            ],
+            cwd=ROOT,
+            env=env,
+        ),
         subprocess.Popen(worker_cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL),
         subprocess.Popen(worker_cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL),
         subprocess.Popen([sys.executable, "manage.py", "conveyor_scheduler"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL),
@@ -76,9 +91,30 @@ def main() -> None:
         done_before = JobRecord.objects.filter(state=State.SUCCEEDED).count()
         with tempfile.TemporaryDirectory() as tmp:
             prefix = str(Path(tmp) / "load")
-            subprocess.run([str(BIN / "locust"), "-f", str(ROOT / "bench" / "locustfile.py"), "--headless", "-u", str(USERS), "-r", str(USERS),
-                            "-t", f"{SECONDS}s", "--host", f"http://127.0.0.1:{port}", "--csv", prefix, "--only-summary",
-                            "--loglevel", "WARNING"], cwd=ROOT, env=env, check=False)
+            subprocess.run(
+                [
+                    str(BIN / "locust"),
+                    "-f",
+                    str(ROOT / "bench" / "locustfile.py"),
+                    "--headless",
+                    "-u",
+                    str(USERS),
+                    "-r",
+                    str(USERS),
+                    "-t",
+                    f"{SECONDS}s",
+                    "--host",
+                    f"http://127.0.0.1:{port}",
+                    "--csv",
+                    prefix,
+                    "--only-summary",
+                    "--loglevel",
+                    "WARNING",
+                ],
+                cwd=ROOT,
+                env=env,
+                check=False,
+            )
             with open(f"{prefix}_stats.csv") as f:
                 rows = list(csv.DictReader(f))
         done = JobRecord.objects.filter(state=State.SUCCEEDED).count() - done_before
@@ -87,17 +123,27 @@ def main() -> None:
         stop(procs)
 
     def figures(row):
-        return {"requests": int(row["Request Count"]), "failures": int(row["Failure Count"]),
-                "rps": round(float(row["Requests/s"]), 1), "p50_ms": float(row["50%"]), "p95_ms": float(row["95%"]),
-                "p99_ms": float(row["99%"])}
+        return {
+            "requests": int(row["Request Count"]),
+            "failures": int(row["Failure Count"]),
+            "rps": round(float(row["Requests/s"]), 1),
+            "p50_ms": float(row["50%"]),
+            "p95_ms": float(row["95%"]),
+            "p99_ms": float(row["99%"]),
+        }
 
-    write_results("load", {
-        "seconds": SECONDS, "users": USERS,
-        "setup": "gunicorn 2 processes x 4 threads, 2 workers (busy), 1 scheduler, locust on the same machine",
-        "requests": {row["Name"]: figures(row) for row in rows if row["Name"] != "Aggregated"},
-        "overall": next((figures(row) for row in rows if row["Name"] == "Aggregated"), None),
-        "jobs_finished_during_the_test": done, "jobs_still_waiting_after": waiting,
-    })
+    write_results(
+        "load",
+        {
+            "seconds": SECONDS,
+            "users": USERS,
+            "setup": "gunicorn 2 processes x 4 threads, 2 workers (busy), 1 scheduler, locust on the same machine",
+            "requests": {row["Name"]: figures(row) for row in rows if row["Name"] != "Aggregated"},
+            "overall": next((figures(row) for row in rows if row["Name"] == "Aggregated"), None),
+            "jobs_finished_during_the_test": done,
+            "jobs_still_waiting_after": waiting,
+        },
+    )
     reset()
 
 

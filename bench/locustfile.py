@@ -1,5 +1,6 @@
 """The load mix for bench/load.py (locust, headless): API clients with a token and staff in
 the admin with a session. Not imported by Django: locust runs it in its own process."""
+
 from __future__ import annotations
 
 import os
@@ -53,9 +54,12 @@ class Staff(HttpUser):
         page = self.client.get("/admin/login/", name="GET /admin/login/")
         token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
         username, password = STAFF.split(":", 1)
-        self.client.post("/admin/login/?next=/admin/", name="POST /admin/login/",
-                         data={"username": username, "password": password, "csrfmiddlewaretoken": token, "next": "/admin/"},
-                         headers={"Referer": self.host + "/admin/login/"})
+        self.client.post(
+            "/admin/login/?next=/admin/",
+            name="POST /admin/login/",
+            data={"username": username, "password": password, "csrfmiddlewaretoken": token, "next": "/admin/"},
+            headers={"Referer": self.host + "/admin/login/"},
+        )
 
     @task(4)
     def dashboard_refresh(self):

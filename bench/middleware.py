@@ -5,6 +5,7 @@ Each group's middleware chain (config/middleware.py) is timed around a view that
 nothing, against the full stack every request ran before, for a health check and a
 token-authenticated API call (and an admin request, which keeps the full stack).
 """
+
 from __future__ import annotations
 
 import json
@@ -58,10 +59,19 @@ def main() -> None:
     for name, make in kinds.items():
         group = grouped._group(make()).name
         with_groups, everything = per_request_us(grouped, make), per_request_us(full, make)
-        results[name] = {"group": group, "middleware_us_per_request": with_groups, "full_stack_us_per_request": everything,
-                         "saved_us": round(everything - with_groups, 1), "saved_share": round(1 - with_groups / everything, 2)}
-    report = {"when": datetime.now(UTC).isoformat(timespec="seconds"), "machine": f"{os.uname().machine} {os.cpu_count()} cores",
-              "requests_per_measure": N, **results}
+        results[name] = {
+            "group": group,
+            "middleware_us_per_request": with_groups,
+            "full_stack_us_per_request": everything,
+            "saved_us": round(everything - with_groups, 1),
+            "saved_share": round(1 - with_groups / everything, 2),
+        }
+    report = {
+        "when": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": f"{os.uname().machine} {os.cpu_count()} cores",
+        "requests_per_measure": N,
+        **results,
+    }
     out = ROOT / "bench" / "results" / "middleware.json"
     out.write_text(json.dumps(report, indent=2) + "\n")
     print(json.dumps(report, indent=2))

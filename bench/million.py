@@ -9,6 +9,7 @@ client, in process: the view and query cost without the network), median of 5 af
 warm-up. For reference it also times what the pages avoid: a COUNT(*) of the table and a
 SELECT DISTINCT of task names. Isolated from development data (bench/common.py).
 """
+
 from __future__ import annotations
 
 import json
@@ -45,12 +46,27 @@ def fill(now) -> float:
         roll = i % 100
         state = State.SUCCEEDED if roll < 96 else State.DEAD if roll < 98 else State.CANCELLED if roll < 99 else State.QUEUED
         done = state != State.QUEUED
-        batch.append(JobRecord(
-            id=uuid.uuid4(), task_name=tasks[i % len(tasks)], queue=queues[i % len(queues)], state=state, priority=3,
-            attempts=1 + (state == State.DEAD) * 3, max_attempts=4, total_attempts=1, timeout=300,
-            created_at=created, enqueued_at=created, started_at=created + timedelta(seconds=1) if done else None,
-            finished_at=created + timedelta(seconds=1.2) if done else None, correlation_id=uuid.uuid4().hex,
-            subject_type="user", subject_id=str(i % 5000), last_error="RuntimeError: boom" if state == State.DEAD else ""))
+        batch.append(
+            JobRecord(
+                id=uuid.uuid4(),
+                task_name=tasks[i % len(tasks)],
+                queue=queues[i % len(queues)],
+                state=state,
+                priority=3,
+                attempts=1 + (state == State.DEAD) * 3,
+                max_attempts=4,
+                total_attempts=1,
+                timeout=300,
+                created_at=created,
+                enqueued_at=created,
+                started_at=created + timedelta(seconds=1) if done else None,
+                finished_at=created + timedelta(seconds=1.2) if done else None,
+                correlation_id=uuid.uuid4().hex,
+                subject_type="user",
+                subject_id=str(i % 5000),
+                last_error="RuntimeError: boom" if state == State.DEAD else "",
+            )
+        )
         if len(batch) == 20_000:
             JobRecord.objects.bulk_create(batch)
             batch = []
@@ -59,9 +75,23 @@ def fill(now) -> float:
     first = now.replace(second=0, microsecond=0) - timedelta(minutes=7 * 1440)
     for m in range(7 * 1440):
         for q in queues:
-            minutes.append(QueueMinute(queue=q, minute=first + timedelta(minutes=m), succeeded=6, dead=0, retries=1, runtime_sum=1.2,
-                                       runtime_p50=0.2, runtime_p95=0.9, runtime_p99=1.1, runtime_max=1.3,
-                                       buckets=[0, 0, 0, 2, 2, 2, 0, 0, 0, 0, 0, 0, 0], waiting=3, final=m < 7 * 1440 - 3))
+            minutes.append(
+                QueueMinute(
+                    queue=q,
+                    minute=first + timedelta(minutes=m),
+                    succeeded=6,
+                    dead=0,
+                    retries=1,
+                    runtime_sum=1.2,
+                    runtime_p50=0.2,
+                    runtime_p95=0.9,
+                    runtime_p99=1.1,
+                    runtime_max=1.3,
+                    buckets=[0, 0, 0, 2, 2, 2, 0, 0, 0, 0, 0, 0, 0],
+                    waiting=3,
+                    final=m < 7 * 1440 - 3,
+                )
+            )
         if len(minutes) >= 20_000:
             QueueMinute.objects.bulk_create(minutes)
             minutes = []
@@ -100,7 +130,8 @@ def main() -> None:
             cursor.execute("VACUUM ANALYZE jobs_jobrecord")
             cursor.execute("VACUUM ANALYZE jobs_queueminute")
     user = get_user_model().objects.filter(username="bench-root").first() or get_user_model().objects.create_superuser(
-        "bench-root", "root@example.com", None)
+        "bench-root", "root@example.com", None
+    )
     client = Client()
     client.force_login(user)
     api = Client(HTTP_AUTHORIZATION=f"Token {token_create(user, 'bench')[1]}")
@@ -110,6 +141,7 @@ def main() -> None:
         def get():
             response = c.get(url)
             assert response.status_code == 200, (url, response.status_code)
+
         return get
 
     pages = {
@@ -136,10 +168,16 @@ def main() -> None:
     }
     results = {name: timed(fn) for name, fn in pages.items()}
     reference = {name: timed(fn) for name, fn in avoided.items()}
-    report = {"when": datetime.now(UTC).isoformat(timespec="seconds"),
-              "machine": f"{os.uname().machine} {os.cpu_count()} cores", "database": connection.vendor, "job_rows": JobRecord.objects.count(),
-              "rollup_rows": QueueMinute.objects.count(), "fill_seconds": round(fill_seconds, 1), "pages": results,
-              "for_reference_what_the_pages_avoid": reference}
+    report = {
+        "when": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": f"{os.uname().machine} {os.cpu_count()} cores",
+        "database": connection.vendor,
+        "job_rows": JobRecord.objects.count(),
+        "rollup_rows": QueueMinute.objects.count(),
+        "fill_seconds": round(fill_seconds, 1),
+        "pages": results,
+        "for_reference_what_the_pages_avoid": reference,
+    }
     out = Path(os.environ.get("BENCH_MILLION_OUT", ROOT / "bench" / "results" / f"million-{connection.vendor}.json"))
     out.write_text(json.dumps(report, indent=2) + "\n")
     print(json.dumps(report, indent=2))

@@ -7,6 +7,7 @@ job in one transaction. Measured with the sandbox at zero latency (the platform'
 cost) and at 50 ms (a provider-bound run: the ceiling is workers / latency). Isolated
 from development data (bench/common.py). BENCH_PAYEES changes the count.
 """
+
 from __future__ import annotations
 
 import json
@@ -52,10 +53,14 @@ def main() -> None:
         User.objects.bulk_create([User(username=f"bench-payee-{i}", password="!") for i in range(PAYEES)], batch_size=2000)
         users = User.objects.filter(username__startswith="bench-payee-")
         token = vault.encrypt("NL91ABNA0417164300")
-        Payee.objects.bulk_create([Payee(user=u, currency="EUR", method_secret=token, method_last4="4300", balance=Decimal("25.00"))
-                                   for u in users], batch_size=2000)
-        LedgerEntry.objects.bulk_create([LedgerEntry(payee=p, kind="credit", amount=Decimal("25.00"), currency="EUR", memo="bench")
-                                         for p in Payee.objects.all()], batch_size=2000)
+        Payee.objects.bulk_create(
+            [Payee(user=u, currency="EUR", method_secret=token, method_last4="4300", balance=Decimal("25.00")) for u in users],
+            batch_size=2000,
+        )
+        LedgerEntry.objects.bulk_create(
+            [LedgerEntry(payee=p, kind="credit", amount=Decimal("25.00"), currency="EUR", memo="bench") for p in Payee.objects.all()],
+            batch_size=2000,
+        )
 
     def run(latency: float) -> dict:
         wipe()
@@ -64,10 +69,17 @@ def main() -> None:
         plan = payout_run(run_key=f"bench-{latency}")
         created = time.perf_counter() - started
         assert len(plan.payouts) == PAYEES, len(plan.payouts)
-        worker_env = {**env, "SANDBOX_LATENCY": str(latency),
-                      "EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend"}
-        procs = [subprocess.Popen([sys.executable, "manage.py", "rqworker", "payouts", "--verbosity", "0"], cwd=ROOT, env=worker_env,
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for _ in range(WORKERS)]
+        worker_env = {**env, "SANDBOX_LATENCY": str(latency), "EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend"}
+        procs = [
+            subprocess.Popen(
+                [sys.executable, "manage.py", "rqworker", "payouts", "--verbosity", "0"],
+                cwd=ROOT,
+                env=worker_env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            for _ in range(WORKERS)
+        ]
         try:
             while WorkerHeartbeat.objects.count() < WORKERS:
                 time.sleep(0.05)
@@ -81,8 +93,14 @@ def main() -> None:
             for p in procs:
                 p.wait()
         assert SandboxTransfer.objects.count() == PAYEES
-        result = {"payees": PAYEES, "workers": WORKERS, "provider_latency_s": latency, "run_creation_s": round(created, 2),
-                  "processing_s": round(elapsed, 2), "payouts_per_s": round(PAYEES / elapsed, 1)}
+        result = {
+            "payees": PAYEES,
+            "workers": WORKERS,
+            "provider_latency_s": latency,
+            "run_creation_s": round(created, 2),
+            "processing_s": round(elapsed, 2),
+            "payouts_per_s": round(PAYEES / elapsed, 1),
+        }
         if latency:
             ceiling = WORKERS / latency
             result.update({"provider_bound_ceiling_per_s": round(ceiling, 1), "share_of_ceiling": round(PAYEES / elapsed / ceiling, 2)})
@@ -90,8 +108,12 @@ def main() -> None:
 
     results = {"zero_latency": run(0.0), "latency_50ms": run(0.05)}
     wipe()
-    report = {"when": datetime.now(UTC).isoformat(timespec="seconds"),
-              "machine": f"{os.uname().machine} {os.cpu_count()} cores", "database": connection.vendor, **results}
+    report = {
+        "when": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": f"{os.uname().machine} {os.cpu_count()} cores",
+        "database": connection.vendor,
+        **results,
+    }
     out = ROOT / "bench" / "results" / f"payouts-{connection.vendor}.json"
     out.write_text(json.dumps(report, indent=2) + "\n")
     print(json.dumps(report, indent=2))

@@ -10,6 +10,7 @@ spaced samples), and the workers' memory (peak resident set per worker,
 a fresh process forked per job included). Users have no payee account (the figures job's
 lighter path); results to bench/results/scale-<database>.json and docs/scaling.md.
 """
+
 from __future__ import annotations
 
 import os
@@ -45,21 +46,28 @@ def run(users: int, workers: int, env: dict) -> dict:
     from reports.services import analytics_fan_out
 
     reset()
-    get_user_model().objects.filter(username__startswith="scale-").exclude(pk__in=get_user_model().objects.filter(
-        username__startswith="scale-").order_by("pk").values("pk")[:users]).update(is_active=False)
-    get_user_model().objects.filter(username__startswith="scale-", pk__in=get_user_model().objects.filter(
-        username__startswith="scale-").order_by("pk").values("pk")[:users]).update(is_active=True)
+    get_user_model().objects.filter(username__startswith="scale-").exclude(
+        pk__in=get_user_model().objects.filter(username__startswith="scale-").order_by("pk").values("pk")[:users]
+    ).update(is_active=False)
+    get_user_model().objects.filter(
+        username__startswith="scale-",
+        pk__in=get_user_model().objects.filter(username__startswith="scale-").order_by("pk").values("pk")[:users],
+    ).update(is_active=True)
     command = [sys.executable, "manage.py", "conveyor_worker", "analytics"]
     procs = [subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for _ in range(workers)]
-    procs.append(subprocess.Popen([sys.executable, "manage.py", "conveyor_scheduler"], cwd=ROOT, env=env,
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+    procs.append(
+        subprocess.Popen(
+            [sys.executable, "manage.py", "conveyor_scheduler"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+    )
     try:
         deadline = time.monotonic() + 60
         while WorkerHeartbeat.objects.count() < workers and time.monotonic() < deadline:
             time.sleep(0.2)
         started = time.monotonic()
-        result = analytics_fan_out(list(get_user_model().objects.filter(username__startswith="scale-", is_active=True)
-                                        .values_list("pk", flat=True)))
+        result = analytics_fan_out(
+            list(get_user_model().objects.filter(username__startswith="scale-", is_active=True).values_list("pk", flat=True))
+        )
         fanned_out = time.monotonic() - started
         depth, peak_rss = [], [0] * workers
         active = JobRecord.objects.filter(task_name="analytics.user").exclude(state__in=[State.SUCCEEDED, State.DEAD, State.CANCELLED])
@@ -74,10 +82,18 @@ def run(users: int, workers: int, env: dict) -> dict:
         dead = JobRecord.objects.filter(task_name="analytics.user", state=State.DEAD).count()
     finally:
         stop(procs)
-    return {"users": users, "workers": workers, "enqueued": result["enqueued"], "fan_out_seconds": round(fanned_out, 2),
-            "finished_seconds": round(finished, 1), "jobs_per_second": round(result["enqueued"] / finished, 1), "dead": dead,
-            "peak_depth": max(depth), "depth_every_second": depth[:: max(1, len(depth) // 30)],
-            "peak_rss_mb_per_worker": round(max(peak_rss) / 2**20, 1)}
+    return {
+        "users": users,
+        "workers": workers,
+        "enqueued": result["enqueued"],
+        "fan_out_seconds": round(fanned_out, 2),
+        "finished_seconds": round(finished, 1),
+        "jobs_per_second": round(result["enqueued"] / finished, 1),
+        "dead": dead,
+        "peak_depth": max(depth),
+        "depth_every_second": depth[:: max(1, len(depth) // 30)],
+        "peak_rss_mb_per_worker": round(max(peak_rss) / 2**20, 1),
+    }
 
 
 def main() -> None:

@@ -18,6 +18,7 @@ side by side on the benchmark services (no workers: this measures firing, not th
 
 Results to bench/results/scheduling-<database>.json and docs/scaling.md.
 """
+
 from __future__ import annotations
 
 import os
@@ -54,8 +55,11 @@ def percentiles(values: list[float]) -> dict:
 def fires_between(start: datetime, end: datetime):
     from jobs.models import ScheduleFire
 
-    return list(ScheduleFire.objects.filter(schedule__name__startswith=PREFIX, created_at__gte=start, created_at__lt=end)
-                .values_list("schedule_id", "fire_time", "created_at", "missed"))
+    return list(
+        ScheduleFire.objects.filter(schedule__name__startswith=PREFIX, created_at__gte=start, created_at__lt=end).values_list(
+            "schedule_id", "fire_time", "created_at", "missed"
+        )
+    )
 
 
 def lateness(fires) -> dict:
@@ -75,8 +79,13 @@ def observe(seconds: int) -> dict:
     time.sleep(seconds)
     end = dj_timezone.now()
     fires = fires_between(start, end)
-    return {"seconds_observed": seconds, "fires": len(fires), "lateness_seconds": lateness(fires),
-            "longest_gap_seconds": longest_gap(fires, start, end), "fire_times_folded": sum(missed for *_, missed in fires)}
+    return {
+        "seconds_observed": seconds,
+        "fires": len(fires),
+        "lateness_seconds": lateness(fires),
+        "longest_gap_seconds": longest_gap(fires, start, end),
+        "fire_times_folded": sum(missed for *_, missed in fires),
+    }
 
 
 def duplicates() -> int:
@@ -85,13 +94,19 @@ def duplicates() -> int:
 
     from jobs.models import JobRecord
 
-    return sum(row["n"] - 1 for row in JobRecord.objects.filter(correlation_id__startswith="schedule-")
-               .values("correlation_id").annotate(n=Count("pk")).filter(n__gt=1))
+    return sum(
+        row["n"] - 1
+        for row in JobRecord.objects.filter(correlation_id__startswith="schedule-")
+        .values("correlation_id")
+        .annotate(n=Count("pk"))
+        .filter(n__gt=1)
+    )
 
 
 def start_scheduler(env: dict) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "manage.py", "conveyor_scheduler"], cwd=ROOT, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return subprocess.Popen(
+        [sys.executable, "manage.py", "conveyor_scheduler"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
 
 
 def wait_until(condition, timeout: float = 60, every: float = 0.1) -> bool:
@@ -106,11 +121,18 @@ def wait_until(condition, timeout: float = 60, every: float = 0.1) -> bool:
 def make_schedules(count: int, interval: int, first: datetime, spread: float) -> None:
     from jobs.models import Schedule
 
-    Schedule.objects.bulk_create([
-        Schedule(name=f"{PREFIX}{interval}-{i}", task_name="bench.noop", interval_seconds=interval, timezone="UTC",
-                 next_fire_at=first + timedelta(seconds=spread * i / count))
-        for i in range(count)
-    ])
+    Schedule.objects.bulk_create(
+        [
+            Schedule(
+                name=f"{PREFIX}{interval}-{i}",
+                task_name="bench.noop",
+                interval_seconds=interval,
+                timezone="UTC",
+                next_fire_at=first + timedelta(seconds=spread * i / count),
+            )
+            for i in range(count)
+        ]
+    )
 
 
 def clear_schedules() -> None:
@@ -158,8 +180,12 @@ def run(distributed: bool, env: dict) -> dict:
         wait_until(lambda: ours.count() >= BURST, timeout=300, every=0.05)
         took = time.monotonic() - started
         burst = list(ours.values_list("schedule_id", "fire_time", "created_at", "missed"))
-        result["burst"] = {"schedules": BURST, "seconds": round(took, 2), "fires_per_second": round(BURST / took, 1),
-                           "lateness_seconds": lateness(burst)}
+        result["burst"] = {
+            "schedules": BURST,
+            "seconds": round(took, 2),
+            "fires_per_second": round(BURST / took, 1),
+            "lateness_seconds": lateness(burst),
+        }
         clear_schedules()
 
         # 2. Steady state.
@@ -168,9 +194,15 @@ def run(distributed: bool, env: dict) -> dict:
         time.sleep(2 + SECONDS)
         steady_end = dj_timezone.now()
         steady = fires_between(first, steady_end)
-        result["steady"] = {"schedules": STEADY, "every_seconds": EVERY, "fires_per_second_due": STEADY / EVERY,
-                            "seconds": SECONDS, "fires": len(steady), "lateness_seconds": lateness(steady),
-                            "longest_gap_seconds": longest_gap(steady, first, steady_end)}
+        result["steady"] = {
+            "schedules": STEADY,
+            "every_seconds": EVERY,
+            "fires_per_second_due": STEADY / EVERY,
+            "seconds": SECONDS,
+            "fires": len(steady),
+            "lateness_seconds": lateness(steady),
+            "longest_gap_seconds": longest_gap(steady, first, steady_end),
+        }
 
         # 3. The instance that fires is killed.
         victim = holder(procs, distributed)

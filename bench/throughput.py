@@ -10,6 +10,7 @@
 
 Isolated from development data (bench/common.py). Results go to bench/results/.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -76,7 +77,9 @@ def main() -> None:
             for p in procs:
                 p.wait(timeout=30)
         return {
-            "jobs_timed": outstanding, "seconds": round(elapsed, 3), "jobs_per_s": round(outstanding / elapsed, 1),
+            "jobs_timed": outstanding,
+            "seconds": round(elapsed, 3),
+            "jobs_per_s": round(outstanding / elapsed, 1),
             "redis_commands_per_job": round(used / outstanding, 1),
         }
 
@@ -95,7 +98,20 @@ def main() -> None:
     reset()
     queue = Queue("bare", connection=redis)
     bare = run_workers(
-        lambda i: [sys.executable, "-m", "rq.cli", "worker", "--url", env["REDIS_URL"], "-w", "rq.worker.SimpleWorker", "--quiet", "--name", f"bench-bare-{i}", "bare"],
+        lambda i: [
+            sys.executable,
+            "-m",
+            "rq.cli",
+            "worker",
+            "--url",
+            env["REDIS_URL"],
+            "-w",
+            "rq.worker.SimpleWorker",
+            "--quiet",
+            "--name",
+            f"bench-bare-{i}",
+            "bare",
+        ],
         lambda: queue.enqueue_many([Queue.prepare_data("bench.bare_tasks.noop", result_ttl=0) for _ in range(opts.jobs)]),
         lambda: queue.count + queue.started_job_registry.count,
     )

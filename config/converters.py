@@ -1,6 +1,7 @@
 """Path converters. ``<id:...>`` is an object id: ASCII digits within a database bigint, so an
 id of 30 digits answers 404 like any other id that does not exist, instead of an overflow in
 the database driver (a 500)."""
+
 from __future__ import annotations
 
 from django.urls.converters import IntConverter

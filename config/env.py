@@ -4,6 +4,7 @@ django-environ parses the values; this module adds bounds (with their unit) and 
 booleans, and makes every failure an ImproperlyConfigured that says which variable is wrong
 and what was expected, so a typo in a PaaS config stops start-up with a readable message.
 """
+
 from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
@@ -50,6 +51,7 @@ class Env:
                 raise ValueError(f"must be at least {minimum}{_unit(unit)}")
             if maximum is not None and value > maximum:
                 raise ValueError(f"must be at most {maximum}{_unit(unit)}; is it in the wrong unit?")
+
         return check
 
     def str(self, name: str, default=_NOT_SET) -> str:
@@ -69,8 +71,7 @@ class Env:
         kilobytes for bytes); the message says the unit."""
         return self._read("integer", name, default, self._env.int, self._bounds(minimum, maximum, unit))
 
-    def float(self, name: str, default=_NOT_SET, *, minimum: float | None = None, maximum: float | None = None,
-              unit: str = "") -> float:
+    def float(self, name: str, default=_NOT_SET, *, minimum: float | None = None, maximum: float | None = None, unit: str = "") -> float:
         return self._read("number", name, default, self._env.float, self._bounds(minimum, maximum, unit))
 
     def decimal(self, name: str, default=_NOT_SET, *, minimum: Decimal | None = None) -> Decimal:
@@ -87,8 +88,7 @@ class Env:
         return self._read("decimal", name, default, parse, check)
 
     def list(self, name: str, default=_NOT_SET) -> list[str]:
-        return self._read("comma-separated list", name, default,
-                          lambda key: [item.strip() for item in self._env.list(key) if item.strip()])
+        return self._read("comma-separated list", name, default, lambda key: [item.strip() for item in self._env.list(key) if item.strip()])
 
     def db_url(self, name: str, default=_NOT_SET) -> dict:
         def parse(key):

@@ -1,6 +1,7 @@
 """Error pages: JSON under /api/ (so API clients never parse HTML), Django's pages elsewhere.
 Used for what happens before a DRF view answers: an unknown URL or a path parameter of the
 wrong shape (404), a request Django itself refuses, e.g. too many form fields (400)."""
+
 from __future__ import annotations
 
 from django.http import JsonResponse

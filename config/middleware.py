@@ -6,6 +6,7 @@ middleware every request runs; it builds one inner chain per group at start-up, 
 builds its own (each middleware wrapped so an exception becomes a response), and forwards the
 view, exception and template-response hooks to the matched group's middleware, in Django's order.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field

@@ -10,6 +10,7 @@ The state dir is CONVEYOR_STATE_DIR, by default ``.conveyor`` in the checkout; i
 holds the embedded Redis's data, so sessions and queues survive a restart (`make clean`
 removes it). Pure: no Django imports.
 """
+
 from __future__ import annotations
 
 import json

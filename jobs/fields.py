@@ -6,6 +6,7 @@ refused at every entrance now (jobs.core.inputs), and this decoder is the other 
 written before, or by other means, come back with U+FFFD in place of the surrogate. The
 check is a substring test on the raw text, so ordinary rows cost nothing more.
 """
+
 from __future__ import annotations
 
 import json

@@ -49,7 +49,9 @@ class JobRecord(models.Model):
     subject_type = models.CharField(max_length=32, blank=True, help_text='What the job is about, e.g. "user" or "payee".')
     subject_id = models.CharField(max_length=64, blank=True)
     dedup_key = models.CharField(
-        max_length=255, null=True, blank=True,
+        max_length=255,
+        null=True,
+        blank=True,
         help_text="While a job with this key is active, enqueueing another returns it instead.",
     )
 
@@ -193,7 +195,9 @@ class Schedule(models.Model):
     args = models.JSONField(default=list, blank=True, decoder=SafeJSONDecoder)
     kwargs = models.JSONField(default=dict, blank=True, decoder=SafeJSONDecoder)
     queue = models.CharField(max_length=64, blank=True, help_text="Blank: the task's own queue.")
-    priority = models.PositiveSmallIntegerField(choices=[(p.value, p.name.title()) for p in Priority], null=True, blank=True, help_text="Blank: the task's own priority.")
+    priority = models.PositiveSmallIntegerField(
+        choices=[(p.value, p.name.title()) for p in Priority], null=True, blank=True, help_text="Blank: the task's own priority."
+    )
     cron = models.CharField(max_length=100, blank=True, help_text='Cron expression, e.g. "0 * * * *" (hourly) or "30 6 * * 1-5".')
     interval_seconds = models.PositiveIntegerField(null=True, blank=True, help_text="Or a fixed interval, in seconds.")
     timezone = models.CharField(max_length=64, default="UTC", help_text="Time zone the cron expression is read in.")
@@ -204,10 +208,16 @@ class Schedule(models.Model):
     last_job = models.ForeignKey(JobRecord, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     last_error = models.TextField(blank=True)
     updated_at = models.DateTimeField(auto_now=True)
-    declared_timing = models.JSONField(null=True, blank=True, editable=False, help_text=(
-        "For a schedule an app declares (its schedules.py): the timing the code and settings gave it at the last migrate. "
-        "While the schedule's own timing still equals it, a new declaration applies at the next migrate; once edited here, "
-        "the schedule keeps its own."))
+    declared_timing = models.JSONField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text=(
+            "For a schedule an app declares (its schedules.py): the timing the code and settings gave it at the last migrate. "
+            "While the schedule's own timing still equals it, a new declaration applies at the next migrate; once edited here, "
+            "the schedule keeps its own."
+        ),
+    )
 
     _TIMING_FIELDS = ("cron", "interval_seconds", "timezone", "enabled")
 
@@ -272,8 +282,13 @@ class Notification(models.Model):
     attempts = models.PositiveSmallIntegerField(default=0)
     provider_message_id = models.CharField(max_length=100, blank=True)
     error = models.TextField(blank=True)
-    dedup_key = models.CharField(max_length=200, null=True, blank=True, unique=True,
-                                 help_text="At most one notification per key (e.g. one notice per payout outcome).")
+    dedup_key = models.CharField(
+        max_length=200,
+        null=True,
+        blank=True,
+        unique=True,
+        help_text="At most one notification per key (e.g. one notice per payout outcome).",
+    )
     job = models.ForeignKey(JobRecord, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     sent_at = models.DateTimeField(null=True, blank=True)

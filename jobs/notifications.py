@@ -7,6 +7,7 @@ through a channel (NOTIFICATION_CHANNELS; sandbox ones by default) on the `notif
 queue, limited to 100 per minute with 3 retries at 2 s, 4 s, 8 s (the seeds' policy).
 A recipient that cannot be valid is refused when the notification is created.
 """
+
 from __future__ import annotations
 
 import logging
@@ -83,10 +84,12 @@ def notify(channel: str, recipient: str, template: str, context: dict | None = N
             return existing
     try:
         with transaction.atomic():
-            notification = Notification.objects.create(channel=channel, recipient=recipient, template=template, context=context,
-                                                       dedup_key=dedup_key or None)
-            notification.job = enqueue("notifications.send", [notification.pk], queue=QUEUES.get(channel, "notifications"),
-                                       subject=notification)
+            notification = Notification.objects.create(
+                channel=channel, recipient=recipient, template=template, context=context, dedup_key=dedup_key or None
+            )
+            notification.job = enqueue(
+                "notifications.send", [notification.pk], queue=QUEUES.get(channel, "notifications"), subject=notification
+            )
             Notification.objects.filter(pk=notification.pk).update(job=notification.job)
     except IntegrityError:  # the same key, concurrently
         return Notification.objects.get(dedup_key=dedup_key)
@@ -118,8 +121,9 @@ def send(notification_id: int, *, last_attempt: bool = False) -> str:
         if last_attempt:
             Notification.objects.filter(pk=notification.pk).update(state=Notification.State.FAILED)
         raise
-    Notification.objects.filter(pk=notification.pk).update(state=Notification.State.SENT, sent_at=timezone.now(),
-                                                           provider_message_id=message_id[:100], error="")
+    Notification.objects.filter(pk=notification.pk).update(
+        state=Notification.State.SENT, sent_at=timezone.now(), provider_message_id=message_id[:100], error=""
+    )
     return Notification.State.SENT
 
 
@@ -152,8 +156,9 @@ def notification_retry(notification_id, *, actor, reason: str = "") -> Notificat
             raise JobStateError(f"no notification {notification_id}")
         if notification.state != Notification.State.FAILED:
             raise JobStateError(f"only failed notifications are sent again; this one is {notification.state}")
-        job = enqueue("notifications.send", [notification.pk], queue=QUEUES.get(notification.channel, "notifications"),
-                      subject=notification)
+        job = enqueue(
+            "notifications.send", [notification.pk], queue=QUEUES.get(notification.channel, "notifications"), subject=notification
+        )
         Notification.objects.filter(pk=notification.pk).update(state=Notification.State.PENDING, job=job, error="")
         audit(actor, "notification.retry", "notification", notification.pk, reason)
     return notification

@@ -1,4 +1,5 @@
 """What the jobs app does after every ``migrate`` (connected in JobsConfig.ready)."""
+
 from __future__ import annotations
 
 import logging

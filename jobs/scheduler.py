@@ -5,6 +5,7 @@ Each pass runs the scheduler's duties in order: the dispatcher sweep (dispatch a
 (``jobs.scheduling.firing``), the readiness heartbeat, and the metrics rollup
 (``jobs.ops.metrics``). Retention runs as a scheduled job of its own.
 """
+
 from __future__ import annotations
 
 import logging

@@ -1,5 +1,6 @@
 """The schedules the job platform itself needs (created after every migrate; see
 jobs.core.timing.DefaultSchedule). Disable one in the admin rather than deleting it."""
+
 from jobs.core.timing import DefaultSchedule
 
 SCHEDULES = [

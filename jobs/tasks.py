@@ -1,4 +1,5 @@
 """Demo tasks: the platform's own, used by `make run`'s demo data, the docs and the benchmark."""
+
 from __future__ import annotations
 
 import time

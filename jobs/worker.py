@@ -16,6 +16,7 @@ worker batches: standalone heartbeats are sent at most every HEARTBEAT_EVERY
 seconds (the worker key lives for worker_ttl, minutes), unchanged worker states
 are not rewritten, and a finished job's transport keys go in one pipeline.
 """
+
 from __future__ import annotations
 
 import logging
@@ -89,8 +90,15 @@ class ConveyorWorker(SimpleWorker):
         stamp = timezone.now()
         WorkerHeartbeat.objects.update_or_create(
             name=self.name,
-            defaults={"hostname": socket.gethostname()[:255], "pid": os.getpid(), "queues": self.queue_names(),
-                      "started_at": stamp, "last_seen": stamp, "current_job": None, "jobs_done": 0},
+            defaults={
+                "hostname": socket.gethostname()[:255],
+                "pid": os.getpid(),
+                "queues": self.queue_names(),
+                "started_at": stamp,
+                "last_seen": stamp,
+                "current_job": None,
+                "jobs_done": 0,
+            },
         )
         self._beating = threading.Event()
         self._beat_thread = threading.Thread(target=self._beat_loop, name="conveyor-heartbeat", daemon=True)

@@ -5,6 +5,7 @@ audit entry. Account numbers are write-only here: staff see the last four digits
 Moving money takes its own permission (access.rules): payouts.approve_payout to approve,
 payouts.run_payouts to pay now, run or send again; payouts.change_payout only cancels.
 """
+
 from __future__ import annotations
 
 from django import forms
@@ -25,8 +26,13 @@ from payouts import reconciliation, services
 from payouts.models import LedgerEntry, Payee, Payout, PayoutRun, ReconciliationReport, RecurringPayout
 
 _STATE_COLOURS = {
-    "requested": "#6f42c1", "approved": "#417690", "processing": "#e0a800", "paid": "#28a745",
-    "failed": "#c82333", "cancelled": "#5a5a5a", "expired": "#8a8a8a",
+    "requested": "#6f42c1",
+    "approved": "#417690",
+    "processing": "#e0a800",
+    "paid": "#28a745",
+    "failed": "#c82333",
+    "cancelled": "#5a5a5a",
+    "expired": "#8a8a8a",
 }
 
 
@@ -50,7 +56,10 @@ def _money(form, name: str):
 
 class PayeeForm(forms.ModelForm):
     account_number = forms.CharField(
-        required=False, min_length=4, max_length=64, widget=forms.PasswordInput(render_value=False),
+        required=False,
+        min_length=4,
+        max_length=64,
+        widget=forms.PasswordInput(render_value=False),
         help_text="Write-only: stored encrypted, shown as its last four digits. Leave empty to keep the current one.",
     )
 
@@ -115,8 +124,11 @@ class PayeeAdmin(admin.ModelAdmin):
         fields = ["user", "currency", "method", "account_number", "threshold", "active"]
         if obj is None:
             return ((None, {"fields": fields}),)
-        return ((None, {"fields": fields}), ("Money", {"fields": ("balance", "held", "available_view", "destination")}),
-                ("Jobs", {"fields": ("recent_jobs",)}))
+        return (
+            (None, {"fields": fields}),
+            ("Money", {"fields": ("balance", "held", "available_view", "destination")}),
+            ("Jobs", {"fields": ("recent_jobs",)}),
+        )
 
     @admin.display(description="user", ordering="user__username")
     def username(self, payee):
@@ -137,25 +149,39 @@ class PayeeAdmin(admin.ModelAdmin):
         if not jobs:
             return "-"
         return format_html_join(
-            "", '<div><a href="{}">{}</a> {} for payout {} ({})</div>',
-            ((reverse("admin:jobs_jobrecord_change", args=[j.pk]), j.task_name, j.state, j.subject_id, j.created_at.strftime("%Y-%m-%d %H:%M"))
-             for j in jobs),
+            "",
+            '<div><a href="{}">{}</a> {} for payout {} ({})</div>',
+            (
+                (
+                    reverse("admin:jobs_jobrecord_change", args=[j.pk]),
+                    j.task_name,
+                    j.state,
+                    j.subject_id,
+                    j.created_at.strftime("%Y-%m-%d %H:%M"),
+                )
+                for j in jobs
+            ),
         )
 
     def save_model(self, request, obj, form, change):
         account = form.cleaned_data.get("account_number")
         if not change:
             try:
-                created = services.payee_create(obj.user, currency=obj.currency, account=account, method=obj.method,
-                                                threshold=obj.threshold, actor=request.user)
+                created = services.payee_create(
+                    obj.user, currency=obj.currency, account=account, method=obj.method, threshold=obj.threshold, actor=request.user
+                )
             except services.PayoutError as exc:
                 raise ValidationError(exc.message) from None
             obj.pk = created.pk
             obj.__dict__.update(created.__dict__)
             return
         try:
-            services.payee_update(obj.pk, actor=request.user, reason="changed in the admin",
-                                  **{name: getattr(obj, name) for name in ("currency", "method", "threshold", "active")})
+            services.payee_update(
+                obj.pk,
+                actor=request.user,
+                reason="changed in the admin",
+                **{name: getattr(obj, name) for name in ("currency", "method", "threshold", "active")},
+            )
         except services.PayoutError as exc:
             raise ValidationError(exc.message) from None
         if account:
@@ -168,8 +194,11 @@ class PayeeAdmin(admin.ModelAdmin):
     @admin.action(description="Pay now: one payout each for the available balance", permissions=["pay"])
     def pay_now(self, request, queryset):
         plan = services.payout_run(actor=request.user, payee_ids=list(queryset.values_list("pk", flat=True)), reason="admin action")
-        self.message_user(request, f"Run {plan.run.run_key}: {len(plan.payouts)} payout(s), {plan.total} in total; "
-                                   f"{len(plan.skipped)} payee(s) skipped.", messages.SUCCESS)
+        self.message_user(
+            request,
+            f"Run {plan.run.run_key}: {len(plan.payouts)} payout(s), {plan.total} in total; {len(plan.skipped)} payee(s) skipped.",
+            messages.SUCCESS,
+        )
 
     @admin.action(description="Preview payouts (dry run, changes nothing)", permissions=["view"])
     def preview_payouts(self, request, queryset):
@@ -254,8 +283,9 @@ class LedgerEntryAdmin(PayeeAmountColumns, admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         try:
-            entry = services.ledger_credit(obj.payee_id, obj.amount, currency=obj.currency or None, memo=obj.memo,
-                                           reference=obj.reference, actor=request.user)
+            entry = services.ledger_credit(
+                obj.payee_id, obj.amount, currency=obj.currency or None, memo=obj.memo, reference=obj.reference, actor=request.user
+            )
         except services.PayoutError as exc:
             raise ValidationError(exc.message) from None
         obj.pk = entry.pk
@@ -272,9 +302,26 @@ class PayoutAdmin(PayeeAmountColumns, admin.ModelAdmin):
     show_full_result_count = False
     actions = ["approve", "cancel", "retry", "run_now"]
     readonly_fields = (
-        "payee", "amount", "currency", "state_badge", "idempotency_key", "run", "recurring", "recurring_fire_at", "provider",
-        "provider_reference", "provider_failures", "failure_reason", "requested_by", "approved_by", "approved_at", "expires_at",
-        "created_at", "updated_at", "paid_at", "jobs",
+        "payee",
+        "amount",
+        "currency",
+        "state_badge",
+        "idempotency_key",
+        "run",
+        "recurring",
+        "recurring_fire_at",
+        "provider",
+        "provider_reference",
+        "provider_failures",
+        "failure_reason",
+        "requested_by",
+        "approved_by",
+        "approved_at",
+        "expires_at",
+        "created_at",
+        "updated_at",
+        "paid_at",
+        "jobs",
     )
     fields = readonly_fields
 
@@ -295,9 +342,17 @@ class PayoutAdmin(PayeeAmountColumns, admin.ModelAdmin):
     @admin.display(description="jobs")
     def jobs(self, payout):
         jobs = JobRecord.objects.filter(subject_type="payout", subject_id=str(payout.pk)).order_by("-created_at")[:20]
-        return format_html_join("", '<div><a href="{}">{}</a> {} ({})</div>', (
-            (reverse("admin:jobs_jobrecord_change", args=[j.pk]), j.task_name, j.state, j.created_at.strftime("%Y-%m-%d %H:%M:%S"))
-            for j in jobs)) or "-"
+        return (
+            format_html_join(
+                "",
+                '<div><a href="{}">{}</a> {} ({})</div>',
+                (
+                    (reverse("admin:jobs_jobrecord_change", args=[j.pk]), j.task_name, j.state, j.created_at.strftime("%Y-%m-%d %H:%M:%S"))
+                    for j in jobs
+                ),
+            )
+            or "-"
+        )
 
     def has_approve_permission(self, request):
         return rules.has(request.user, rules.APPROVE_PAYOUT)
@@ -329,10 +384,31 @@ class RunPayoutsInline(RecentPayoutsInline):
 
 @admin.register(PayoutRun)
 class PayoutRunAdmin(admin.ModelAdmin):
-    list_display = ("run_key", "trigger", "status", "started_by", "payees_considered", "payouts_created", "total", "paid", "failed", "created_at")
+    list_display = (
+        "run_key",
+        "trigger",
+        "status",
+        "started_by",
+        "payees_considered",
+        "payouts_created",
+        "total",
+        "paid",
+        "failed",
+        "created_at",
+    )
     list_filter = ("trigger", "status", ("created_at", admin.DateFieldListFilter))
     search_fields = ("run_key",)
-    readonly_fields = ("run_key", "trigger", "started_by", "status", "payees_considered", "payouts_created", "total", "created_at", "finished_at")
+    readonly_fields = (
+        "run_key",
+        "trigger",
+        "started_by",
+        "status",
+        "payees_considered",
+        "payouts_created",
+        "total",
+        "created_at",
+        "finished_at",
+    )
     fields = readonly_fields
     inlines = [RunPayoutsInline]
 
@@ -399,14 +475,32 @@ class ReconciliationReportAdmin(admin.ModelAdmin):
     def mismatch_table(self, report):
         if not report.mismatches:
             return "None: the ledger and the providers agree."
-        rows = format_html_join("", "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>", (
-            (m.get("kind"), m.get("payout", ""), m.get("payee", ""), m.get("provider", ""),
-             f"{m.get('amount', '')} {m.get('currency', '')}".strip(), m.get("detail", "")) for m in report.mismatches))
-        return format_html("<table><tr><th>kind</th><th>payout</th><th>payee</th><th>provider</th><th>amount</th><th>detail</th></tr>{}</table>", rows)
+        rows = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            (
+                (
+                    m.get("kind"),
+                    m.get("payout", ""),
+                    m.get("payee", ""),
+                    m.get("provider", ""),
+                    f"{m.get('amount', '')} {m.get('currency', '')}".strip(),
+                    m.get("detail", ""),
+                )
+                for m in report.mismatches
+            ),
+        )
+        return format_html(
+            "<table><tr><th>kind</th><th>payout</th><th>payee</th><th>provider</th><th>amount</th><th>detail</th></tr>{}</table>", rows
+        )
 
     def changelist_view(self, request, extra_context=None):
         # "Run a reconciliation now" needs no selection (there may be no report yet).
-        if request.method == "POST" and request.POST.get("action") == "run_reconciliation" and not request.POST.getlist(ACTION_CHECKBOX_NAME):
+        if (
+            request.method == "POST"
+            and request.POST.get("action") == "run_reconciliation"
+            and not request.POST.getlist(ACTION_CHECKBOX_NAME)
+        ):
             post = request.POST.copy()
             post.setlist(ACTION_CHECKBOX_NAME, ["0"])
             request.POST = post
@@ -417,4 +511,3 @@ class ReconciliationReportAdmin(admin.ModelAdmin):
         report = reconciliation.reconcile(actor=request.user)
         level = messages.WARNING if report.mismatch_count else messages.SUCCESS
         self.message_user(request, f"Reconciliation done: {report.mismatch_count} mismatch(es) in {report.checked_payouts} payouts.", level)
-

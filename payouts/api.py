@@ -4,6 +4,7 @@ Anyone may see and request payouts of their own payee account. Everything else t
 permission the admin takes for the same act: payouts.view_payout to see others',
 payouts.request_payout to request from any payee, payouts.approve_payout to approve,
 payouts.change_payout to cancel, payouts.run_payouts to run payouts or send one again."""
+
 from __future__ import annotations
 
 from rest_framework import permissions, serializers, status
@@ -24,8 +25,21 @@ from payouts.models import Payee, Payout
 class PayoutSerializer(serializers.ModelSerializer):
     class Meta:
         model = Payout
-        fields = ("id", "payee", "amount", "currency", "state", "provider", "provider_reference", "failure_reason", "run",
-                  "created_at", "approved_at", "expires_at", "paid_at")
+        fields = (
+            "id",
+            "payee",
+            "amount",
+            "currency",
+            "state",
+            "provider",
+            "provider_reference",
+            "failure_reason",
+            "run",
+            "created_at",
+            "approved_at",
+            "expires_at",
+            "paid_at",
+        )
 
 
 class PayoutRequestSerializer(serializers.Serializer):
@@ -36,8 +50,9 @@ class PayoutRequestSerializer(serializers.Serializer):
 
 
 class RunSerializer(serializers.Serializer):
-    payees = serializers.ListField(child=serializers.IntegerField(min_value=1, max_value=MAX_ID), required=False, allow_null=True,
-                                   max_length=100_000)
+    payees = serializers.ListField(
+        child=serializers.IntegerField(min_value=1, max_value=MAX_ID), required=False, allow_null=True, max_length=100_000
+    )
     dry_run = serializers.BooleanField(default=False)
     reason = serializers.CharField(max_length=500, required=False, default="")
 
@@ -63,10 +78,25 @@ class PayoutPagination(JobPagination):
     ordering = ("-created_at", "-id")
 
 
-@doc("payouts", "List payouts", page_of(PayoutSerializer, "PayoutPage"), methods=["GET"], errors=(400, 401), operation_id="payouts_list",
-     params=[query("state", str, "Payout state.", enum=Payout.State.values), *PAGE])
-@doc("payouts", "Request a payout", PayoutSerializer, request=PayoutRequestSerializer, status=201, errors=(400, 401, 403), methods=["POST"],
-     description="From your own payee account; from any other needs payouts.request_payout.")
+@doc(
+    "payouts",
+    "List payouts",
+    page_of(PayoutSerializer, "PayoutPage"),
+    methods=["GET"],
+    errors=(400, 401),
+    operation_id="payouts_list",
+    params=[query("state", str, "Payout state.", enum=Payout.State.values), *PAGE],
+)
+@doc(
+    "payouts",
+    "Request a payout",
+    PayoutSerializer,
+    request=PayoutRequestSerializer,
+    status=201,
+    errors=(400, 401, 403),
+    methods=["POST"],
+    description="From your own payee account; from any other needs payouts.request_payout.",
+)
 @api_view(["GET", "POST"])
 @permission_classes([permissions.IsAuthenticated])
 def payouts(request):
@@ -78,8 +108,10 @@ def payouts(request):
         v = data.validated_data
         own = Payee.objects.filter(pk=v["payee"], user=request.user).exists()
         if not own and not rules.has(request.user, rules.REQUEST_PAYOUT):
-            return Response({"detail": "You may request payouts only from your own payee account. " + rules.needs(rules.REQUEST_PAYOUT)},
-                            status=status.HTTP_403_FORBIDDEN)
+            return Response(
+                {"detail": "You may request payouts only from your own payee account. " + rules.needs(rules.REQUEST_PAYOUT)},
+                status=status.HTTP_403_FORBIDDEN,
+            )
         payout = services.payout_request(v["payee"], v["amount"], currency=v.get("currency"), actor=request.user, reason=v["reason"])
         return Response(PayoutSerializer(payout).data, status=status.HTTP_201_CREATED)
     payouts = _visible(request)
@@ -108,8 +140,15 @@ payout_cancel = _action(services.payout_cancel, "Cancel a payout", "payouts.chan
 payout_retry = _action(services.payout_retry, "Send a failed payout again", rules.RUN_PAYOUTS)
 
 
-@doc("payouts", "Run payouts now, or preview with dry_run: 200, nothing written (payouts.run_payouts)", RunResultSerializer,
-     request=RunSerializer, status=201, extra={200: RunResultSerializer}, errors=(400, 401, 403))
+@doc(
+    "payouts",
+    "Run payouts now, or preview with dry_run: 200, nothing written (payouts.run_payouts)",
+    RunResultSerializer,
+    request=RunSerializer,
+    status=201,
+    extra={200: RunResultSerializer},
+    errors=(400, 401, 403),
+)
 @api_view(["POST"])
 @permission_classes([Needs(rules.RUN_PAYOUTS)])
 def payout_run(request):
@@ -118,6 +157,13 @@ def payout_run(request):
     data.is_valid(raise_exception=True)
     v = data.validated_data
     plan = services.payout_run(actor=request.user, payee_ids=v.get("payees"), dry_run=v["dry_run"], reason=v["reason"])
-    return Response({"run": plan.run.run_key if plan.run else None, "dry_run": plan.dry_run, "total": str(plan.total),
-                     "payouts": plan.payouts, "skipped": plan.skipped},
-                    status=status.HTTP_200_OK if plan.dry_run else status.HTTP_201_CREATED)
+    return Response(
+        {
+            "run": plan.run.run_key if plan.run else None,
+            "dry_run": plan.dry_run,
+            "total": str(plan.total),
+            "payouts": plan.payouts,
+            "skipped": plan.skipped,
+        },
+        status=status.HTTP_200_OK if plan.dry_run else status.HTTP_201_CREATED,
+    )

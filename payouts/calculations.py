@@ -3,6 +3,7 @@
 The ledger's unique (payee, reference) makes "once" a database fact: the credit's reference is
 ``interest YYYY-MM``, so a re-run, a retry or a second scheduler finds it and posts nothing.
 """
+
 from __future__ import annotations
 
 import calendar
@@ -59,8 +60,9 @@ def post_interest(period: str, *, rate: Decimal | None = None, progress=lambda p
             counts["already_posted"] += 1
         else:
             try:
-                ledger_credit(payee_id, amount, memo=f"interest for {period} at {rate:%} a year", reference=reference,
-                              actor="system:calculations")
+                ledger_credit(
+                    payee_id, amount, memo=f"interest for {period} at {rate:%} a year", reference=reference, actor="system:calculations"
+                )
                 counts["posted"] += 1
                 total += amount
             except (IntegrityError, PayoutError):  # posted concurrently by another run

@@ -1,4 +1,5 @@
 """Demo payees and payouts for `make run` (called by ``manage.py seed_demo``, never in production)."""
+
 from __future__ import annotations
 
 from decimal import Decimal
@@ -25,4 +26,3 @@ def seed(stdout) -> None:
     services.payout_request(payees["carol"].pk, "50.00", actor="system:seed_demo", reason="demo: this bank declines")
     services.recurring_save(RecurringPayout(payee=payees["alice"], amount=Decimal("25.00"), cron="0 9 * * 1"))
     stdout.write("created demo payees alice, bob and carol with payouts (one awaiting approval, one declined)")
-

@@ -13,6 +13,7 @@ Money rules the database enforces on its own (so no code path can break them):
 lock in the same transaction as the ledger entry or payout state they follow;
 ``payouts.selectors.ledger_mismatches`` recomputes them from the ledger.
 """
+
 from __future__ import annotations
 
 import uuid

@@ -14,6 +14,7 @@ Contract every provider keeps (a real adapter maps its API onto it):
   ``ProviderError`` (nothing known to have moved: retry); ``ProviderTimeout``
   (a ProviderError whose outcome is unknown: the money may have moved).
 """
+
 from __future__ import annotations
 
 import random
@@ -84,9 +85,14 @@ class SandboxProvider(Provider):
         try:
             with transaction.atomic():
                 row, _ = SandboxTransfer.objects.get_or_create(
-                    provider=self.name, idempotency_key=key,
-                    defaults={"amount": amount, "currency": currency, "destination": destination[:64],
-                              "reference": f"{self.name}-{uuid.uuid4().hex[:16]}"},
+                    provider=self.name,
+                    idempotency_key=key,
+                    defaults={
+                        "amount": amount,
+                        "currency": currency,
+                        "destination": destination[:64],
+                        "reference": f"{self.name}-{uuid.uuid4().hex[:16]}",
+                    },
                 )
         except IntegrityError:  # the same key, concurrently: the other call's transfer stands
             row = SandboxTransfer.objects.get(provider=self.name, idempotency_key=key)

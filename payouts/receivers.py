@@ -1,4 +1,5 @@
 """The payouts app's answers to job events (connected in PayoutsConfig.ready)."""
+
 from __future__ import annotations
 
 from jobs.models import JobRecord

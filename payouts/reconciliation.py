@@ -15,6 +15,7 @@ Kinds of mismatch (each names the payout, payee, provider and amounts involved):
 Before comparing, payouts stuck without a job (approved or processing, no active job,
 quiet for ``STUCK_AFTER``) are sent again or settled, so a crash never leaves one behind.
 """
+
 from __future__ import annotations
 
 import logging
@@ -88,30 +89,58 @@ def reconcile(*, actor=None) -> ReconciliationReport:
         found = by_key.pop(str(key), [])
         base = {"payout": pk, "payee": payee_id, "amount": str(amount), "currency": currency}
         if len(found) > 1:
-            mismatches.append({**base, "kind": "duplicated_transfer", "provider": ", ".join(t.provider for t in found),
-                               "detail": f"{len(found)} transfers under one key: " + ", ".join(t.reference for t in found)})
+            mismatches.append(
+                {
+                    **base,
+                    "kind": "duplicated_transfer",
+                    "provider": ", ".join(t.provider for t in found),
+                    "detail": f"{len(found)} transfers under one key: " + ", ".join(t.reference for t in found),
+                }
+            )
         if state == S.PAID:
             if not found:
-                mismatches.append({**base, "kind": "missing_transfer", "provider": provider,
-                                   "detail": "paid in our ledger, no transfer at the provider"})
+                mismatches.append(
+                    {**base, "kind": "missing_transfer", "provider": provider, "detail": "paid in our ledger, no transfer at the provider"}
+                )
             for t in found:
                 if t.amount != amount or t.currency != currency:
-                    mismatches.append({**base, "kind": "wrong_amount", "provider": t.provider,
-                                       "detail": f"the provider moved {t.amount} {t.currency} ({t.reference})"})
+                    mismatches.append(
+                        {
+                            **base,
+                            "kind": "wrong_amount",
+                            "provider": t.provider,
+                            "detail": f"the provider moved {t.amount} {t.currency} ({t.reference})",
+                        }
+                    )
         elif found and state not in IN_FLIGHT:
-            mismatches.append({**base, "kind": "unrecorded_transfer", "provider": found[0].provider,
-                               "detail": f"the payout is {state} but {found[0].reference} moved {found[0].amount} {found[0].currency}"})
+            mismatches.append(
+                {
+                    **base,
+                    "kind": "unrecorded_transfer",
+                    "provider": found[0].provider,
+                    "detail": f"the payout is {state} but {found[0].reference} moved {found[0].amount} {found[0].currency}",
+                }
+            )
     for key, found in by_key.items():
         for t in found:
-            mismatches.append({"kind": "unknown_transfer", "provider": t.provider, "amount": str(t.amount), "currency": t.currency,
-                               "detail": f"transfer {t.reference} under key {key} matches no payout"})
+            mismatches.append(
+                {
+                    "kind": "unknown_transfer",
+                    "provider": t.provider,
+                    "amount": str(t.amount),
+                    "currency": t.currency,
+                    "detail": f"transfer {t.reference} under key {key} matches no payout",
+                }
+            )
     mismatches += ledger_mismatches()
 
     report = ReconciliationReport.objects.create(
-        checked_payouts=checked, checked_transfers=transfer_count, mismatch_count=len(mismatches), mismatches=mismatches,
+        checked_payouts=checked,
+        checked_transfers=transfer_count,
+        mismatch_count=len(mismatches),
+        mismatches=mismatches,
     )
-    audit(actor or "system:reconciliation", "payout.reconcile", "reconciliation_report", report.pk,
-          mismatches=len(mismatches), **recovered)
+    audit(actor or "system:reconciliation", "payout.reconcile", "reconciliation_report", report.pk, mismatches=len(mismatches), **recovered)
     if mismatches:
         log.error("reconciliation %s: %d mismatch(es); see the admin", report.pk, len(mismatches))
     return report
@@ -119,8 +148,12 @@ def reconcile(*, actor=None) -> ReconciliationReport:
 
 def ledger_mismatches() -> list[dict]:
     """Payees whose kept balance or hold differs from their ledger and in-flight payouts."""
-    credits = dict(LedgerEntry.objects.filter(kind=LedgerEntry.Kind.CREDIT).values("payee").annotate(s=Sum("amount")).values_list("payee", "s"))
-    debits = dict(LedgerEntry.objects.filter(kind=LedgerEntry.Kind.DEBIT).values("payee").annotate(s=Sum("amount")).values_list("payee", "s"))
+    credits = dict(
+        LedgerEntry.objects.filter(kind=LedgerEntry.Kind.CREDIT).values("payee").annotate(s=Sum("amount")).values_list("payee", "s")
+    )
+    debits = dict(
+        LedgerEntry.objects.filter(kind=LedgerEntry.Kind.DEBIT).values("payee").annotate(s=Sum("amount")).values_list("payee", "s")
+    )
     held = dict(Payout.objects.filter(state__in=IN_FLIGHT).values("payee").annotate(s=Sum("amount")).values_list("payee", "s"))
     zero = Decimal("0")
     found = []
@@ -128,6 +161,12 @@ def ledger_mismatches() -> list[dict]:
         expected_balance = credits.get(pk, zero) - debits.get(pk, zero)
         expected_held = held.get(pk, zero)
         if balance != expected_balance or hold != expected_held:
-            found.append({"kind": "ledger_mismatch", "payee": pk, "currency": currency,
-                          "detail": f"balance {balance} (ledger says {expected_balance}), held {hold} (payouts say {expected_held})"})
+            found.append(
+                {
+                    "kind": "ledger_mismatch",
+                    "payee": pk,
+                    "currency": currency,
+                    "detail": f"balance {balance} (ledger says {expected_balance}), held {hold} (payouts say {expected_held})",
+                }
+            )
     return found

@@ -1,4 +1,5 @@
 """The payouts app's schedules (created after every migrate; jobs.core.timing.DefaultSchedule)."""
+
 from jobs.core.timing import DefaultSchedule
 
 SCHEDULES = [

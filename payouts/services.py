@@ -15,6 +15,7 @@ The promise: no payee is paid twice, and no owed payout is lost.
 
 Lock order, everywhere: payout row, then payee row. New payouts lock only the payee.
 """
+
 from __future__ import annotations
 
 import logging
@@ -116,8 +117,10 @@ def _release(payout: Payout) -> None:
 
 # --- Payees and the ledger ---------------------------------------------------------
 
-def payee_create(user, *, currency: str, account: str, method: str = Payee.Method.BANK,
-                 threshold=Decimal("10.00"), actor=None, reason: str = "") -> Payee:
+
+def payee_create(
+    user, *, currency: str, account: str, method: str = Payee.Method.BANK, threshold=Decimal("10.00"), actor=None, reason: str = ""
+) -> Payee:
     if not isinstance(currency, str) or len(currency) != 3 or not (currency.isascii() and currency.isalpha()):
         raise PayoutError("currency", "must be a three-letter ISO 4217 code such as EUR")
     if not isinstance(account, str) or not 4 <= len(account.strip()) <= 64:
@@ -186,7 +189,12 @@ def ledger_credit(payee_id, amount, *, currency=None, memo: str = "", reference:
         if reference and LedgerEntry.objects.filter(payee=payee, reference=reference).exists():
             raise PayoutError("reference", f"a credit with reference {reference!r} was already posted for this payee")
         entry = LedgerEntry.objects.create(
-            payee=payee, kind=LedgerEntry.Kind.CREDIT, amount=amount, currency=currency, memo=memo[:255], reference=reference,
+            payee=payee,
+            kind=LedgerEntry.Kind.CREDIT,
+            amount=amount,
+            currency=currency,
+            memo=memo[:255],
+            reference=reference,
             created_by=actor if getattr(actor, "is_authenticated", False) else None,
         )
         _adjust(payee.pk, balance=amount)
@@ -195,6 +203,7 @@ def ledger_credit(payee_id, amount, *, currency=None, memo: str = "", reference:
 
 
 # --- Requesting, approving, cancelling --------------------------------------------
+
 
 def payout_request(payee_id, amount, *, currency=None, actor=None, reason: str = "") -> Payout:
     """Reserve ``amount`` of the payee's available balance and start paying it: at once while
@@ -217,9 +226,13 @@ def _create(payee: Payee, amount: Decimal, currency: str, *, actor=None, **extra
     now = timezone.now()
     needs_approval = amount + _paid_without_approval([payee.pk], now).get(payee.pk, 0) > settings.PAYOUT_APPROVAL_THRESHOLD
     payout = Payout.objects.create(
-        payee=payee, amount=amount, currency=currency, state=S.REQUESTED if needs_approval else S.APPROVED,
+        payee=payee,
+        amount=amount,
+        currency=currency,
+        state=S.REQUESTED if needs_approval else S.APPROVED,
         requested_by=actor if getattr(actor, "is_authenticated", False) else None,
-        expires_at=now + timedelta(seconds=settings.PAYOUT_APPROVAL_TTL) if needs_approval else None, **extra,
+        expires_at=now + timedelta(seconds=settings.PAYOUT_APPROVAL_TTL) if needs_approval else None,
+        **extra,
     )
     _adjust(payee.pk, held=amount)
     payee.held += amount
@@ -235,9 +248,14 @@ def _paid_without_approval(payee_ids, now: datetime) -> dict:
     and that are paid or on their way. PAYOUT_APPROVAL_THRESHOLD applies to this total plus a
     new payout, so splitting a large amount into small ones does not skip the approval."""
     since = now - timedelta(seconds=settings.PAYOUT_APPROVAL_WINDOW)
-    rows = (Payout.objects.filter(payee_id__in=payee_ids, created_at__gte=since, approved_by__isnull=True,
-                                  state__in=(S.APPROVED, S.PROCESSING, S.PAID))
-            .values("payee_id").annotate(total=Sum("amount")).values_list("payee_id", "total"))
+    rows = (
+        Payout.objects.filter(
+            payee_id__in=payee_ids, created_at__gte=since, approved_by__isnull=True, state__in=(S.APPROVED, S.PROCESSING, S.PAID)
+        )
+        .values("payee_id")
+        .annotate(total=Sum("amount"))
+        .values_list("payee_id", "total")
+    )
     return {payee_id: Decimal(str(total)).quantize(CENT) for payee_id, total in rows}  # SQLite sums through a float
 
 
@@ -250,8 +268,13 @@ def payout_approve(payout_id, *, actor, reason: str = "") -> Payout:
         payout = _locked_payout(payout_id)
         if payout.state == S.REQUESTED and payout.expires_at and payout.expires_at <= timezone.now():
             raise PayoutError("state", "the request expired; create a new payout")
-        _move(payout, S.APPROVED, approved_by=actor if getattr(actor, "is_authenticated", False) else None,
-              approved_at=timezone.now(), expires_at=None)
+        _move(
+            payout,
+            S.APPROVED,
+            approved_by=actor if getattr(actor, "is_authenticated", False) else None,
+            approved_at=timezone.now(),
+            expires_at=None,
+        )
         _enqueue_processing(payout)
         audit(actor, "payout.approve", "payout", payout.pk, reason, amount=str(payout.amount))
     return payout
@@ -313,6 +336,7 @@ def payout_process_now(payout_id, *, actor, reason: str = "") -> Payout:
 
 # --- Processing ----------------------------------------------------------------
 
+
 def process_payout(payout_id, *, last_attempt: bool = False) -> str:
     """One attempt at paying a payout. Safe to run any number of times, concurrently too:
     only one transfer can exist per idempotency key, and only a ``processing`` payout is
@@ -351,11 +375,16 @@ def _mark_paid(payout_id, transfer) -> str:
             # reconciliation reports the transfer as unrecorded for staff.
             log.error("payout %s is %s but %s holds transfer %s for it", payout.pk, payout.state, transfer.provider, transfer.reference)
             return payout.state
-        LedgerEntry.objects.create(payee_id=payout.payee_id, kind=LedgerEntry.Kind.DEBIT, amount=payout.amount,
-                                   currency=payout.currency, payout=payout, memo=f"payout via {transfer.provider}")
+        LedgerEntry.objects.create(
+            payee_id=payout.payee_id,
+            kind=LedgerEntry.Kind.DEBIT,
+            amount=payout.amount,
+            currency=payout.currency,
+            payout=payout,
+            memo=f"payout via {transfer.provider}",
+        )
         _adjust(payout.payee_id, balance=-payout.amount, held=-payout.amount)
-        _move(payout, S.PAID, provider=transfer.provider, provider_reference=transfer.reference, paid_at=timezone.now(),
-              failure_reason="")
+        _move(payout, S.PAID, provider=transfer.provider, provider_reference=transfer.reference, paid_at=timezone.now(), failure_reason="")
         _notify(payout)
     log.info("payout %s paid: %s %s via %s (%s)", payout.pk, payout.amount, payout.currency, transfer.provider, transfer.reference)
     return S.PAID
@@ -426,7 +455,9 @@ def settle(payout_id) -> str:
             return S.PROCESSING
         if existing is not None:
             return _mark_paid(payout.pk, existing)
-    return _fail(payout.pk, f"no provider holds a transfer after the last attempt: {payout.failure_reason or 'the job ran out of attempts'}")
+    return _fail(
+        payout.pk, f"no provider holds a transfer after the last attempt: {payout.failure_reason or 'the job ran out of attempts'}"
+    )
 
 
 def _notify(payout: Payout) -> None:
@@ -434,9 +465,14 @@ def _notify(payout: Payout) -> None:
     payee = Payee.objects.select_related("user").get(pk=payout.payee_id)
     if not payee.user.email:
         return
-    context = {"name": payee.user.get_full_name() or payee.user.get_username(), "amount": str(payout.amount),
-               "currency": payout.currency, "destination": payee.destination, "reference": payout.provider_reference,
-               "payout": payout.pk}
+    context = {
+        "name": payee.user.get_full_name() or payee.user.get_username(),
+        "amount": str(payout.amount),
+        "currency": payout.currency,
+        "destination": payee.destination,
+        "reference": payout.provider_reference,
+        "payout": payout.pk,
+    }
     try:
         notify("email", payee.user.email, f"payout_{payout.state}", context, dedup_key=f"payout {payout.pk} {payout.state}")
     except NotificationError as exc:  # a bad address must not undo the payout's outcome
@@ -444,6 +480,7 @@ def _notify(payout: Payout) -> None:
 
 
 # --- Runs --------------------------------------------------------------------------
+
 
 @dataclass
 class RunPlan:
@@ -457,8 +494,15 @@ class RunPlan:
         return sum((Decimal(p["amount"]) for p in self.payouts), Decimal("0"))
 
 
-def payout_run(*, trigger: str = PayoutRun.Trigger.MANUAL, actor=None, payee_ids=None, run_key: str | None = None,
-               dry_run: bool = False, reason: str = "") -> RunPlan:
+def payout_run(
+    *,
+    trigger: str = PayoutRun.Trigger.MANUAL,
+    actor=None,
+    payee_ids=None,
+    run_key: str | None = None,
+    dry_run: bool = False,
+    reason: str = "",
+) -> RunPlan:
     """Pay every selected active payee (all when ``payee_ids`` is None) whose available balance
     reaches its threshold: one payout each for the whole available balance. A payee with a
     payout still on its way is skipped. ``run_key`` makes a run happen once (the daily run uses
@@ -479,8 +523,9 @@ def payout_run(*, trigger: str = PayoutRun.Trigger.MANUAL, actor=None, payee_ids
     run_key = run_key or f"manual-{timezone.now():%Y%m%dT%H%M%S.%f}"
     try:
         with transaction.atomic():
-            run = PayoutRun.objects.create(trigger=trigger, run_key=run_key,
-                                           started_by=actor if getattr(actor, "is_authenticated", False) else None)
+            run = PayoutRun.objects.create(
+                trigger=trigger, run_key=run_key, started_by=actor if getattr(actor, "is_authenticated", False) else None
+            )
     except IntegrityError:
         existing = PayoutRun.objects.get(run_key=run_key)
         log.info("payout run %s already exists; not run again", run_key)
@@ -488,9 +533,12 @@ def payout_run(*, trigger: str = PayoutRun.Trigger.MANUAL, actor=None, payee_ids
     plan = RunPlan(run, False)
     ids = list(payees.values_list("pk", flat=True))
     for start in range(0, len(ids), 500):  # one transaction per batch of payees, locked in id order
-        _run_batch(plan, ids[start:start + 500], actor)
+        _run_batch(plan, ids[start : start + 500], actor)
     PayoutRun.objects.filter(pk=run.pk).update(
-        payees_considered=len(ids), payouts_created=len(plan.payouts), total=plan.total, status=PayoutRun.Status.CREATED,
+        payees_considered=len(ids),
+        payouts_created=len(plan.payouts),
+        total=plan.total,
+        status=PayoutRun.Status.CREATED,
     )
     run.refresh_from_db()
     audit(actor, "payout.run", "payout_run", run.pk, reason, run_key=run_key, payouts=len(plan.payouts), total=str(plan.total))
@@ -505,8 +553,15 @@ def _plan_one(plan: RunPlan, payee: Payee, busy: set) -> Decimal | None:
     if available <= 0 or available < payee.threshold:
         plan.skipped.append({"payee": payee.pk, "reason": f"available {available} is below the threshold {payee.threshold}"})
         return None
-    plan.payouts.append({"payee": payee.pk, "user": payee.user.get_username(), "amount": str(available),
-                         "currency": payee.currency, "destination": payee.destination})
+    plan.payouts.append(
+        {
+            "payee": payee.pk,
+            "user": payee.user.get_username(),
+            "amount": str(available),
+            "currency": payee.currency,
+            "destination": payee.destination,
+        }
+    )
     return available
 
 
@@ -524,12 +579,17 @@ def _run_batch(plan: RunPlan, ids: list, actor) -> None:
             if amount is None:
                 continue
             needs_approval = amount + recent.get(payee.pk, 0) > settings.PAYOUT_APPROVAL_THRESHOLD
-            new.append(Payout(
-                payee=payee, amount=amount, currency=payee.currency, run=plan.run,
-                state=S.REQUESTED if needs_approval else S.APPROVED,
-                requested_by=actor if getattr(actor, "is_authenticated", False) else None,
-                expires_at=now + timedelta(seconds=settings.PAYOUT_APPROVAL_TTL) if needs_approval else None,
-            ))
+            new.append(
+                Payout(
+                    payee=payee,
+                    amount=amount,
+                    currency=payee.currency,
+                    run=plan.run,
+                    state=S.REQUESTED if needs_approval else S.APPROVED,
+                    requested_by=actor if getattr(actor, "is_authenticated", False) else None,
+                    expires_at=now + timedelta(seconds=settings.PAYOUT_APPROVAL_TTL) if needs_approval else None,
+                )
+            )
         Payout.objects.bulk_create(new, batch_size=500)  # unique (run, payee): a payee is paid once per run
         # Each payout is the payee's whole available balance, so its hold makes held = balance:
         # one UPDATE for the batch (the rows are locked above, so balance cannot have moved).
@@ -542,6 +602,7 @@ def _run_batch(plan: RunPlan, ids: list, actor) -> None:
 
 # --- Recurring payouts -----------------------------------------------------------
 
+
 def recurring_due(now: datetime | None = None, limit: int = 500) -> dict:
     """Create the payouts of every standing instruction whose time has come: exactly one per
     instruction and fire time (unique in the database), however many schedulers call this."""
@@ -549,8 +610,11 @@ def recurring_due(now: datetime | None = None, limit: int = 500) -> dict:
     counts = {"created": 0, "refused": 0}
     for instruction_id in RecurringPayout.objects.filter(enabled=True, next_run_at__lte=now).values_list("pk", flat=True)[:limit]:
         with transaction.atomic():
-            instruction = RecurringPayout.objects.select_for_update(skip_locked=True).filter(
-                pk=instruction_id, enabled=True, next_run_at__lte=now).first()
+            instruction = (
+                RecurringPayout.objects.select_for_update(skip_locked=True)
+                .filter(pk=instruction_id, enabled=True, next_run_at__lte=now)
+                .first()
+            )
             if instruction is None:
                 continue  # another scheduler has it
             fire_at = instruction.next_run_at
@@ -565,8 +629,15 @@ def recurring_due(now: datetime | None = None, limit: int = 500) -> dict:
                 continue  # this fire already produced its payout
             except PayoutError as exc:
                 counts["refused"] += 1
-                audit("system:payouts", "payout.recurring_refused", "recurring_payout", instruction.pk, exc.message,
-                      fire_at=fire_at.isoformat(), amount=str(instruction.amount))
+                audit(
+                    "system:payouts",
+                    "payout.recurring_refused",
+                    "recurring_payout",
+                    instruction.pk,
+                    exc.message,
+                    fire_at=fire_at.isoformat(),
+                    amount=str(instruction.amount),
+                )
     return counts
 
 

@@ -5,6 +5,7 @@ audits each change and returns a summary. PAYEE_STATUS_SOURCE names the adapter 
 default, ``SandboxBankDirectory``, stands in for a bank's account directory: it reports
 accounts starting with "0000" as closed (the same accounts the sandbox provider declines).
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -47,10 +48,17 @@ def sync_payee_status(progress=lambda percent, message="": None) -> dict:
                 Payee.objects.filter(pk=payee.pk).update(active=record.active)
                 summary["activated" if record.active else "deactivated"] += 1
                 if len(summary["changes"]) < 100:
-                    summary["changes"].append({"payee": payee.pk, "username": record.username, "active": record.active,
-                                               "detail": record.detail})
-                audit("system:sync", "payee.activate" if record.active else "payee.deactivate", "payee", payee.pk,
-                      record.detail, source=settings.PAYEE_STATUS_SOURCE)
+                    summary["changes"].append(
+                        {"payee": payee.pk, "username": record.username, "active": record.active, "detail": record.detail}
+                    )
+                audit(
+                    "system:sync",
+                    "payee.activate" if record.active else "payee.deactivate",
+                    "payee",
+                    payee.pk,
+                    record.detail,
+                    source=settings.PAYEE_STATUS_SOURCE,
+                )
         if n % 200 == 0 or n == len(records):
             progress(int(100 * n / len(records)), f"{n} of {len(records)} records")
     return summary

@@ -1,4 +1,5 @@
 """Payout jobs: thin bodies that take ids and call payouts.services. Each is safe to run twice."""
+
 from django.utils import timezone
 
 from jobs.core.registry import task
@@ -40,8 +41,7 @@ def expire(ctx, payout_id: int):
 @task("payouts.daily_run", queue="payouts", timeout=1800, **MONEY)
 def daily_payout_run(ctx):
     """The scheduled daily run: one payout per payee over its threshold, once per day."""
-    plan = services.payout_run(trigger=PayoutRun.Trigger.SCHEDULE, run_key=f"daily-{timezone.now():%Y-%m-%d}",
-                               actor="system:scheduler")
+    plan = services.payout_run(trigger=PayoutRun.Trigger.SCHEDULE, run_key=f"daily-{timezone.now():%Y-%m-%d}", actor="system:scheduler")
     return {"run": plan.run.pk if plan.run else None, "payouts": len(plan.payouts), "total": str(plan.total)}
 
 

@@ -5,6 +5,7 @@ The key is PAYOUT_ENCRYPTION_KEY when set (a Fernet key: 32 url-safe base64 byte
 else derived from SECRET_KEY. Rotating SECRET_KEY without setting the old value as
 PAYOUT_ENCRYPTION_KEY makes stored account numbers unreadable: see docs/payouts.md.
 """
+
 from __future__ import annotations
 
 import base64

@@ -59,8 +59,11 @@ class ReportRequestForm(forms.ModelForm):
     payee = forms.IntegerField(required=False, help_text="Payee statement: the payee's id.")
     dataset = forms.ChoiceField(required=False, choices=[("", "-")] + [(d, d) for d in exports.DATASETS], help_text="Export.")
     format = forms.ChoiceField(required=False, choices=[(f, f.upper()) for f in exports.FORMATS], initial="csv")
-    filters = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3}),
-                              help_text='Export filters as JSON, e.g. {"state": "paid", "created_from": "2026-11-01"}.')
+    filters = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text='Export filters as JSON, e.g. {"state": "paid", "created_from": "2026-11-01"}.',
+    )
 
     class Meta:
         model = Report
@@ -77,8 +80,11 @@ class ReportRequestForm(forms.ModelForm):
                 raise ValidationError({"filters": getattr(exc, "message", "Not valid JSON.")}) from None
             params = {"dataset": cleaned.get("dataset"), "format": cleaned.get("format") or "csv", "filters": filters}
         else:
-            params = {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in cleaned.items()
-                      if k in ("period_start", "period_end", "date", "payee") and v not in (None, "")}
+            params = {
+                k: (v.isoformat() if hasattr(v, "isoformat") else v)
+                for k, v in cleaned.items()
+                if k in ("period_start", "period_end", "date", "payee") and v not in (None, "")
+            }
         self.report_parameters = params
         refusal = selectors.refusal_to_request(self.request_user, kind, params) if kind else None
         if refusal:
@@ -96,8 +102,24 @@ class ReportAdmin(admin.ModelAdmin):
     list_display = ("id", "kind", "state", "download", "progress_bar", "requested", "created", "rows_and_size")
     list_filter = ("kind", "state", ("created_at", admin.DateFieldListFilter))
     search_fields = ("=id", "file_name", "requested_by__username")
-    readonly_fields = ("kind", "parameters", "requested_by", "state", "progress_bar", "progress_message", "download", "content_type",
-                       "size", "row_count", "error", "job_link", "created_at", "started_at", "finished_at", "expires_at")
+    readonly_fields = (
+        "kind",
+        "parameters",
+        "requested_by",
+        "state",
+        "progress_bar",
+        "progress_message",
+        "download",
+        "content_type",
+        "size",
+        "row_count",
+        "error",
+        "job_link",
+        "created_at",
+        "started_at",
+        "finished_at",
+        "expires_at",
+    )
 
     def get_form(self, request, obj=None, **kwargs):
         if obj is None:
@@ -160,8 +182,19 @@ class ReportAdmin(admin.ModelAdmin):
 
 @admin.register(UserFigures)
 class UserFiguresAdmin(admin.ModelAdmin):
-    list_display = ("user", "currency", "balance", "available", "earnings_30d", "payouts_paid", "paid_total", "payouts_in_flight",
-                    "jobs_last_24h", "last_activity", "computed_at")
+    list_display = (
+        "user",
+        "currency",
+        "balance",
+        "available",
+        "earnings_30d",
+        "payouts_paid",
+        "paid_total",
+        "payouts_in_flight",
+        "jobs_last_24h",
+        "last_activity",
+        "computed_at",
+    )
     search_fields = ("user__username", "user__email")
     list_select_related = ("user",)
 
@@ -173,8 +206,10 @@ class UserFiguresAdmin(admin.ModelAdmin):
 
 
 class ImportForm(forms.ModelForm):
-    upload = forms.FileField(help_text="CSV (UTF-8) or XLSX. Payees: username, currency, and optionally email, account, method, "
-                                       "threshold, active. Ledger credits: username, amount, reference, and optionally currency, memo.")
+    upload = forms.FileField(
+        help_text="CSV (UTF-8) or XLSX. Payees: username, currency, and optionally email, account, method, "
+        "threshold, active. Ledger credits: username, amount, reference, and optionally currency, memo."
+    )
 
     class Meta:
         model = Import
@@ -182,8 +217,9 @@ class ImportForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        allowed = [(value, label) for value, label in Import.Kind.choices
-                   if rules.has(self.request_user, selectors.IMPORT_PERMISSIONS[value])]
+        allowed = [
+            (value, label) for value, label in Import.Kind.choices if rules.has(self.request_user, selectors.IMPORT_PERMISSIONS[value])
+        ]
         self.fields["kind"].choices = [("", "---------"), *allowed]
 
     def clean(self):
@@ -205,8 +241,26 @@ class ImportAdmin(admin.ModelAdmin):
     list_display = ("id", "kind", "original_name", "state", "progress", "rows", "created", "updated", "skipped", "failed", "created_at")
     list_filter = ("kind", "state")
     search_fields = ("original_name", "sha256")
-    readonly_fields = ("kind", "original_name", "sha256", "state", "progress", "rows", "created", "updated", "skipped", "failed",
-                       "error_table", "error", "requested_by", "job", "created_at", "started_at", "finished_at", "file_deleted_at")
+    readonly_fields = (
+        "kind",
+        "original_name",
+        "sha256",
+        "state",
+        "progress",
+        "rows",
+        "created",
+        "updated",
+        "skipped",
+        "failed",
+        "error_table",
+        "error",
+        "requested_by",
+        "job",
+        "created_at",
+        "started_at",
+        "finished_at",
+        "file_deleted_at",
+    )
 
     def has_add_permission(self, request):
         """Uploading needs the permission for at least one kind: reports.import_payees or import_ledger."""
@@ -238,6 +292,7 @@ class ImportAdmin(admin.ModelAdmin):
     def error_table(self, record):
         if not record.errors:
             return "-"
-        rows = format_html_join("", "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
-                                ((e["row"], e["field"], e["message"]) for e in record.errors[:200]))
+        rows = format_html_join(
+            "", "<tr><td>{}</td><td>{}</td><td>{}</td></tr>", ((e["row"], e["field"], e["message"]) for e in record.errors[:200])
+        )
         return format_html("<table><tr><th>row</th><th>field</th><th>message</th></tr>{}</table>", rows)

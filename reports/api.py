@@ -4,6 +4,7 @@ Anyone sees the reports and imports they asked for, and may ask for statements o
 payee account; the rest takes the admin's permissions (reports.selectors): view_report and
 view_import to see others', add_report plus the data's view permission to ask for a report,
 reports.import_payees or reports.import_ledger to upload an import of that kind."""
+
 from __future__ import annotations
 
 from django.conf import settings
@@ -30,15 +31,42 @@ from reports.services import report_request
 class ReportSerializer(serializers.ModelSerializer):
     class Meta:
         model = Report
-        fields = ("id", "kind", "parameters", "state", "progress", "progress_message", "file_name", "size", "row_count", "error",
-                  "created_at", "finished_at", "expires_at")
+        fields = (
+            "id",
+            "kind",
+            "parameters",
+            "state",
+            "progress",
+            "progress_message",
+            "file_name",
+            "size",
+            "row_count",
+            "error",
+            "created_at",
+            "finished_at",
+            "expires_at",
+        )
 
 
 class ImportSerializer(serializers.ModelSerializer):
     class Meta:
         model = Import
-        fields = ("id", "kind", "original_name", "state", "progress", "rows", "created", "updated", "skipped", "failed", "errors",
-                  "error", "created_at", "finished_at")
+        fields = (
+            "id",
+            "kind",
+            "original_name",
+            "state",
+            "progress",
+            "rows",
+            "created",
+            "updated",
+            "skipped",
+            "failed",
+            "errors",
+            "error",
+            "created_at",
+            "finished_at",
+        )
 
 
 class ReportRequestSerializer(serializers.Serializer):
@@ -51,11 +79,25 @@ class ImportUploadSerializer(serializers.Serializer):
     file = serializers.FileField(help_text="CSV or XLSX (IMPORT_MAX_BYTES).")
 
 
-@doc("reports", "List reports", ReportSerializer(many=True), errors=(401,), methods=["GET"],
-     description="Every report with reports.view_report; otherwise the ones you asked for.")
-@doc("reports", "Request a report or export", ReportSerializer, request=ReportRequestSerializer, status=201, errors=(400, 401, 403),
-     methods=["POST"], description="A statement of your own payee account: anyone. Otherwise reports.add_report and the view "
-                                   "permission of the data (docs/api.md).")
+@doc(
+    "reports",
+    "List reports",
+    ReportSerializer(many=True),
+    errors=(401,),
+    methods=["GET"],
+    description="Every report with reports.view_report; otherwise the ones you asked for.",
+)
+@doc(
+    "reports",
+    "Request a report or export",
+    ReportSerializer,
+    request=ReportRequestSerializer,
+    status=201,
+    errors=(400, 401, 403),
+    methods=["POST"],
+    description="A statement of your own payee account: anyone. Otherwise reports.add_report and the view "
+    "permission of the data (docs/api.md).",
+)
 @api_view(["GET", "POST"])
 @permission_classes([permissions.IsAuthenticated])
 def reports(request):
@@ -91,9 +133,16 @@ class ReportDownload(APIView):
         # The answer is a file whatever the client accepts; errors are JSON.
         return super().perform_content_negotiation(request, force=True)
 
-    @doc("reports", "Download a report's file", OpenApiResponse(OpenApiTypes.BINARY, description="The file, as an attachment."),
-         errors=(401, 404), extra={409: OpenApiResponse(description="Not ready yet."),
-                                   410: OpenApiResponse(description="Deleted by the retention rule; request it again.")})
+    @doc(
+        "reports",
+        "Download a report's file",
+        OpenApiResponse(OpenApiTypes.BINARY, description="The file, as an attachment."),
+        errors=(401, 404),
+        extra={
+            409: OpenApiResponse(description="Not ready yet."),
+            410: OpenApiResponse(description="Deleted by the retention rule; request it again."),
+        },
+    )
     def get(self, request, report_id: int):
         request._request.user = request.user
         return report_views.download.__wrapped__(request._request, report_id)
@@ -106,10 +155,24 @@ report_download = ReportDownload.as_view()
 IMPORT_BODY_OVERHEAD = 64 * 1024
 
 
-@doc("imports", "Recent imports", ImportSerializer(many=True), errors=(401,), methods=["GET"],
-     description="Every import with reports.view_import; otherwise the ones you uploaded.")
-@doc("imports", "Upload an import", ImportSerializer, request={"multipart/form-data": ImportUploadSerializer}, status=201,
-     errors=(400, 401, 403), methods=["POST"], description="kind=payees needs reports.import_payees; kind=ledger reports.import_ledger.")
+@doc(
+    "imports",
+    "Recent imports",
+    ImportSerializer(many=True),
+    errors=(401,),
+    methods=["GET"],
+    description="Every import with reports.view_import; otherwise the ones you uploaded.",
+)
+@doc(
+    "imports",
+    "Upload an import",
+    ImportSerializer,
+    request={"multipart/form-data": ImportUploadSerializer},
+    status=201,
+    errors=(400, 401, 403),
+    methods=["POST"],
+    description="kind=payees needs reports.import_payees; kind=ledger reports.import_ledger.",
+)
 @api_view(["GET", "POST"])
 @permission_classes([permissions.IsAuthenticated])
 @parser_classes([parsers.MultiPartParser, parsers.FormParser])
@@ -117,8 +180,9 @@ def imports(request):
     """GET: recent imports you may see. POST (multipart): kind=payees|ledger, file=<csv or xlsx>."""
     if request.method == "POST":
         if not any(rules.has(request.user, perm) for perm in selectors.IMPORT_PERMISSIONS.values()):
-            return Response({"detail": "This needs the reports.import_payees or reports.import_ledger permission."},
-                            status=status.HTTP_403_FORBIDDEN)
+            return Response(
+                {"detail": "This needs the reports.import_payees or reports.import_ledger permission."}, status=status.HTTP_403_FORBIDDEN
+            )
         check_body_length(request, settings.IMPORT_MAX_BYTES + IMPORT_BODY_OVERHEAD, "IMPORT_MAX_BYTES")
         kind = request.data.get("kind", "")
         if kind not in selectors.IMPORT_PERMISSIONS:

@@ -1,6 +1,7 @@
 """The report kinds: each validates its parameters and yields (headers, rows) in steps, so the
 generator can report progress at real milestones (parameters checked, data gathered, file
 written, file stored)."""
+
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
@@ -70,9 +71,12 @@ def payout_summary(parameters: dict):
     since, until = _bounds(*_period(parameters))
     yield "gathering"
     rows = [
-        (currency, state, n, _money(total)) for currency, state, n, total in
-        Payout.objects.filter(created_at__gte=since, created_at__lt=until).values("currency", "state")
-        .annotate(n=Count("id"), total=Sum("amount")).order_by("currency", "state").values_list("currency", "state", "n", "total")
+        (currency, state, n, _money(total))
+        for currency, state, n, total in Payout.objects.filter(created_at__gte=since, created_at__lt=until)
+        .values("currency", "state")
+        .annotate(n=Count("id"), total=Sum("amount"))
+        .order_by("currency", "state")
+        .values_list("currency", "state", "n", "total")
     ]
     yield ["currency", "state", "payouts", "total"], rows
 
@@ -84,17 +88,35 @@ def daily_operations(parameters: dict):
     yield "gathering"
     rows = []
     jobs = JobRecord.objects.filter(created_at__gte=since, created_at__lt=until)
-    for queue, *counts in jobs.values("queue").annotate(
-        total=Count("id"), succeeded=Count("id", filter=Q(state="succeeded")), dead=Count("id", filter=Q(state="dead")),
-        retrying=Count("id", filter=Q(state="retrying")), waiting=Count("id", filter=Q(state__in=("pending", "queued", "scheduled"))),
-    ).order_by("queue").values_list("queue", "total", "succeeded", "dead", "retrying", "waiting"):
+    for queue, *counts in (
+        jobs.values("queue")
+        .annotate(
+            total=Count("id"),
+            succeeded=Count("id", filter=Q(state="succeeded")),
+            dead=Count("id", filter=Q(state="dead")),
+            retrying=Count("id", filter=Q(state="retrying")),
+            waiting=Count("id", filter=Q(state__in=("pending", "queued", "scheduled"))),
+        )
+        .order_by("queue")
+        .values_list("queue", "total", "succeeded", "dead", "retrying", "waiting")
+    ):
         for name, value in zip(("jobs", "succeeded", "dead", "retrying", "waiting"), counts):
             rows.append(("jobs", queue, name, value))
-    for task_name, error, n in jobs.filter(state="dead").values("task_name", "last_error").annotate(n=Count("id")).order_by("-n").values_list(
-            "task_name", "last_error", "n")[:20]:
+    for task_name, error, n in (
+        jobs.filter(state="dead")
+        .values("task_name", "last_error")
+        .annotate(n=Count("id"))
+        .order_by("-n")
+        .values_list("task_name", "last_error", "n")[:20]
+    ):
         rows.append(("failures", task_name, (error or "")[:200], n))
-    for currency, state, n, total in Payout.objects.filter(created_at__gte=since, created_at__lt=until).values("currency", "state").annotate(
-            n=Count("id"), total=Sum("amount")).order_by("currency", "state").values_list("currency", "state", "n", "total"):
+    for currency, state, n, total in (
+        Payout.objects.filter(created_at__gte=since, created_at__lt=until)
+        .values("currency", "state")
+        .annotate(n=Count("id"), total=Sum("amount"))
+        .order_by("currency", "state")
+        .values_list("currency", "state", "n", "total")
+    ):
         rows.append(("payouts", f"{currency} {state}", "count", n))
         rows.append(("payouts", f"{currency} {state}", "total", _money(total)))
     yield ["section", "subject", "metric", "value"], rows
@@ -105,12 +127,19 @@ def payee_statement(parameters: dict):
     since, until = _bounds(*_period(parameters))
     entries = LedgerEntry.objects.filter(payee_id=parameters["payee"])
     yield "gathering"
-    signed = lambda q: _money(q.filter(kind="credit").aggregate(s=Sum("amount"))["s"]) - _money(  # noqa: E731
-        q.filter(kind="debit").aggregate(s=Sum("amount"))["s"])
+    signed = lambda q: (
+        _money(q.filter(kind="credit").aggregate(s=Sum("amount"))["s"])
+        - _money(  # noqa: E731
+            q.filter(kind="debit").aggregate(s=Sum("amount"))["s"]
+        )
+    )
     balance = signed(entries.filter(created_at__lt=since))
     rows = [(since.date().isoformat(), "opening balance", "", "", balance)]
-    for created_at, kind, amount, currency, memo in entries.filter(created_at__gte=since, created_at__lt=until).order_by(
-            "created_at", "pk").values_list("created_at", "kind", "amount", "currency", "memo"):
+    for created_at, kind, amount, currency, memo in (
+        entries.filter(created_at__gte=since, created_at__lt=until)
+        .order_by("created_at", "pk")
+        .values_list("created_at", "kind", "amount", "currency", "memo")
+    ):
         balance += amount if kind == "credit" else -amount
         rows.append((created_at.isoformat(), kind, f"{amount} {currency}", memo, balance))
     rows.append(((until - timedelta(days=1)).date().isoformat(), "closing balance", "", "", balance))

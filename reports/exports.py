@@ -9,6 +9,7 @@ typed) is written with a leading apostrophe in CSV and XLSX, as OWASP advises fo
 injection, and every text cell of an XLSX is stored as text, never as a formula. Numbers,
 dates and JSON exports are written as they are.
 """
+
 from __future__ import annotations
 
 import csv
@@ -51,6 +52,7 @@ def _choice(*allowed: str):
         if value not in allowed:
             raise ReportError(f"filters.{name}", f"must be one of {', '.join(allowed)}")
         return value
+
     return parse
 
 
@@ -93,28 +95,91 @@ def _currency(name, value):
 _PERIOD = {"created_from": Filter("created_at__date__gte", _day), "created_to": Filter("created_at__date__lte", _day)}
 
 DATASETS: dict[str, Dataset] = {
-    "payees": Dataset("payouts.Payee", (
-        ("id", "id"), ("username", "user__username"), ("email", "user__email"), ("currency", "currency"), ("method", "method"),
-        ("account_last4", "method_last4"), ("balance", "balance"), ("held", "held"), ("threshold", "threshold"),
-        ("active", "active"), ("created_at", "created_at"),
-    ), {"active": Filter("active", _bool), "currency": Filter("currency", _currency), **_PERIOD}),
-    "ledger": Dataset("payouts.LedgerEntry", (
-        ("id", "id"), ("payee_id", "payee_id"), ("username", "payee__user__username"), ("kind", "kind"), ("amount", "amount"),
-        ("currency", "currency"), ("payout_id", "payout_id"), ("memo", "memo"), ("reference", "reference"), ("created_at", "created_at"),
-    ), {"kind": Filter("kind", _choice("credit", "debit")), "payee": Filter("payee_id", _int),
-        "currency": Filter("currency", _currency), **_PERIOD}),
-    "payouts": Dataset("payouts.Payout", (
-        ("id", "id"), ("payee_id", "payee_id"), ("username", "payee__user__username"), ("amount", "amount"), ("currency", "currency"),
-        ("state", "state"), ("provider", "provider"), ("provider_reference", "provider_reference"), ("run_id", "run_id"),
-        ("created_at", "created_at"), ("paid_at", "paid_at"), ("failure_reason", "failure_reason"),
-    ), {"state": Filter("state", _choice("requested", "approved", "processing", "paid", "failed", "cancelled", "expired")),
-        "payee": Filter("payee_id", _int), "currency": Filter("currency", _currency), "provider": Filter("provider", _text), **_PERIOD}),
-    "jobs": Dataset("jobs.JobRecord", (
-        ("id", "id"), ("task_name", "task_name"), ("queue", "queue"), ("state", "state"), ("priority", "priority"),
-        ("attempts", "attempts"), ("max_attempts", "max_attempts"), ("created_at", "created_at"), ("started_at", "started_at"),
-        ("finished_at", "finished_at"), ("last_error", "last_error"), ("correlation_id", "correlation_id"),
-    ), {"state": Filter("state", _choice("pending", "scheduled", "queued", "running", "retrying", "succeeded", "dead", "cancelled")),
-        "queue": Filter("queue", _text), "task_name": Filter("task_name", _text), **_PERIOD}),
+    "payees": Dataset(
+        "payouts.Payee",
+        (
+            ("id", "id"),
+            ("username", "user__username"),
+            ("email", "user__email"),
+            ("currency", "currency"),
+            ("method", "method"),
+            ("account_last4", "method_last4"),
+            ("balance", "balance"),
+            ("held", "held"),
+            ("threshold", "threshold"),
+            ("active", "active"),
+            ("created_at", "created_at"),
+        ),
+        {"active": Filter("active", _bool), "currency": Filter("currency", _currency), **_PERIOD},
+    ),
+    "ledger": Dataset(
+        "payouts.LedgerEntry",
+        (
+            ("id", "id"),
+            ("payee_id", "payee_id"),
+            ("username", "payee__user__username"),
+            ("kind", "kind"),
+            ("amount", "amount"),
+            ("currency", "currency"),
+            ("payout_id", "payout_id"),
+            ("memo", "memo"),
+            ("reference", "reference"),
+            ("created_at", "created_at"),
+        ),
+        {
+            "kind": Filter("kind", _choice("credit", "debit")),
+            "payee": Filter("payee_id", _int),
+            "currency": Filter("currency", _currency),
+            **_PERIOD,
+        },
+    ),
+    "payouts": Dataset(
+        "payouts.Payout",
+        (
+            ("id", "id"),
+            ("payee_id", "payee_id"),
+            ("username", "payee__user__username"),
+            ("amount", "amount"),
+            ("currency", "currency"),
+            ("state", "state"),
+            ("provider", "provider"),
+            ("provider_reference", "provider_reference"),
+            ("run_id", "run_id"),
+            ("created_at", "created_at"),
+            ("paid_at", "paid_at"),
+            ("failure_reason", "failure_reason"),
+        ),
+        {
+            "state": Filter("state", _choice("requested", "approved", "processing", "paid", "failed", "cancelled", "expired")),
+            "payee": Filter("payee_id", _int),
+            "currency": Filter("currency", _currency),
+            "provider": Filter("provider", _text),
+            **_PERIOD,
+        },
+    ),
+    "jobs": Dataset(
+        "jobs.JobRecord",
+        (
+            ("id", "id"),
+            ("task_name", "task_name"),
+            ("queue", "queue"),
+            ("state", "state"),
+            ("priority", "priority"),
+            ("attempts", "attempts"),
+            ("max_attempts", "max_attempts"),
+            ("created_at", "created_at"),
+            ("started_at", "started_at"),
+            ("finished_at", "finished_at"),
+            ("last_error", "last_error"),
+            ("correlation_id", "correlation_id"),
+        ),
+        {
+            "state": Filter("state", _choice("pending", "scheduled", "queued", "running", "retrying", "succeeded", "dead", "cancelled")),
+            "queue": Filter("queue", _text),
+            "task_name": Filter("task_name", _text),
+            **_PERIOD,
+        },
+    ),
 }
 
 FORMATS = {

@@ -12,6 +12,7 @@ key (payouts.vault) and deleted IMPORT_FILE_RETENTION seconds after the import f
 (``import_expire_files``, run by the file retention schedule). Every change a row makes is
 audited in the name of the person who uploaded the file.
 """
+
 from __future__ import annotations
 
 import codecs
@@ -79,6 +80,7 @@ class Problems:
 
 # --- Reading -----------------------------------------------------------------
 
+
 def _format(name: str, data: bytes) -> str:
     lower = name.lower()
     if lower.endswith(".xlsx"):
@@ -117,8 +119,10 @@ def check_columns(kind: str, header: list[str]) -> None:
     unknown = [c for c in header if c and c not in spec["required"] + spec["optional"]]
     if missing or unknown:
         parts = ([f"missing {', '.join(missing)}"] if missing else []) + ([f"unknown {', '.join(unknown)}"] if unknown else [])
-        raise ReportError("file", f"wrong columns ({'; '.join(parts)}); expected {', '.join(spec['required'])} "
-                                  f"and optionally {', '.join(spec['optional'])}")
+        raise ReportError(
+            "file",
+            f"wrong columns ({'; '.join(parts)}); expected {', '.join(spec['required'])} and optionally {', '.join(spec['optional'])}",
+        )
 
 
 # --- Requesting ----------------------------------------------------------------
@@ -151,8 +155,9 @@ def import_request(kind: str, upload, *, requested_by=None) -> Import:
     user = requested_by if getattr(requested_by, "is_authenticated", False) else None
     with transaction.atomic():
         record = Import(kind=kind, original_name=upload.name[:255], sha256=hashlib.sha256(data).hexdigest(), requested_by=user)
-        record.file.save(f"{kind}-{timezone.now():%Y%m%d-%H%M%S}.{fmt}{ENCRYPTED_SUFFIX}", ContentFile(vault.encrypt_bytes(data)),
-                         save=False)
+        record.file.save(
+            f"{kind}-{timezone.now():%Y%m%d-%H%M%S}.{fmt}{ENCRYPTED_SUFFIX}", ContentFile(vault.encrypt_bytes(data)), save=False
+        )
         record.save()
         record.job = enqueue("reports.import", [record.pk], queue="imports", subject=record, created_by=user)
         Import.objects.filter(pk=record.pk).update(job=record.job)
@@ -161,6 +166,7 @@ def import_request(kind: str, upload, *, requested_by=None) -> Import:
 
 
 # --- Applying ------------------------------------------------------------------
+
 
 def _stored_file(record: Import) -> tuple[bytes, str]:
     """The uploaded file's bytes (decrypted) and its name without the encryption suffix. Files
@@ -215,15 +221,17 @@ def import_run(import_id: int, progress=lambda percent, message="": None) -> dic
         percent = min(99, int(100 * done / total))
         Import.objects.filter(pk=record.pk).update(progress=percent, rows=done, **counts)
         progress(percent, f"{done} of {total} rows")
-    Import.objects.filter(pk=record.pk).update(state=Import.State.DONE, progress=100, rows=sum(counts.values()), errors=errors,
-                                               finished_at=timezone.now(), **counts)
+    Import.objects.filter(pk=record.pk).update(
+        state=Import.State.DONE, progress=100, rows=sum(counts.values()), errors=errors, finished_at=timezone.now(), **counts
+    )
     progress(100, "done")
     return {"import": record.pk, **counts}
 
 
 def import_failed(import_id: int, error: str) -> None:
     Import.objects.filter(pk=import_id).exclude(state=Import.State.DONE).update(
-        state=Import.State.FAILED, error=error[:2000], finished_at=timezone.now())
+        state=Import.State.FAILED, error=error[:2000], finished_at=timezone.now()
+    )
 
 
 def import_expire_files(now=None) -> int:
@@ -288,8 +296,9 @@ def _apply_payee(row: dict, *, actor, reason: str) -> str:
         elif email and user.email != email:
             User.objects.filter(pk=user.pk).update(email=email)
         try:
-            created = payouts.payee_create(user, currency=currency, account=row["account"], method=method,
-                                           threshold=threshold, actor=actor, reason=reason)
+            created = payouts.payee_create(
+                user, currency=currency, account=row["account"], method=method, threshold=threshold, actor=actor, reason=reason
+            )
         except payouts.PayoutError as exc:
             raise _payout_error(exc) from None
         if not active:
@@ -324,8 +333,9 @@ def _apply_credit(row: dict, *, actor, reason: str) -> str:
         problems.add("currency", f"this payee's account is in {payee.currency}, not {currency}")
     problems.check()
     try:
-        payouts.ledger_credit(payee.pk, amount, currency=currency, memo=row.get("memo", ""), reference=reference, actor=actor,
-                              reason=reason)
+        payouts.ledger_credit(
+            payee.pk, amount, currency=currency, memo=row.get("memo", ""), reference=reference, actor=actor, reason=reason
+        )
     except payouts.PayoutError as exc:
         if exc.field == "reference":
             return "skipped"  # posted before: a re-import
@@ -342,4 +352,3 @@ def _boolean(value: str, *, default: bool) -> bool:
     if value in ("0", "false", "no", "n"):
         return False
     raise RowError("active", f"{value!r} is not true or false")
-

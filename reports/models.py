@@ -1,4 +1,5 @@
 """Reports and exports: files produced by jobs, with their parameters, progress and owner."""
+
 from __future__ import annotations
 
 from django.conf import settings
@@ -83,8 +84,12 @@ class Import(models.Model):
         FAILED = "failed", "Failed"
 
     kind = models.CharField(max_length=16, choices=Kind.choices)
-    file = models.FileField(upload_to="imports/%Y/%m/", max_length=255, blank=True,
-                            help_text="The uploaded file, encrypted; deleted IMPORT_FILE_RETENTION seconds after the import finished.")
+    file = models.FileField(
+        upload_to="imports/%Y/%m/",
+        max_length=255,
+        blank=True,
+        help_text="The uploaded file, encrypted; deleted IMPORT_FILE_RETENTION seconds after the import finished.",
+    )
     original_name = models.CharField(max_length=255)
     sha256 = models.CharField(max_length=64, db_index=True)
     state = models.CharField(max_length=16, choices=State.choices, default=State.PENDING, db_index=True)
@@ -94,8 +99,9 @@ class Import(models.Model):
     updated = models.PositiveIntegerField(default=0)
     skipped = models.PositiveIntegerField(default=0)
     failed = models.PositiveIntegerField(default=0)
-    errors = models.JSONField(default=list, blank=True, decoder=SafeJSONDecoder,
-                              help_text="Row, field and message of each failed row (the first 1,000).")
+    errors = models.JSONField(
+        default=list, blank=True, decoder=SafeJSONDecoder, help_text="Row, field and message of each failed row (the first 1,000)."
+    )
     error = models.TextField(blank=True, help_text="Why the whole import failed, if it did.")
     requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     job = models.ForeignKey("jobs.JobRecord", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")

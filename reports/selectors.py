@@ -1,4 +1,5 @@
 """Reads for reports, and who may see or ask for which (access.rules)."""
+
 from __future__ import annotations
 
 from access import rules
@@ -15,8 +16,12 @@ REPORT_DATA = {
     "daily_operations": ("jobs.view_jobrecord", "payouts.view_payout"),
     "payee_statement": ("payouts.view_ledgerentry",),
 }
-EXPORT_DATA = {"payees": "payouts.view_payee", "ledger": "payouts.view_ledgerentry", "payouts": "payouts.view_payout",
-               "jobs": "jobs.view_jobrecord"}
+EXPORT_DATA = {
+    "payees": "payouts.view_payee",
+    "ledger": "payouts.view_ledgerentry",
+    "payouts": "payouts.view_payout",
+    "jobs": "jobs.view_jobrecord",
+}
 IMPORT_PERMISSIONS = {"payees": rules.IMPORT_PAYEES, "ledger": rules.IMPORT_LEDGER}
 
 

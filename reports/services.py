@@ -1,4 +1,5 @@
 """Per-user analytics (the seeds' hourly processUserData), on the job core."""
+
 from __future__ import annotations
 
 import os
@@ -46,15 +47,22 @@ def user_figures(user_id: int) -> dict:
     payee = Payee.objects.filter(user_id=user_id).first()
     if payee is not None:
         credits = LedgerEntry.objects.filter(payee=payee, kind=LedgerEntry.Kind.CREDIT)
-        paid = Payout.objects.filter(payee=payee, state=Payout.State.PAID).aggregate(n=Count("id"), total=Sum("amount"), last=Max("paid_at"))
+        paid = Payout.objects.filter(payee=payee, state=Payout.State.PAID).aggregate(
+            n=Count("id"), total=Sum("amount"), last=Max("paid_at")
+        )
         figures.update(
-            currency=payee.currency, balance=payee.balance, available=payee.available,
+            currency=payee.currency,
+            balance=payee.balance,
+            available=payee.available,
             earnings_30d=credits.filter(created_at__gte=now - timedelta(days=30)).aggregate(s=Sum("amount"))["s"] or 0,
-            payouts_paid=paid["n"], paid_total=paid["total"] or 0,
+            payouts_paid=paid["n"],
+            paid_total=paid["total"] or 0,
             payouts_in_flight=Payout.objects.filter(payee=payee, state__in=("requested", "approved", "processing")).count(),
         )
         moments += [credits.aggregate(m=Max("created_at"))["m"], Payout.objects.filter(payee=payee).aggregate(m=Max("created_at"))["m"]]
-    figures["jobs_last_24h"] = JobRecord.objects.filter(subject_type="user", subject_id=str(user_id), created_at__gte=now - timedelta(hours=24)).count()
+    figures["jobs_last_24h"] = JobRecord.objects.filter(
+        subject_type="user", subject_id=str(user_id), created_at__gte=now - timedelta(hours=24)
+    ).count()
     figures["last_activity"] = max((m for m in moments if m), default=None)
     UserFigures.objects.update_or_create(user_id=user_id, defaults={**figures, "computed_at": now})
     return {"user": user_id, **{k: (str(v) if not isinstance(v, (int, type(None))) else v) for k, v in figures.items()}}
@@ -129,8 +137,16 @@ def report_generate(report_id: int, progress=lambda percent, message="": None) -
         os.unlink(path)
     now = timezone.now()
     Report.objects.filter(pk=report.pk).update(
-        state=Report.State.DONE, file=report.file.name, file_name=name, content_type=content_type, size=size, row_count=count,
-        finished_at=now, expires_at=now + timedelta(seconds=settings.REPORT_RETENTION), progress=100, progress_message="done",
+        state=Report.State.DONE,
+        file=report.file.name,
+        file_name=name,
+        content_type=content_type,
+        size=size,
+        row_count=count,
+        finished_at=now,
+        expires_at=now + timedelta(seconds=settings.REPORT_RETENTION),
+        progress=100,
+        progress_message="done",
     )
     progress(100, "done")
     return {"report": report.pk, "rows": count, "bytes": size, "file": name}
@@ -138,7 +154,8 @@ def report_generate(report_id: int, progress=lambda percent, message="": None) -
 
 def report_failed(report_id: int, error: str) -> None:
     Report.objects.filter(pk=report_id).exclude(state=Report.State.DONE).update(
-        state=Report.State.FAILED, error=error[:2000], finished_at=timezone.now())
+        state=Report.State.FAILED, error=error[:2000], finished_at=timezone.now()
+    )
 
 
 def report_expire_files(now=None) -> int:

@@ -14,7 +14,13 @@ def analytics_fan_out(ctx):
     return services.analytics_fan_out()
 
 
-@task("analytics.user", queue="analytics", dedup=lambda user_id: f"user analytics for user {user_id}", permission="jobs.enqueue_task", api=True)
+@task(
+    "analytics.user",
+    queue="analytics",
+    dedup=lambda user_id: f"user analytics for user {user_id}",
+    permission="jobs.enqueue_task",
+    api=True,
+)
 def analytics_user(ctx, user_id: int):
     """Per-user processing; safe to run twice (it recomputes and overwrites)."""
     return services.user_figures(user_id)

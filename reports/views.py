@@ -1,4 +1,5 @@
 """Report downloads: the file, to whoever may see it."""
+
 from django.contrib.auth.decorators import login_required
 from django.http import FileResponse, Http404, HttpResponse
 

@@ -13,6 +13,7 @@ Every process's pid is written to cluster.pids (``name pid`` per line) for the r
 Runs inside scripts/with_services.py (which provides the embedded Redis when REDIS_URL is
 unset); a second terminal reaches the same services with the exports it prints.
 """
+
 from __future__ import annotations
 
 import os
@@ -40,9 +41,13 @@ def plan(port: int) -> list[tuple[str, str]]:
     worker, scheduler = procfile_command("worker"), procfile_command("scheduler")
     web = "gunicorn config.wsgi --bind 127.0.0.1:{port} --workers 1 --threads 4 --access-logfile -"
     return [
-        ("web.1", web.format(port=port)), ("web.2", web.format(port=port + 1)),
-        ("worker.1", worker), ("worker.2", worker), ("worker.3", worker),
-        ("scheduler.1", scheduler), ("scheduler.2", scheduler),
+        ("web.1", web.format(port=port)),
+        ("web.2", web.format(port=port + 1)),
+        ("worker.1", worker),
+        ("worker.2", worker),
+        ("worker.3", worker),
+        ("scheduler.1", scheduler),
+        ("scheduler.2", scheduler),
     ]
 
 
@@ -57,12 +62,14 @@ def main() -> int:
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     children: dict[str, subprocess.Popen] = {}
     for i, (name, command) in enumerate(plan(port)):
-        child = subprocess.Popen(shlex.split(command), cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                 start_new_session=True)
+        child = subprocess.Popen(
+            shlex.split(command), cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True
+        )
         children[name] = child
         threading.Thread(target=pump, args=(name, COLOURS[i % len(COLOURS)], child.stdout), daemon=True).start()
     PIDS.write_text("".join(f"{name} {child.pid}\n" for name, child in children.items()))
-    print(f"""
+    print(
+        f"""
   Conveyor cluster: 2 web instances, 3 workers, 2 schedulers, one Redis, one database.
     web.1:   http://127.0.0.1:{port}/admin/dashboard/     (login: demo / demo)
     web.2:   http://127.0.0.1:{port + 1}/admin/dashboard/   (log in on one, you are logged in on the other)
@@ -71,7 +78,9 @@ def main() -> int:
   From a second terminal, commands reach the same services (recorded in .conveyor/runtime.json):
     .venv/bin/python manage.py conveyor_queue list
   Ctrl-C stops everything.
-""", flush=True)
+""",
+        flush=True,
+    )
 
     stopping = threading.Event()
 
@@ -86,7 +95,10 @@ def main() -> int:
             if name not in reported and child.poll() is not None:
                 reported.add(name)
                 alive = [n for n, c in children.items() if c.poll() is None]
-                print(f"\033[1m[cluster] {name} exited ({child.returncode}); still running: {', '.join(alive) or 'nothing'}\033[0m", flush=True)
+                print(
+                    f"\033[1m[cluster] {name} exited ({child.returncode}); still running: {', '.join(alive) or 'nothing'}\033[0m",
+                    flush=True,
+                )
         if len(reported) == len(children):
             break
         stopping.wait(0.5)

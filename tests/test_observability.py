@@ -1,4 +1,5 @@
 """Correlation ids from request to job to log line; structured logs; health endpoints."""
+
 import json
 import logging
 
@@ -22,8 +23,9 @@ def staff_client(client, django_user_model):
 
 def test_a_valid_incoming_id_is_kept_returned_and_stored_on_the_jobs_of_the_request(staff_client, django_user_model):
     user = django_user_model.objects.create_user("someone")
-    response = staff_client.post("/admin/auth/user/", {"action": "run_analytics", "_selected_action": [user.pk]},
-                                 headers={"X-Correlation-ID": "req-42.abc"})
+    response = staff_client.post(
+        "/admin/auth/user/", {"action": "run_analytics", "_selected_action": [user.pk]}, headers={"X-Correlation-ID": "req-42.abc"}
+    )
     assert response["X-Correlation-ID"] == "req-42.abc"
     assert set(JobRecord.objects.values_list("correlation_id", flat=True)) == {"req-42.abc"}
 

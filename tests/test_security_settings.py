@@ -1,5 +1,6 @@
 """Production posture: DEBUG only on a developer's machine, `check --deploy` clean, the local
 default on 127.0.0.1, and settings in the wrong unit refused at start with their name."""
+
 from __future__ import annotations
 
 import os
@@ -19,22 +20,34 @@ PRODUCTION = {"DJANGO_ENV": "production", "SECRET_KEY": secrets.token_urlsafe(50
 def test_check_deploy_passes_with_production_settings_and_no_warnings():
     env = {k: v for k, v in os.environ.items() if k not in ("DEBUG", "DJANGO_ENV")}
     env.update(PRODUCTION)
-    result = subprocess.run([sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"], cwd=ROOT, env=env,
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "System check identified no issues" in result.stdout
 
 
-@pytest.mark.parametrize("overrides, expected", [
-    ({**PRODUCTION, "DEBUG": "true"}, "DEBUG=true is refused when DJANGO_ENV=production"),
-    ({**PRODUCTION, "DJANGO_ENV": "test", "DEBUG": "on"}, "DEBUG=true is refused when DJANGO_ENV=test"),
-    ({**PRODUCTION, "ALLOWED_HOSTS": ""}, "ALLOWED_HOSTS must be set"),
-    ({"DJANGO_ENV": ""}, "SECRET_KEY must be set"),  # no DJANGO_ENV: production, which has no default secret
-    ({"PAYOUT_APPROVAL_WINDOW": "86400000"}, "PAYOUT_APPROVAL_WINDOW='86400000' is not a valid integer: must be at most 2678400 seconds"),
-    ({"IMPORT_FILE_RETENTION": "604800000"}, "IMPORT_FILE_RETENTION='604800000' is not a valid integer: must be at most"),
-    ({"API_MAX_BODY_BYTES": "1"}, "API_MAX_BODY_BYTES='1' is not a valid integer: must be at least 1024 bytes"),
-    ({"SECURE_HSTS_SECONDS": "31536000000"}, "SECURE_HSTS_SECONDS='31536000000' is not a valid integer"),
-])
+@pytest.mark.parametrize(
+    "overrides, expected",
+    [
+        ({**PRODUCTION, "DEBUG": "true"}, "DEBUG=true is refused when DJANGO_ENV=production"),
+        ({**PRODUCTION, "DJANGO_ENV": "test", "DEBUG": "on"}, "DEBUG=true is refused when DJANGO_ENV=test"),
+        ({**PRODUCTION, "ALLOWED_HOSTS": ""}, "ALLOWED_HOSTS must be set"),
+        ({"DJANGO_ENV": ""}, "SECRET_KEY must be set"),  # no DJANGO_ENV: production, which has no default secret
+        (
+            {"PAYOUT_APPROVAL_WINDOW": "86400000"},
+            "PAYOUT_APPROVAL_WINDOW='86400000' is not a valid integer: must be at most 2678400 seconds",
+        ),
+        ({"IMPORT_FILE_RETENTION": "604800000"}, "IMPORT_FILE_RETENTION='604800000' is not a valid integer: must be at most"),
+        ({"API_MAX_BODY_BYTES": "1"}, "API_MAX_BODY_BYTES='1' is not a valid integer: must be at least 1024 bytes"),
+        ({"SECURE_HSTS_SECONDS": "31536000000"}, "SECURE_HSTS_SECONDS='31536000000' is not a valid integer"),
+    ],
+)
 def test_unsafe_or_wrong_unit_settings_stop_start_up_naming_the_variable(overrides, expected):
     result = manage_check(**overrides)
     assert result.returncode != 0 and expected in result.stderr, result.stderr[-500:]

@@ -1,4 +1,5 @@
 """A bad environment stops start-up with a message naming the variable."""
+
 import os
 import subprocess
 import sys
@@ -27,8 +28,10 @@ def manage_check(**env_overrides):
         ({"DJANGO_ENV": "staging"}, "DJANGO_ENV='staging' must be local, test or production"),
         ({"DJANGO_ENV": "production", "ALLOWED_HOSTS": "example.com"}, "SECRET_KEY must be set"),
         ({"SCHEDULER_CLOCK": "soon"}, "SCHEDULER_CLOCK='soon' must be START,ANCHOR,SPEED"),
-        ({"DJANGO_ENV": "production", "SECRET_KEY": "x" * 50, "ALLOWED_HOSTS": "example.com", "SCHEDULER_CLOCK": "0,0,1"},
-         "SCHEDULER_CLOCK is for tests"),
+        (
+            {"DJANGO_ENV": "production", "SECRET_KEY": "x" * 50, "ALLOWED_HOSTS": "example.com", "SCHEDULER_CLOCK": "0,0,1"},
+            "SCHEDULER_CLOCK is for tests",
+        ),
         ({"QUEUE_OVERRIDES": '{"nope": {}}'}, "QUEUE_OVERRIDES names unknown queue 'nope'"),
         ({"QUEUE_OVERRIDES": '{"reports": {"concurrency": -2}}'}, "QUEUE_OVERRIDES queue 'reports': concurrency must be a whole number"),
         ({"QUEUE_OVERRIDES": "[1"}, "QUEUE_OVERRIDES"),

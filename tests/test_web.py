@@ -1,4 +1,5 @@
 """Web-side platform behaviour: Redis-backed sessions, admin chrome, the RQ stats endpoints."""
+
 import pytest
 from django.conf import settings
 

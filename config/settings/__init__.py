@@ -1,5 +1,6 @@
 """Conveyor settings, one module per concern. The environment is read in them, once, through
 config/env.py; .env.example lists every variable. A bad value stops start-up naming it."""
+
 from config.settings.api import *  # noqa: F401,F403
 from config.settings.environment import *  # noqa: F401,F403  (DJANGO_ENV, secrets, hosts: read first)
 from config.settings.logs import *  # noqa: F401,F403

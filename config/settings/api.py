@@ -1,4 +1,5 @@
 """The REST API: authentication, limits, throttling, the OpenAPI schema (docs/api.md)."""
+
 from __future__ import annotations
 
 from config.settings.environment import env
@@ -21,16 +22,19 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_CLASSES": ["rest_framework.throttling.AnonRateThrottle", "rest_framework.throttling.UserRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {"anon": env.str("API_THROTTLE_ANON", "60/min"), "user": env.str("API_THROTTLE_USER", "1200/min")},
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_PARSER_CLASSES": ["jobs.api.parsers.StrictJSONParser", "rest_framework.parsers.FormParser",
-                               "rest_framework.parsers.MultiPartParser"],
+    "DEFAULT_PARSER_CLASSES": [
+        "jobs.api.parsers.StrictJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "EXCEPTION_HANDLER": "jobs.api.handlers.exception_handler",
 }
 # OpenAPI 3 schema at /api/v1/schema/, Swagger UI at /api/v1/docs/ (docs/api.md).
 SPECTACULAR_SETTINGS = {
     "TITLE": "Conveyor API",
     "DESCRIPTION": "Queues, jobs, the dead-letter queue, payouts, reports and imports. "
-                   "Authenticate with `Authorization: Token <key>` (or a browser session). "
-                   "Every refused input is a 400 naming the field.",
+    "Authenticate with `Authorization: Token <key>` (or a browser session). "
+    "Every refused input is a 400 naming the field.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
     "SCHEMA_PATH_PREFIX": "/api/v1/",

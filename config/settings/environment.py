@@ -1,5 +1,6 @@
 """What kind of deploy this is, its secret and its host names; the environment reader every
 settings module uses. Read first."""
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -1,4 +1,5 @@
 """Logging: JSON lines in production, plain text for people (docs/operations.md)."""
+
 from __future__ import annotations
 
 from django.core.exceptions import ImproperlyConfigured

@@ -1,4 +1,5 @@
 """Email and the notification channels (docs/reports.md)."""
+
 from __future__ import annotations
 
 from config.settings.environment import env

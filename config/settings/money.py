@@ -1,4 +1,5 @@
 """Payouts: approval, providers, encryption, interest (docs/payouts.md)."""
+
 from __future__ import annotations
 
 from decimal import Decimal

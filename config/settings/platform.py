@@ -1,4 +1,5 @@
 """The job platform: timeouts, retries, workers, schedulers, metrics and the queues."""
+
 from __future__ import annotations
 
 import json

@@ -1,4 +1,5 @@
 """HTTPS, browser protections, logins and their throttling (docs/deploy.md, "Security settings")."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -14,8 +15,9 @@ _proxy_header = env.str("SECURE_PROXY_SSL_HEADER", "HTTP_X_FORWARDED_PROTO" if P
 SECURE_PROXY_SSL_HEADER = (_proxy_header, "https") if _proxy_header else None
 # Seconds browsers remember "HTTPS only" for this host (0: off). A year by default; see
 # docs/deploy.md before the first deploy on a domain that still serves plain HTTP somewhere.
-SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", 365 * 24 * 3600 if PRODUCTION else 0, minimum=0, maximum=2 * 365 * 24 * 3600,
-                              unit="seconds")
+SECURE_HSTS_SECONDS = env.int(
+    "SECURE_HSTS_SECONDS", 365 * 24 * 3600 if PRODUCTION else 0, minimum=0, maximum=2 * 365 * 24 * 3600, unit="seconds"
+)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", PRODUCTION)
 SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", PRODUCTION)
 SECURE_CONTENT_TYPE_NOSNIFF = True

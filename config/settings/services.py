@@ -1,4 +1,5 @@
 """The services: Redis (the transport, the cache, sessions) and the database (the source of truth)."""
+
 from __future__ import annotations
 
 from urllib.parse import quote

@@ -1,4 +1,5 @@
 """Django itself: the apps, the middleware, templates, time, static and uploaded files."""
+
 from __future__ import annotations
 
 from config.settings.environment import BASE_DIR, PRODUCTION, env

@@ -4,6 +4,7 @@ Every screen and action asks for a Django permission (access.rules; docs/api.md 
 table): view_ to see, change_ or a named permission (pause_queue, enqueue_task, a task's own)
 to act. Staff status only lets a person log in.
 """
+
 from __future__ import annotations
 
 import uuid
@@ -40,13 +41,18 @@ from jobs.web import rq_dashboard
 rq_dashboard.install()
 
 _STATE_COLOURS = {
-    State.PENDING: "#8a8a8a", State.SCHEDULED: "#6f42c1", State.QUEUED: "#417690", State.RUNNING: "#e0a800",
-    State.RETRYING: "#fd7e14", State.SUCCEEDED: "#28a745", State.DEAD: "#c82333", State.CANCELLED: "#5a5a5a",
+    State.PENDING: "#8a8a8a",
+    State.SCHEDULED: "#6f42c1",
+    State.QUEUED: "#417690",
+    State.RUNNING: "#e0a800",
+    State.RETRYING: "#fd7e14",
+    State.SUCCEEDED: "#28a745",
+    State.DEAD: "#c82333",
+    State.CANCELLED: "#5a5a5a",
 }
 
 
-def run_each(modeladmin, request, ids, service, verb: str, *, noun: str = "job", refusals=(JobStateError,),
-             refusal=None) -> None:
+def run_each(modeladmin, request, ids, service, verb: str, *, noun: str = "job", refusals=(JobStateError,), refusal=None) -> None:
     """Call ``service(pk, actor=..., reason=...)`` for each id; report what was done and what the
     service refused (its error says why). ``refusal(pk)`` may refuse an object first (a reason,
     or None). Shared by every admin action that calls a service."""
@@ -139,8 +145,23 @@ class JobRecordAdmin(admin.ModelAdmin):
     # then what it was asked to do; the actions that apply are buttons at the top.
     change_form_template = "admin/jobs/jobrecord/change_form.html"
     fieldsets = (
-        (None, {"fields": ("id", "task_name", "queue", "state_badge", "priority", "progress_bar", "progress_message", "attempts_view",
-                           "timings", "last_error")}),
+        (
+            None,
+            {
+                "fields": (
+                    "id",
+                    "task_name",
+                    "queue",
+                    "state_badge",
+                    "priority",
+                    "progress_bar",
+                    "progress_message",
+                    "attempts_view",
+                    "timings",
+                    "last_error",
+                )
+            },
+        ),
         ("Attempts", {"fields": ("attempt_table",)}),
         ("Arguments and result", {"fields": ("args", "kwargs", "result", "dedup_key", "cancel_requested")}),
         ("Policy", {"fields": ("max_attempts", "total_attempts", "retry_policy", "timeout", "run_at", "enqueued_at", "worker_name")}),
@@ -162,16 +183,17 @@ class JobRecordAdmin(admin.ModelAdmin):
 
     def get_urls(self):
         name = f"{self.opts.app_label}_{self.opts.model_name}_act"
-        return [path("<path:object_id>/act/<str:action>/", self.admin_site.admin_view(self.object_action), name=name),
-                *super().get_urls()]
+        return [path("<path:object_id>/act/<str:action>/", self.admin_site.admin_view(self.object_action), name=name), *super().get_urls()]
 
     def _actions_for(self, request, job) -> list[dict]:
         if not self.has_change_permission(request):
             return []
         name = f"admin:{self.opts.app_label}_{self.opts.model_name}_act"
-        return [{"label": label, "url": reverse(name, args=[job.pk, action]), "key": action}
-                for action, (label, _service, states, rerun) in self.OBJECT_ACTIONS.items()
-                if job.state in states and not (rerun and rules.refusal_to_rerun(request.user, find_task(job.task_name)))]
+        return [
+            {"label": label, "url": reverse(name, args=[job.pk, action]), "key": action}
+            for action, (label, _service, states, rerun) in self.OBJECT_ACTIONS.items()
+            if job.state in states and not (rerun and rules.refusal_to_rerun(request.user, find_task(job.task_name)))
+        ]
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         job = self.get_object(request, object_id)
@@ -219,7 +241,8 @@ class JobRecordAdmin(admin.ModelAdmin):
     def state_badge(self, job):
         return format_html(
             '<span style="background:{};color:#fff;padding:2px 6px;border-radius:8px">{}</span>',
-            _STATE_COLOURS.get(job.state, "#999"), job.get_state_display(),
+            _STATE_COLOURS.get(job.state, "#999"),
+            job.get_state_display(),
         )
 
     @admin.display(description="attempts")
@@ -244,14 +267,27 @@ class JobRecordAdmin(admin.ModelAdmin):
         attempts = list(job.attempt_set.order_by("number"))
         if not attempts:
             return "No attempt yet."
-        rows = format_html_join("", "<tr><td>{}</td><td>{}</td><td>{}</td><td>{} ms</td><td>{}</td><td>{}</td><td>{}</td></tr>", (
-            (a.number, a.get_outcome_display(), compact_time(a.started_at), a.duration_ms, clipped(a.worker_name, 24),
-             clipped(f"{a.exc_type}: {a.exc_message}" if a.exc_type else "", 80),
-             format_html("<details><summary>traceback</summary><pre style='white-space:pre-wrap'>{}</pre></details>", a.traceback)
-             if a.traceback else "")
-            for a in attempts))
-        return format_html("<table><tr><th>#</th><th>outcome</th><th>started</th><th>took</th><th>worker</th><th>error</th><th></th>"
-                           "</tr>{}</table>", rows)
+        rows = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{} ms</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            (
+                (
+                    a.number,
+                    a.get_outcome_display(),
+                    compact_time(a.started_at),
+                    a.duration_ms,
+                    clipped(a.worker_name, 24),
+                    clipped(f"{a.exc_type}: {a.exc_message}" if a.exc_type else "", 80),
+                    format_html("<details><summary>traceback</summary><pre style='white-space:pre-wrap'>{}</pre></details>", a.traceback)
+                    if a.traceback
+                    else "",
+                )
+                for a in attempts
+            ),
+        )
+        return format_html(
+            "<table><tr><th>#</th><th>outcome</th><th>started</th><th>took</th><th>worker</th><th>error</th><th></th></tr>{}</table>", rows
+        )
 
     @admin.display(description="progress")
     def progress_bar(self, job):
@@ -412,8 +448,9 @@ class QueueStateAdmin(admin.ModelAdmin):
     @admin.action(description="Clean: delete succeeded jobs that finished over an hour ago", permissions=["clean"])
     def clean_succeeded(self, request, queryset):
         for queue in queryset:
-            ids = control.queue_clean(queue.name, state=State.SUCCEEDED, grace=3600, limit=10_000, actor=request.user,
-                                       reason="admin action: clean")
+            ids = control.queue_clean(
+                queue.name, state=State.SUCCEEDED, grace=3600, limit=10_000, actor=request.user, reason="admin action: clean"
+            )
             self.message_user(request, f"{queue.name}: deleted {len(ids)} succeeded jobs.", messages.SUCCESS)
 
 
@@ -458,7 +495,19 @@ class ScheduleForm(forms.ModelForm):
 
     class Meta:
         model = Schedule
-        fields = ("name", "task_name", "args", "kwargs", "queue", "priority", "enabled", "cron", "interval_seconds", "timezone", "missed_fires")
+        fields = (
+            "name",
+            "task_name",
+            "args",
+            "kwargs",
+            "queue",
+            "priority",
+            "enabled",
+            "cron",
+            "interval_seconds",
+            "timezone",
+            "missed_fires",
+        )
         field_classes = {"args": SafeJSONFormField, "kwargs": SafeJSONFormField}
 
     def clean(self):
@@ -537,8 +586,16 @@ class ScheduleAdmin(admin.ModelAdmin):
             firing.fire_now(Schedule.objects.get(pk=pk), actor=actor)
 
         schedules = {s.pk: s for s in queryset}
-        run_each(self, request, list(schedules), fire, "Enqueued a job for", noun="schedule",
-                 refusal=lambda pk: self._refusal(request, schedules[pk]), refusals=(JobStateError, FieldError))
+        run_each(
+            self,
+            request,
+            list(schedules),
+            fire,
+            "Enqueued a job for",
+            noun="schedule",
+            refusal=lambda pk: self._refusal(request, schedules[pk]),
+            refusals=(JobStateError, FieldError),
+        )
 
     @admin.action(description="Enable", permissions=["change"])
     def enable(self, request, queryset):
@@ -556,8 +613,15 @@ class ScheduleAdmin(admin.ModelAdmin):
             audit(actor, "schedule.enable" if enabled else "schedule.disable", "schedule", schedule.pk, reason)
 
         schedules = {s.pk: s for s in queryset}
-        run_each(self, request, list(schedules), apply, "Enabled" if enabled else "Disabled", noun="schedule",
-                 refusal=(lambda pk: self._refusal(request, schedules[pk])) if enabled else None)
+        run_each(
+            self,
+            request,
+            list(schedules),
+            apply,
+            "Enabled" if enabled else "Disabled",
+            noun="schedule",
+            refusal=(lambda pk: self._refusal(request, schedules[pk])) if enabled else None,
+        )
 
 
 @admin.register(Notification)
@@ -565,8 +629,20 @@ class NotificationAdmin(admin.ModelAdmin):
     list_display = ("id", "channel", "recipient", "template", "state", "attempts", "created_at", "sent_at", "provider_message_id")
     list_filter = ("channel", "state", "template", ("created_at", admin.DateFieldListFilter))
     search_fields = ("recipient", "=provider_message_id", "dedup_key")
-    readonly_fields = ("channel", "recipient", "template", "context", "state", "attempts", "provider_message_id", "error", "dedup_key",
-                       "job", "created_at", "sent_at")
+    readonly_fields = (
+        "channel",
+        "recipient",
+        "template",
+        "context",
+        "state",
+        "attempts",
+        "provider_message_id",
+        "error",
+        "dedup_key",
+        "job",
+        "created_at",
+        "sent_at",
+    )
     actions = ["send_again"]
 
     def has_add_permission(self, request):
@@ -620,8 +696,13 @@ class ApiTokenAdmin(admin.ModelAdmin):
         obj.new_key = key
 
     def response_add(self, request, obj, post_url_continue=None):
-        context = {**self.admin_site.each_context(request), "title": "API token created", "token": obj, "key": obj.new_key,
-                   "opts": self.model._meta}
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "API token created",
+            "token": obj,
+            "key": obj.new_key,
+            "opts": self.model._meta,
+        }
         response = TemplateResponse(request, "admin/jobs/apitoken/created.html", context)
         response["Cache-Control"] = "no-store"
         return response

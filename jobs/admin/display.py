@@ -1,6 +1,7 @@
 """Compact cells for admin list pages, so the columns that matter fit a 1,280 px screen
 (tests/e2e/test_screens_browser.py): short times, and long text clipped with the whole of it
 on hover."""
+
 from __future__ import annotations
 
 from django.utils import timezone

@@ -1,4 +1,5 @@
 """Form fields shared by the admin screens."""
+
 from __future__ import annotations
 
 from django import forms

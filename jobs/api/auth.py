@@ -5,6 +5,7 @@ request: a user who loses a permission, is deactivated or deleted loses it throu
 token too. Failed attempts are counted per client address (access.clients): after
 API_TOKEN_FAILURE_LIMIT within API_TOKEN_FAILURE_WINDOW seconds the address is answered 429.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -56,9 +57,12 @@ def _refuse_if_locked_out(request) -> None:
         log.warning("token failure count unavailable (%s); not throttling", exc)
         return
     if wait is not None:
-        raise exceptions.Throttled(wait=max(int(wait or 0), 1), detail=(
-            f"Too many failed token attempts from your address ({failures} in {settings.API_TOKEN_FAILURE_WINDOW} s); "
-            "try again later."))
+        raise exceptions.Throttled(
+            wait=max(int(wait or 0), 1),
+            detail=(
+                f"Too many failed token attempts from your address ({failures} in {settings.API_TOKEN_FAILURE_WINDOW} s); try again later."
+            ),
+        )
 
 
 def _count_failure(request) -> None:

@@ -9,6 +9,7 @@
   integers within a bigint, no NaN or infinity. The error names the field, e.g.
   ``{"kwargs.note": ["contains an unpaired UTF-16 surrogate ..."]}``.
 """
+
 from __future__ import annotations
 
 import codecs

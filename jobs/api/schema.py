@@ -2,6 +2,7 @@
 answers, paginated pages, and one ``doc`` decorator the views use. The schema is served at
 /api/v1/schema/ and shown at /api/v1/docs/; tests/api/test_schema.py fuzzes it with schemathesis.
 Imported by JobsConfig.ready() so the token extension is registered."""
+
 from __future__ import annotations
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
@@ -15,8 +16,12 @@ class TokenScheme(OpenApiAuthenticationExtension):
     name = "tokenAuth"
 
     def get_security_definition(self, auto_schema):
-        return {"type": "apiKey", "in": "header", "name": "Authorization",
-                "description": "`Token <key>`: the key is shown once when the token is created (admin, API tokens)."}
+        return {
+            "type": "apiKey",
+            "in": "header",
+            "name": "Authorization",
+            "description": "`Token <key>`: the key is shown once when the token is created (admin, API tokens).",
+        }
 
 
 class DetailSerializer(serializers.Serializer):
@@ -24,7 +29,9 @@ class DetailSerializer(serializers.Serializer):
 
 
 _ERRORS = {
-    400: OpenApiResponse(OpenApiTypes.OBJECT, description='Bad input, nothing changed: `{"<field>": ["<message>"]}` names each field at fault.'),
+    400: OpenApiResponse(
+        OpenApiTypes.OBJECT, description='Bad input, nothing changed: `{"<field>": ["<message>"]}` names each field at fault.'
+    ),
     401: OpenApiResponse(DetailSerializer, description="No credentials, or an unknown or revoked token."),
     403: OpenApiResponse(DetailSerializer, description="Not allowed: the answer names the permission to ask for (docs/api.md)."),
     404: OpenApiResponse(DetailSerializer, description="No such object (another user's object answers the same)."),
@@ -32,22 +39,45 @@ _ERRORS = {
 }
 
 
-def doc(tag: str, summary: str, response, *, request=None, params=(), status: int = 200, errors=(400, 401, 403, 404),
-        methods=None, description: str | None = None, extra: dict | None = None, operation_id: str | None = None):
+def doc(
+    tag: str,
+    summary: str,
+    response,
+    *,
+    request=None,
+    params=(),
+    status: int = 200,
+    errors=(400, 401, 403, 404),
+    methods=None,
+    description: str | None = None,
+    extra: dict | None = None,
+    operation_id: str | None = None,
+):
     """extend_schema for one operation: its tag, summary, request body, query parameters, success
     answer (and ``extra`` ones) and the error answers it can give (429 always)."""
     responses = {status: response, **(extra or {}), **{code: _ERRORS[code] for code in (*errors, 429)}}
-    return extend_schema(tags=[tag], summary=summary, description=description, request=request, parameters=list(params),
-                         responses=responses, methods=methods, operation_id=operation_id)
+    return extend_schema(
+        tags=[tag],
+        summary=summary,
+        description=description,
+        request=request,
+        parameters=list(params),
+        responses=responses,
+        methods=methods,
+        operation_id=operation_id,
+    )
 
 
 def page_of(serializer_class, name: str):
     """A cursor-paginated page of ``serializer_class`` objects."""
-    return inline_serializer(name, {
-        "next": serializers.URLField(allow_null=True, help_text="The next page, or null."),
-        "previous": serializers.URLField(allow_null=True),
-        "results": serializer_class(many=True),
-    })
+    return inline_serializer(
+        name,
+        {
+            "next": serializers.URLField(allow_null=True, help_text="The next page, or null."),
+            "previous": serializers.URLField(allow_null=True),
+            "results": serializer_class(many=True),
+        },
+    )
 
 
 def query(name: str, type_=str, description: str = "", **kwargs) -> OpenApiParameter:

@@ -2,6 +2,7 @@
 refused input is a 400 naming the field. Every operation asks for the Django permission the
 admin asks for the same act (access.rules; docs/api.md has the table): staff status alone
 grants nothing, and without the view permission a user sees only the jobs they created."""
+
 from __future__ import annotations
 
 from django.conf import settings
@@ -57,9 +58,30 @@ class AttemptSerializer(serializers.ModelSerializer):
 class JobSerializer(serializers.ModelSerializer):
     class Meta:
         model = JobRecord
-        fields = ("id", "task_name", "queue", "state", "priority", "args", "kwargs", "attempts", "max_attempts", "progress",
-                  "progress_message", "result", "last_error", "dedup_key", "correlation_id", "subject_type", "subject_id",
-                  "created_at", "run_at", "enqueued_at", "started_at", "finished_at")
+        fields = (
+            "id",
+            "task_name",
+            "queue",
+            "state",
+            "priority",
+            "args",
+            "kwargs",
+            "attempts",
+            "max_attempts",
+            "progress",
+            "progress_message",
+            "result",
+            "last_error",
+            "dedup_key",
+            "correlation_id",
+            "subject_type",
+            "subject_id",
+            "created_at",
+            "run_at",
+            "enqueued_at",
+            "started_at",
+            "finished_at",
+        )
 
 
 JOB_PAGE = page_of(JobSerializer, "JobPage")
@@ -133,8 +155,15 @@ class JobFilterSerializer(serializers.Serializer):
     created_before = serializers.DateTimeField(required=False)
 
 
-FILTERS = {"state": "state", "queue": "queue", "task": "task_name", "subject_type": "subject_type", "subject_id": "subject_id",
-           "created_after": "created_at__gte", "created_before": "created_at__lt"}
+FILTERS = {
+    "state": "state",
+    "queue": "queue",
+    "task": "task_name",
+    "subject_type": "subject_type",
+    "subject_id": "subject_id",
+    "created_after": "created_at__gte",
+    "created_before": "created_at__lt",
+}
 FILTER_PARAMS = [JobFilterSerializer]
 
 
@@ -148,11 +177,27 @@ def _limit(request, default=20, maximum=500) -> int:
     return inputs.parse_count(request.query_params.get("limit", str(default)), "limit", minimum=1, maximum=maximum)
 
 
-@doc("jobs", "List jobs", JOB_PAGE, params=FILTER_PARAMS + PAGE, errors=(400, 401), methods=["GET"], operation_id="jobs_list",
-     description="Holders of jobs.view_jobrecord see every job; everyone else the jobs they created. Newest first.")
-@doc("jobs", "Add a job by task name", JobSerializer, request=EnqueueSerializer, status=201, errors=(400, 401, 403), methods=["POST"],
-     description="Needs jobs.enqueue_task and the task's own permission; only tasks declared enqueueable by name "
-                 "(never a task that moves money).")
+@doc(
+    "jobs",
+    "List jobs",
+    JOB_PAGE,
+    params=FILTER_PARAMS + PAGE,
+    errors=(400, 401),
+    methods=["GET"],
+    operation_id="jobs_list",
+    description="Holders of jobs.view_jobrecord see every job; everyone else the jobs they created. Newest first.",
+)
+@doc(
+    "jobs",
+    "Add a job by task name",
+    JobSerializer,
+    request=EnqueueSerializer,
+    status=201,
+    errors=(400, 401, 403),
+    methods=["POST"],
+    description="Needs jobs.enqueue_task and the task's own permission; only tasks declared enqueueable by name "
+    "(never a task that moves money).",
+)
 @api_view(["GET", "POST"])
 @permission_classes([permissions.IsAuthenticated])
 def jobs(request):
@@ -184,7 +229,7 @@ def jobs(request):
 @api_view(["GET"])
 @permission_classes([permissions.IsAuthenticated])
 def jobs_recent(request):
-    jobs = _filtered(request, _visible_jobs(request)).order_by("-created_at")[:_limit(request)]
+    jobs = _filtered(request, _visible_jobs(request)).order_by("-created_at")[: _limit(request)]
     return Response(JobSerializer(jobs, many=True).data)
 
 
@@ -192,7 +237,7 @@ def jobs_recent(request):
 @api_view(["GET"])
 @permission_classes([permissions.IsAuthenticated])
 def jobs_failed(request):
-    jobs = _visible_jobs(request).filter(state=State.DEAD).order_by("-finished_at")[:_limit(request)]
+    jobs = _visible_jobs(request).filter(state=State.DEAD).order_by("-finished_at")[: _limit(request)]
     return Response(JobSerializer(jobs, many=True).data)
 
 
@@ -215,6 +260,7 @@ def service_action(model, service, serializer, *, tag: str, summary: str, permis
     serialised. ``permission``: the DRF permission class; ``refusal(request, obj)``: a reason to
     refuse this object (403), or None. What the service refuses (a FieldError) is a 400 naming
     its field (jobs.api.handlers)."""
+
     @doc(tag, summary, serializer, request=ReasonSerializer)
     @api_view(["POST"])
     @permission_classes([permission])
@@ -225,6 +271,7 @@ def service_action(model, service, serializer, *, tag: str, summary: str, permis
             return Response({"detail": why}, status=status.HTTP_403_FORBIDDEN)
         changed = service(pk, actor=request.user, reason=_reason(request))
         return Response(serializer(model.objects.get(pk=changed.pk)).data)
+
     return action
 
 
@@ -233,8 +280,15 @@ def _rerun_refusal(request, job) -> str | None:
 
 
 def _job_action(service, summary, *, rerun: bool):
-    return service_action(JobRecord, service, JobSerializer, tag="jobs", summary=f"{summary} ({CHANGE_JOBS})", permission=Needs(CHANGE_JOBS),
-                          refusal=_rerun_refusal if rerun else None)
+    return service_action(
+        JobRecord,
+        service,
+        JobSerializer,
+        tag="jobs",
+        summary=f"{summary} ({CHANGE_JOBS})",
+        permission=Needs(CHANGE_JOBS),
+        refusal=_rerun_refusal if rerun else None,
+    )
 
 
 job_retry = _job_action(control.job_retry, "Retry a job now", rerun=True)
@@ -274,6 +328,7 @@ def _queue_action(service, summary):
         _queue_or_404(name)
         service(name, actor=request.user, reason=_reason(request))
         return Response(_queue_or_404(name))
+
     return action
 
 
@@ -283,8 +338,9 @@ queue_resume = _queue_action(control.queue_resume, "Resume a queue")
 
 class CleanSerializer(serializers.Serializer):
     state = serializers.ChoiceField(choices=sorted(TERMINAL), default=State.SUCCEEDED)
-    grace = serializers.IntegerField(min_value=0, max_value=10 * 365 * 24 * 3600, default=3600,
-                                     help_text="Only jobs that finished more than this many seconds ago.")
+    grace = serializers.IntegerField(
+        min_value=0, max_value=10 * 365 * 24 * 3600, default=3600, help_text="Only jobs that finished more than this many seconds ago."
+    )
     limit = serializers.IntegerField(min_value=1, max_value=10_000, default=1000)
     reason = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
 
@@ -309,8 +365,13 @@ def queue_clean(request, name):
     return Response({"queue": name, "state": v["state"], "deleted": len(ids), "ids": ids})
 
 
-@doc("jobs", "A user's jobs (about them, or created by them)", JobSerializer(many=True), params=FILTER_PARAMS + [LIMIT],
-     errors=(400, 401, 403))
+@doc(
+    "jobs",
+    "A user's jobs (about them, or created by them)",
+    JobSerializer(many=True),
+    params=FILTER_PARAMS + [LIMIT],
+    errors=(400, 401, 403),
+)
 @api_view(["GET"])
 @permission_classes([permissions.IsAuthenticated])
 def user_jobs(request, user_id: int):
@@ -320,7 +381,7 @@ def user_jobs(request, user_id: int):
         return Response({"detail": "You may see only your own jobs. " + rules.needs(VIEW_JOBS)}, status=status.HTTP_403_FORBIDDEN)
 
     jobs = JobRecord.objects.filter(Q(subject_type="user", subject_id=str(user_id)) | Q(created_by_id=user_id))
-    jobs = _filtered(request, jobs).order_by("-created_at")[:_limit(request)]
+    jobs = _filtered(request, jobs).order_by("-created_at")[: _limit(request)]
     return Response(JobSerializer(jobs, many=True).data)
 
 
@@ -344,8 +405,13 @@ class RequeueResultSerializer(serializers.Serializer):
     refused = serializers.DictField(child=serializers.CharField(), help_text="Job id: why it was not requeued.")
 
 
-@doc("dead-letter", "Requeue one or many dead jobs (jobs.change_jobrecord)", RequeueResultSerializer, request=RequeueSerializer,
-     errors=(400, 401, 403))
+@doc(
+    "dead-letter",
+    "Requeue one or many dead jobs (jobs.change_jobrecord)",
+    RequeueResultSerializer,
+    request=RequeueSerializer,
+    errors=(400, 401, 403),
+)
 @api_view(["POST"])
 @permission_classes([Needs(CHANGE_JOBS)])
 def dead_letter_requeue(request):

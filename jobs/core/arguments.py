@@ -6,6 +6,7 @@ the dead-letter queue. Checked at enqueue instead, it is refused with a message 
 argument. Types come from the task's annotations: int, float, str, bool, list, dict, their
 ``X | None`` forms and ``list[...]`` / ``dict[str, ...]``; anything else is not checked.
 """
+
 from __future__ import annotations
 
 import inspect
@@ -89,10 +90,11 @@ class Signature:
     def check(self, args, kwargs: dict) -> None:
         """Raise FieldError (``args[i]`` or ``kwargs.name``) unless the task can take these."""
         if len(args) > len(self.positional) and not self.any_positional:
-            raise FieldError("args", f"{self.name} takes at most {len(self.positional)} positional argument(s) "
-                                     f"({self._takes()}), not {len(args)}")
+            raise FieldError(
+                "args", f"{self.name} takes at most {len(self.positional)} positional argument(s) ({self._takes()}), not {len(args)}"
+            )
         given = set()
-        for index, value in enumerate(args[:len(self.positional)]):
+        for index, value in enumerate(args[: len(self.positional)]):
             name = self.positional[index]
             given.add(name)
             self._check_type(name, value, f"args[{index}]")
@@ -107,5 +109,6 @@ class Signature:
             self._check_type(name, value, f"kwargs.{name}")
         missing = [name for name in self.required if name not in given]
         if missing:
-            raise FieldError("kwargs" if kwargs or not self.positional else "args",
-                             f"{self.name} needs {', '.join(missing)} (it takes {self._takes()})")
+            raise FieldError(
+                "kwargs" if kwargs or not self.positional else "args", f"{self.name} needs {', '.join(missing)} (it takes {self._takes()})"
+            )

@@ -1,4 +1,5 @@
 """What a running job knows about itself, and the correlation id of the current unit of work."""
+
 from __future__ import annotations
 
 import contextvars

@@ -1,6 +1,7 @@
 """Finding what each installed app declares in a module of a given name (``schedules``, ``demo``),
 the way Django's admin finds each app's ``admin`` module: the platform asks, the apps answer, and
 the platform imports none of them by name."""
+
 from __future__ import annotations
 
 from importlib import import_module

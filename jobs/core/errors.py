@@ -5,6 +5,7 @@ Every surface turns a FieldError into the same answer: the API a 400 ``{field: [
 domain errors (InvalidJob, PayoutError, ReportError, NotificationError) are FieldErrors, so
 nothing refused by a service can reach a user as a 500. Pure: no Django imports.
 """
+
 from __future__ import annotations
 
 
@@ -30,4 +31,3 @@ class JobStateError(FieldError):
 
     def __str__(self) -> str:
         return self.message
-

@@ -15,6 +15,7 @@ instead of storing a value that breaks a page later or failing with a 500:
 ``scrub`` is the other half: what is already stored is shown with U+FFFD in place of an
 unpaired surrogate, never an error (jobs.fields.SafeJSONDecoder).
 """
+
 from __future__ import annotations
 
 import math

@@ -3,6 +3,7 @@
 RQ's lists and job hashes are RQ's (``rq:queue:<name>``, ``rq:job:<id>``); the names of the
 lists Conveyor uses per queue and priority tier come from ``jobs.core.queues.rq_queue_name``.
 """
+
 from __future__ import annotations
 
 # Present while Redis keeps its data. When it is missing (first start, FLUSHALL, restart

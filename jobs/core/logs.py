@@ -1,5 +1,6 @@
 """Log lines that carry their context: correlation id, and the job being run (id, queue, task,
 attempt). LOG_FORMAT=json writes one JSON object per line (production); plain is for people."""
+
 from __future__ import annotations
 
 import json

@@ -7,6 +7,7 @@ A policy answers two questions about a job whose attempt number ``attempt``
 exponential 2 s, 4 s, 8 s" lists three delays, so it is ``Exponential(retries=3,
 delay=2)``: four runs in all, waiting 2, 4 and 8 seconds between them.
 """
+
 from __future__ import annotations
 
 import random

@@ -11,6 +11,7 @@ seeds, docs/architecture.md); a deploy tunes them with QUEUE_OVERRIDES, and sett
 resolved table (``settings.CONVEYOR_QUEUES``, from ``resolve_queues``). Pure: settings import
 it, and the system check ``jobs.checks`` validates what settings ended with.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -87,8 +88,11 @@ def queue_problems(queues: dict) -> list[str]:
         cap, rate, retry = queue.get("concurrency"), queue.get("rate_limit"), queue.get("retry")
         if isinstance(cap, bool) or not isinstance(cap, int) or cap < 0:
             problems.append(f"queue {name!r}: concurrency must be a whole number, 0 meaning unlimited")
-        if rate is not None and not (isinstance(rate, (list, tuple)) and len(rate) == 2
-                                     and all(isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0 for v in rate)):
+        if rate is not None and not (
+            isinstance(rate, (list, tuple))
+            and len(rate) == 2
+            and all(isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0 for v in rate)
+        ):
             problems.append(f"queue {name!r}: rate_limit must be (jobs, window seconds), both positive")
         if not isinstance(retry, dict):
             problems.append(f"queue {name!r}: retry must be a policy such as {{'kind': 'exponential', 'retries': 3, 'delay': 2}}")
@@ -116,7 +120,10 @@ def resolve_queues(*, default_concurrency: int, default_retry: dict, overrides: 
         if unknown:
             raise ValueError(f"[{name!r}] has unknown keys {sorted(unknown)}")
         if values.get("rate_limit") is not None:
-            values = {**values, "rate_limit": tuple(values["rate_limit"]) if isinstance(values["rate_limit"], list) else values["rate_limit"]}
+            values = {
+                **values,
+                "rate_limit": tuple(values["rate_limit"]) if isinstance(values["rate_limit"], list) else values["rate_limit"],
+            }
         queues[name].update(values)
     problems = queue_problems(queues)
     if problems:
@@ -125,10 +132,7 @@ def resolve_queues(*, default_concurrency: int, default_retry: dict, overrides: 
 
 
 def rq_queue_settings(queues: dict, redis_url: str, default_timeout: int) -> dict:
-    return {
-        name: {"URL": redis_url, "DEFAULT_TIMEOUT": default_timeout}
-        for name in tiered_rq_names(list(queues))
-    }
+    return {name: {"URL": redis_url, "DEFAULT_TIMEOUT": default_timeout} for name in tiered_rq_names(list(queues))}
 
 
 @dataclass(frozen=True)

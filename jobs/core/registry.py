@@ -17,6 +17,7 @@ Who may start a task by name from outside the code (docs/api.md, "Tasks by name"
 * ``money=True``: it moves or decides money. Never enqueueable by the generic job
   endpoint, whoever asks; its dead jobs are retried only by holders of ``permission``.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -83,8 +84,19 @@ def task(
         existing = _REGISTRY.get(name)
         if existing and existing.func.__qualname__ != func.__qualname__:
             raise ValueError(f"task name {name!r} is already used by {existing.func.__module__}.{existing.func.__qualname__}")
-        _REGISTRY[name] = Task(name=name, func=func, queue=queue, priority=priority, timeout=timeout, retry=retry, dedup=dedup,
-                               permission=permission, api=api, money=money, signature=Signature(name, func))
+        _REGISTRY[name] = Task(
+            name=name,
+            func=func,
+            queue=queue,
+            priority=priority,
+            timeout=timeout,
+            retry=retry,
+            dedup=dedup,
+            permission=permission,
+            api=api,
+            money=money,
+            signature=Signature(name, func),
+        )
         func.task_name = name
         return func
 

@@ -8,6 +8,7 @@
 The same events are stored: each attempt is a JobAttempt row (outcome, times,
 error), and the job row holds the current state and progress.
 """
+
 from django.dispatch import Signal
 
 job_succeeded = Signal()

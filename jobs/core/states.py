@@ -11,6 +11,7 @@
 *waiting* state, with one conditional UPDATE, so a duplicate delivery of the
 same job (two dispatchers, a re-dispatch after Redis lost data) cannot run it twice.
 """
+
 from __future__ import annotations
 
 from django.db import models

@@ -5,6 +5,7 @@ Pure: no ORM, no Redis. It works on anything with a schedule's fields (``cron``,
 ``interval_seconds``, ``timezone``, ``next_fire_at``), so Schedule, RecurringPayout and the
 tests share it. Firing them is ``jobs.scheduling.firing``.
 """
+
 from __future__ import annotations
 
 import time

@@ -1,4 +1,5 @@
 """The audit trail: one AuditEntry per staff (or system) action, written by the service that acts."""
+
 from __future__ import annotations
 
 from jobs.models import AuditEntry

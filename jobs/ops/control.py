@@ -4,6 +4,7 @@ Each one locks the row, checks the move is allowed (JobStateError, a 400 naming 
 when it is not), changes it, and leaves an AuditEntry, in one transaction; Redis is told
 after the commit.
 """
+
 from __future__ import annotations
 
 import logging
@@ -72,9 +73,18 @@ def _restart_chain(job: JobRecord, actor, action: str, reason: str) -> None:
     try:
         with transaction.atomic():
             transition(
-                JobRecord.objects.filter(pk=job.pk), {from_state}, State.PENDING,
-                attempts=0, run_at=None, enqueued_at=None, started_at=None, finished_at=None,
-                progress=0, progress_message="", result=None, cancel_requested=False,
+                JobRecord.objects.filter(pk=job.pk),
+                {from_state},
+                State.PENDING,
+                attempts=0,
+                run_at=None,
+                enqueued_at=None,
+                started_at=None,
+                finished_at=None,
+                progress=0,
+                progress_message="",
+                result=None,
+                cancel_requested=False,
             )
     except IntegrityError:
         other = JobRecord.objects.filter(dedup_key=job.dedup_key, state__in=ACTIVE).values_list("pk", flat=True).first()
@@ -98,13 +108,22 @@ def job_cancel(job_id, *, actor, reason: str = "") -> JobRecord:
         _audit(actor, "job.cancel", job, reason, from_state=job.state)
         transaction.on_commit(partial(dispatch.forget, [job]), robust=True)
         transaction.on_commit(
-            partial(signals.job_cancelled.send, JobRecord, job_id=job.pk, task_name=job.task_name, queue=job.queue,
-                    attempt=job.attempts, while_running=False), robust=True,
+            partial(
+                signals.job_cancelled.send,
+                JobRecord,
+                job_id=job.pk,
+                task_name=job.task_name,
+                queue=job.queue,
+                attempt=job.attempts,
+                while_running=False,
+            ),
+            robust=True,
         )
     return JobRecord.objects.get(pk=job_id)
 
 
 # --- Queues -----------------------------------------------------------------
+
 
 def queue_pause(name: str, *, actor, reason: str = "") -> QueueState:
     """Stop new starts in queue ``name`` (running jobs finish). Survives restarts; audited."""
@@ -151,7 +170,7 @@ def queue_clean(name: str, *, state: str, grace: float, limit: int, actor, reaso
     while len(deleted) < limit:
         with transaction.atomic():
             batch = JobRecord.objects.filter(queue=name, state=state, finished_at__lt=before).order_by("finished_at", "pk")
-            ids = list(batch.select_for_update(skip_locked=True).values_list("pk", flat=True)[:min(CLEAN_BATCH, limit - len(deleted))])
+            ids = list(batch.select_for_update(skip_locked=True).values_list("pk", flat=True)[: min(CLEAN_BATCH, limit - len(deleted))])
             if not ids:
                 break
             JobRecord.objects.filter(pk__in=ids).delete()
@@ -169,4 +188,3 @@ def job_delete(job_id, *, actor, reason: str = "") -> None:
             raise JobStateError(f"job {job.pk} is {job.state}; cancel it before deleting it")
         _audit(actor, "job.delete", job, reason, task=job.task_name, state=job.state)
         job.delete()
-

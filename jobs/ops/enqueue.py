@@ -4,6 +4,7 @@ Every job is a row written in the caller's transaction and handed to Redis only 
 transaction commits (``jobs.transport.dispatch.dispatch_new``); a row that never reaches Redis
 is sent by the next sweep.
 """
+
 from __future__ import annotations
 
 import json
@@ -49,7 +50,9 @@ class JobSpec:
     dedup_key: str | None = None
 
 
-def enqueue(task_name: str, args=(), kwargs=None, *, delay: float | None = None, created_by=None, correlation_id=None, **options) -> JobRecord:
+def enqueue(
+    task_name: str, args=(), kwargs=None, *, delay: float | None = None, created_by=None, correlation_id=None, **options
+) -> JobRecord:
     """Create one job. Options: queue, priority, run_at, retry, timeout, subject.
 
     The row is written now, in the caller's transaction; Redis sees the job only
@@ -146,9 +149,11 @@ def _build_record(spec: JobSpec, now: datetime, created_by, correlation_id: str)
             raise InvalidJob(exc.field, exc.message) from None
     size = len(json.dumps([spec.args, kwargs], separators=(",", ":")))
     if size > settings.JOB_ARGS_MAX_BYTES:
-        raise InvalidJob("args" if not kwargs else "kwargs",
-                         f"the arguments take {size} bytes as JSON; the limit is {settings.JOB_ARGS_MAX_BYTES} (JOB_ARGS_MAX_BYTES): "
-                         "pass ids and let the task read the data")
+        raise InvalidJob(
+            "args" if not kwargs else "kwargs",
+            f"the arguments take {size} bytes as JSON; the limit is {settings.JOB_ARGS_MAX_BYTES} (JOB_ARGS_MAX_BYTES): "
+            "pass ids and let the task read the data",
+        )
     policy = _policy(spec.retry, task)
     timeout = spec.timeout if spec.timeout is not None else (task.timeout or settings.JOB_TIMEOUT)
     if not isinstance(timeout, int) or isinstance(timeout, bool) or timeout < 1:
@@ -222,5 +227,3 @@ def _check_json(value, path: str) -> None:
         inputs.check_json(value, path)
     except FieldError as exc:
         raise InvalidJob(exc.field, exc.message) from None
-
-

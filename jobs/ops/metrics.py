@@ -9,6 +9,7 @@ it, even with several schedulers), to QueueTotals, the monotonic counters /metri
 
 Nothing here touches the worker's hot path: the job rows are the source.
 """
+
 from __future__ import annotations
 
 import logging
@@ -62,11 +63,15 @@ def rollup(now: datetime | None = None) -> dict:
     current = floor_minute(now)
     queues = list(settings.CONVEYOR_QUEUES)
     last_final = QueueMinute.objects.filter(final=True).order_by("-minute").values_list("minute", flat=True).first()
-    start = max(current - timedelta(minutes=BACKFILL), (last_final + timedelta(minutes=1)) if last_final else current - timedelta(minutes=SETTLE))
+    start = max(
+        current - timedelta(minutes=BACKFILL), (last_final + timedelta(minutes=1)) if last_final else current - timedelta(minutes=SETTLE)
+    )
     finished: dict[tuple[str, datetime], dict] = {}
     for queue in queues:
         for state in (State.SUCCEEDED, State.DEAD):
-            rows = JobRecord.objects.filter(queue=queue, state=state, finished_at__gte=start, finished_at__lt=current + timedelta(minutes=1))
+            rows = JobRecord.objects.filter(
+                queue=queue, state=state, finished_at__gte=start, finished_at__lt=current + timedelta(minutes=1)
+            )
             for started_at, finished_at, attempts in rows.values_list("started_at", "finished_at", "attempts").iterator(chunk_size=5000):
                 slot = finished.setdefault((queue, floor_minute(finished_at)), {"succeeded": 0, "dead": 0, "retries": 0, "runtimes": []})
                 slot["succeeded" if state == State.SUCCEEDED else "dead"] += 1
@@ -82,9 +87,14 @@ def rollup(now: datetime | None = None) -> dict:
             slot = finished.get((queue, minute), {"succeeded": 0, "dead": 0, "retries": 0, "runtimes": []})
             ordered = sorted(slot["runtimes"])
             values = {
-                "succeeded": slot["succeeded"], "dead": slot["dead"], "retries": slot["retries"],
-                "runtime_sum": sum(ordered), "runtime_p50": _percentile(ordered, 0.50), "runtime_p95": _percentile(ordered, 0.95),
-                "runtime_p99": _percentile(ordered, 0.99), "runtime_max": ordered[-1] if ordered else None,
+                "succeeded": slot["succeeded"],
+                "dead": slot["dead"],
+                "retries": slot["retries"],
+                "runtime_sum": sum(ordered),
+                "runtime_p50": _percentile(ordered, 0.50),
+                "runtime_p95": _percentile(ordered, 0.95),
+                "runtime_p99": _percentile(ordered, 0.99),
+                "runtime_max": ordered[-1] if ordered else None,
                 "buckets": _bucket_counts(ordered),
             }
             if minute == current:
@@ -110,9 +120,13 @@ def _finalise(row_id) -> int:
         totals, _ = QueueTotals.objects.select_for_update().get_or_create(queue=row.queue)
         buckets = totals.buckets or [0] * len(row.buckets)
         QueueTotals.objects.filter(pk=totals.pk).update(
-            succeeded=F("succeeded") + row.succeeded, dead=F("dead") + row.dead, retries=F("retries") + row.retries,
-            runtime_sum=F("runtime_sum") + row.runtime_sum, buckets=[a + b for a, b in zip(buckets, row.buckets)],
-            through=row.minute)
+            succeeded=F("succeeded") + row.succeeded,
+            dead=F("dead") + row.dead,
+            retries=F("retries") + row.retries,
+            runtime_sum=F("runtime_sum") + row.runtime_sum,
+            buckets=[a + b for a, b in zip(buckets, row.buckets)],
+            through=row.minute,
+        )
     return 1
 
 
@@ -140,6 +154,7 @@ def prune(now: datetime | None = None) -> int:
 
 # --- reads ---------------------------------------------------------------------------------
 
+
 def series(hours: int = 1, step_minutes: int = 1, now: datetime | None = None) -> dict:
     """Chart data: per queue, per step, jobs succeeded and dead, the worst p50 and p95 run times
     of its minutes and the last depth, over the last ``hours``."""
@@ -147,11 +162,19 @@ def series(hours: int = 1, step_minutes: int = 1, now: datetime | None = None) -
     end = floor_minute(now)
     start = end - timedelta(hours=hours) + timedelta(minutes=1)
     steps = [start + timedelta(minutes=step_minutes * i) for i in range((hours * 60) // step_minutes)]
-    out = {q: {"succeeded": [0] * len(steps), "dead": [0] * len(steps), "p50": [None] * len(steps), "p95": [None] * len(steps),
-               "waiting": [None] * len(steps)}
-           for q in settings.CONVEYOR_QUEUES}
+    out = {
+        q: {
+            "succeeded": [0] * len(steps),
+            "dead": [0] * len(steps),
+            "p50": [None] * len(steps),
+            "p95": [None] * len(steps),
+            "waiting": [None] * len(steps),
+        }
+        for q in settings.CONVEYOR_QUEUES
+    }
     rows = QueueMinute.objects.filter(minute__gte=start, minute__lte=end).values_list(
-        "queue", "minute", "succeeded", "dead", "runtime_p50", "runtime_p95", "waiting")
+        "queue", "minute", "succeeded", "dead", "runtime_p50", "runtime_p95", "waiting"
+    )
     for queue, minute, succeeded, dead, p50, p95, waiting in rows:
         if queue not in out:
             continue
@@ -165,8 +188,13 @@ def series(hours: int = 1, step_minutes: int = 1, now: datetime | None = None) -
             slot["p50"][i] = max(slot["p50"][i] or 0.0, p50)
         if waiting is not None:
             slot["waiting"][i] = waiting
-    return {"start": start.isoformat(), "step_minutes": step_minutes, "labels": [s.strftime("%H:%M") for s in steps],
-            "times": [int(s.timestamp()) for s in steps], "queues": out}
+    return {
+        "start": start.isoformat(),
+        "step_minutes": step_minutes,
+        "labels": [s.strftime("%H:%M") for s in steps],
+        "times": [int(s.timestamp()) for s in steps],
+        "queues": out,
+    }
 
 
 def last_hour(now: datetime | None = None) -> dict[str, dict]:
@@ -174,8 +202,10 @@ def last_hour(now: datetime | None = None) -> dict[str, dict]:
     the last five, from the rollups."""
     now = now or timezone.now()
     end = floor_minute(now)
-    result = {q: {"succeeded_1h": 0, "dead_1h": 0, "retries_1h": 0, "succeeded_per_min": 0.0, "dead_per_min": 0.0}
-              for q in settings.CONVEYOR_QUEUES}
+    result = {
+        q: {"succeeded_1h": 0, "dead_1h": 0, "retries_1h": 0, "succeeded_per_min": 0.0, "dead_per_min": 0.0}
+        for q in settings.CONVEYOR_QUEUES
+    }
     hour = QueueMinute.objects.filter(minute__gt=end - timedelta(minutes=60), minute__lte=end)
     for row in hour.values("queue").annotate(s=Sum("succeeded"), d=Sum("dead"), r=Sum("retries")).order_by():
         if row["queue"] in result:
@@ -208,5 +238,8 @@ def schedulers(connection) -> list[dict]:
         connection.hdel(SCHEDULERS_KEY, *stale)
     holder = connection.get(SINGLE_LOCK)
     holder = holder.decode() if isinstance(holder, bytes) else holder
-    return [{"identity": k, "age": round(now - v, 1), "leader": settings.USE_DISTRIBUTED_SCHEDULER or k == holder}
-            for k, v in sorted(seen.items()) if now - v <= 60]
+    return [
+        {"identity": k, "age": round(now - v, 1), "leader": settings.USE_DISTRIBUTED_SCHEDULER or k == holder}
+        for k, v in sorted(seen.items())
+        if now - v <= 60
+    ]

@@ -7,6 +7,7 @@ attempt and retried by its policy (or dead-lettered when out of attempts).
 The close is conditional on the row still running that same attempt, so a late
 worker and the rescuer cannot both record it.
 """
+
 from __future__ import annotations
 
 import logging
@@ -33,8 +34,21 @@ def rescue_lost_jobs(now=None) -> int:
     lost = list(
         JobRecord.objects.filter(state=State.RUNNING, started_at__lt=cutoff)
         .exclude(worker_name__in=live)
-        .values("id", "task_name", "queue", "args", "kwargs", "attempts", "max_attempts", "total_attempts", "timeout",
-                "correlation_id", "retry_policy", "worker_name", "started_at")[:BATCH]
+        .values(
+            "id",
+            "task_name",
+            "queue",
+            "args",
+            "kwargs",
+            "attempts",
+            "max_attempts",
+            "total_attempts",
+            "timeout",
+            "correlation_id",
+            "retry_policy",
+            "worker_name",
+            "started_at",
+        )[:BATCH]
     )
     rescued = 0
     for row in lost:

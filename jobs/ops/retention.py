@@ -10,6 +10,7 @@ Per queue, with defaults overridable by CONVEYOR_QUEUES[queue]["retention"]:
 Each batch is its own short transaction, so the table is never locked for long.
 RQ's own registries (started, failed, ...) are cleaned at the same time.
 """
+
 from __future__ import annotations
 
 import logging

@@ -4,6 +4,7 @@ Called by ConveyorWorker for every job it takes from Redis. Each state change
 is one conditional UPDATE, so a stale or duplicate delivery changes nothing.
 The two statements every job runs (claim, success) are in jobs/sql.py.
 """
+
 from __future__ import annotations
 
 import json
@@ -53,8 +54,12 @@ def execute(job_id: str, worker_name: str, death_penalty_class=UnixSignalDeathPe
         return SKIPPED
     attempt = record.attempts
     ctx = JobContext(
-        job_id=record.pk, task_name=record.task_name, attempt=attempt, max_attempts=record.max_attempts,
-        correlation_id=record.correlation_id, _reporter=partial(_report_progress, record),
+        job_id=record.pk,
+        task_name=record.task_name,
+        attempt=attempt,
+        max_attempts=record.max_attempts,
+        correlation_id=record.correlation_id,
+        _reporter=partial(_report_progress, record),
     )
     token = current_correlation_id.set(record.correlation_id)
     job_token = current_job.set({"job_id": str(record.pk), "queue": record.queue, "task": record.task_name, "attempt": attempt})
@@ -89,9 +94,20 @@ def execute(job_id: str, worker_name: str, death_penalty_class=UnixSignalDeathPe
             return _taken_over(record)
         signals.job_succeeded.send(JobRecord, result=result, **_event(record))
         if log.isEnabledFor(logging.INFO):  # the hot path: build the line's context only if it is written
-            log.info("job %s (%s) attempt %d succeeded", record.pk, record.task_name, attempt, extra={
-                "correlation_id": record.correlation_id, "job_id": str(record.pk), "queue": record.queue, "task": record.task_name,
-                "attempt": attempt, "duration_ms": int((timezone.now() - started).total_seconds() * 1000)})
+            log.info(
+                "job %s (%s) attempt %d succeeded",
+                record.pk,
+                record.task_name,
+                attempt,
+                extra={
+                    "correlation_id": record.correlation_id,
+                    "job_id": str(record.pk),
+                    "queue": record.queue,
+                    "task": record.task_name,
+                    "attempt": attempt,
+                    "duration_ms": int((timezone.now() - started).total_seconds() * 1000),
+                },
+            )
         return State.SUCCEEDED
     return record_failure(record, started, worker_name, outcome, error, retry_allowed=task is not None)
 
@@ -113,14 +129,24 @@ def _record_cancelled(record, started, worker_name: str, error: JobCancelled) ->
     finished = timezone.now()
     with transaction.atomic():
         moved = transition(
-            JobRecord.objects.filter(pk=record.pk, attempts=record.attempts), {State.RUNNING}, State.CANCELLED,
-            finished_at=finished, run_at=None, last_error="cancelled while running",
+            JobRecord.objects.filter(pk=record.pk, attempts=record.attempts),
+            {State.RUNNING},
+            State.CANCELLED,
+            finished_at=finished,
+            run_at=None,
+            last_error="cancelled while running",
         )
         if not moved:
             return _taken_over(record)
         JobAttempt.objects.create(
-            job_id=record.pk, number=record.total_attempts, started_at=started, finished_at=finished,
-            outcome=JobAttempt.Outcome.CANCELLED, worker_name=worker_name[:255], exc_type="JobCancelled", exc_message=str(error),
+            job_id=record.pk,
+            number=record.total_attempts,
+            started_at=started,
+            finished_at=finished,
+            outcome=JobAttempt.Outcome.CANCELLED,
+            worker_name=worker_name[:255],
+            exc_type="JobCancelled",
+            exc_message=str(error),
         )
     signals.job_cancelled.send(JobRecord, while_running=True, **_event(record))
     return State.CANCELLED
@@ -166,14 +192,33 @@ def record_failure(record, started, worker_name: str, outcome: str, error: BaseE
         if not moved:
             return _taken_over(record)
         JobAttempt.objects.create(
-            job_id=record.pk, number=record.total_attempts, started_at=started, finished_at=finished,
-            outcome=outcome, worker_name=worker_name[:255], exc_type=type(error).__qualname__[:255],
+            job_id=record.pk,
+            number=record.total_attempts,
+            started_at=started,
+            finished_at=finished,
+            outcome=outcome,
+            worker_name=worker_name[:255],
+            exc_type=type(error).__qualname__[:255],
             exc_message=scrub(str(error)[:ERROR_LIMIT]),
             traceback=scrub("".join(traceback.format_exception(error))[-TRACEBACK_LIMIT:]) if error.__traceback__ else "",
         )
-    log.warning("job %s (%s) attempt %d %s: %s -> %s", record.pk, record.task_name, record.attempts, outcome, message, target, extra={
-        "correlation_id": record.correlation_id, "job_id": str(record.pk), "queue": record.queue, "task": record.task_name,
-        "attempt": record.attempts, "duration_ms": int((finished - started).total_seconds() * 1000)})
+    log.warning(
+        "job %s (%s) attempt %d %s: %s -> %s",
+        record.pk,
+        record.task_name,
+        record.attempts,
+        outcome,
+        message,
+        target,
+        extra={
+            "correlation_id": record.correlation_id,
+            "job_id": str(record.pk),
+            "queue": record.queue,
+            "task": record.task_name,
+            "attempt": record.attempts,
+            "duration_ms": int((finished - started).total_seconds() * 1000),
+        },
+    )
     event = _event(record)
     signals.job_failed.send(JobRecord, error=message, will_retry=retry, **event)
     if retry:

@@ -1,4 +1,5 @@
 """Reads about jobs and queues (no writes)."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -35,20 +36,22 @@ def queue_stats() -> list[dict]:
     result = []
     for name in names:
         config, c = settings.CONVEYOR_QUEUES[name], counts.get(name, {})
-        result.append({
-            "name": name,
-            "paused": name in paused,
-            "waiting": c.get(State.PENDING, 0) + c.get(State.QUEUED, 0),
-            "oldest_waiting_seconds": oldest.get(name),
-            "scheduled": c.get(State.SCHEDULED, 0),
-            "running": c.get(State.RUNNING, 0),
-            "slots_in_use": slots.get(name),
-            "retrying": c.get(State.RETRYING, 0),
-            "dead": c.get(State.DEAD, 0),
-            **hour[name],
-            "concurrency": config["concurrency"],
-            "rate_limit": config["rate_limit"],
-        })
+        result.append(
+            {
+                "name": name,
+                "paused": name in paused,
+                "waiting": c.get(State.PENDING, 0) + c.get(State.QUEUED, 0),
+                "oldest_waiting_seconds": oldest.get(name),
+                "scheduled": c.get(State.SCHEDULED, 0),
+                "running": c.get(State.RUNNING, 0),
+                "slots_in_use": slots.get(name),
+                "retrying": c.get(State.RETRYING, 0),
+                "dead": c.get(State.DEAD, 0),
+                **hour[name],
+                "concurrency": config["concurrency"],
+                "rate_limit": config["rate_limit"],
+            }
+        )
     return result
 
 

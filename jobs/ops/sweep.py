@@ -5,6 +5,7 @@ lost its data, else the oldest past the grace period), sends pending rows, and s
 retries and scheduled jobs. Safe to run from any number of processes: every move is a
 compare-and-set on the row, and pushing a job twice is harmless.
 """
+
 from __future__ import annotations
 
 import logging
@@ -47,7 +48,8 @@ def sweep(now=None) -> dict:
     while time.monotonic() < deadline:
         pending = list(
             JobRecord.objects.filter(state=State.PENDING, created_at__lte=now - SWEEP_GRACE)
-            .order_by("created_at").values_list("id", flat=True)[:SWEEP_BATCH]
+            .order_by("created_at")
+            .values_list("id", flat=True)[:SWEEP_BATCH]
         )
         sent = dispatch(pending, {State.PENDING}, now=now)
         counts["pending"] += sent
@@ -56,7 +58,8 @@ def sweep(now=None) -> dict:
     while time.monotonic() < deadline:
         due = list(
             JobRecord.objects.filter(state__in=(State.SCHEDULED, State.RETRYING), run_at__lte=now)
-            .order_by("run_at").values_list("id", flat=True)[:SWEEP_BATCH]
+            .order_by("run_at")
+            .values_list("id", flat=True)[:SWEEP_BATCH]
         )
         sent = dispatch(due, {State.SCHEDULED, State.RETRYING}, now=now)
         counts["due"] += sent
@@ -67,7 +70,7 @@ def sweep(now=None) -> dict:
 
 def _chunks(items: list, size: int):
     for i in range(0, len(items), size):
-        yield items[i:i + size]
+        yield items[i : i + size]
 
 
 def _queued_missing_from_redis(now) -> list:
@@ -82,7 +85,9 @@ def _queued_missing_from_redis(now) -> list:
     if everything:
         candidates = list(queued.values_list("id", flat=True))
     else:
-        candidates = list(queued.filter(enqueued_at__lte=now - SWEEP_GRACE).order_by("enqueued_at").values_list("id", flat=True)[:SWEEP_BATCH])
+        candidates = list(
+            queued.filter(enqueued_at__lte=now - SWEEP_GRACE).order_by("enqueued_at").values_list("id", flat=True)[:SWEEP_BATCH]
+        )
     missing = []
     try:
         for chunk in _chunks(candidates, 5000):

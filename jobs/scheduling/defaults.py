@@ -1,6 +1,7 @@
 """Default schedules: each app declares the schedules it needs in its ``schedules.py``
 (``SCHEDULES = [DefaultSchedule(...)]``); ``manage.py check`` validates them (jobs.E004) and
 ``sync_default_schedules`` creates or updates them after every ``migrate``."""
+
 from __future__ import annotations
 
 from django.conf import settings

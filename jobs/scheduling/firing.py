@@ -19,6 +19,7 @@ Two modes (USE_DISTRIBUTED_SCHEDULER): true, any number of scheduler processes
 tick together as above; false, only the process holding a Redis lock ticks (the
 single-instance mode; a standby takes over when the lock expires).
 """
+
 from __future__ import annotations
 
 import logging
@@ -95,8 +96,12 @@ def _fire(pk, moment: datetime) -> int:
             if fire is not None:
                 try:
                     job = enqueue(
-                        schedule.task_name, schedule.args, schedule.kwargs, queue=schedule.queue or None,
-                        priority=schedule.priority, correlation_id=f"schedule-{schedule.pk}-{int(fire_time.timestamp())}",
+                        schedule.task_name,
+                        schedule.args,
+                        schedule.kwargs,
+                        queue=schedule.queue or None,
+                        priority=schedule.priority,
+                        correlation_id=f"schedule-{schedule.pk}-{int(fire_time.timestamp())}",
                     )
                 except InvalidJob as exc:
                     schedule.last_error = f"{fire_time:%Y-%m-%d %H:%M:%S} UTC: {exc}"
@@ -108,8 +113,10 @@ def _fire(pk, moment: datetime) -> int:
                 schedule.last_fire_at = fire_time
         schedule.next_fire_at = following(schedule, fire_time, moment)
         Schedule.objects.filter(pk=schedule.pk).update(
-            next_fire_at=schedule.next_fire_at, last_fire_at=schedule.last_fire_at,
-            last_job=schedule.last_job, last_error=schedule.last_error,
+            next_fire_at=schedule.next_fire_at,
+            last_fire_at=schedule.last_fire_at,
+            last_job=schedule.last_job,
+            last_error=schedule.last_error,
         )
     return fired
 
@@ -117,8 +124,9 @@ def _fire(pk, moment: datetime) -> int:
 def fire_now(schedule, *, actor) -> JobRecord:
     """Run a schedule's job now, outside its timetable (admin action); audited, timetable unchanged."""
     with transaction.atomic():
-        job = enqueue(schedule.task_name, schedule.args, schedule.kwargs, queue=schedule.queue or None,
-                      priority=schedule.priority, created_by=actor)
+        job = enqueue(
+            schedule.task_name, schedule.args, schedule.kwargs, queue=schedule.queue or None, priority=schedule.priority, created_by=actor
+        )
         audit(actor, "schedule.fire_now", "schedule", schedule.pk, details={"job": str(job.pk)})
     return job
 

@@ -9,6 +9,7 @@ Both keep the state machine's rules (see jobs/states.py): the claim only takes
 rows in a waiting state, and the success only lands on the row still running
 this attempt. PostgreSQL and SQLite (3.35+) both support RETURNING.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -24,7 +25,18 @@ from jobs.models import JobAttempt, JobRecord
 check_transition(WAITING, State.RUNNING)
 check_transition({State.RUNNING}, State.SUCCEEDED)
 
-_RETURNED = ("task_name", "queue", "args", "kwargs", "attempts", "max_attempts", "total_attempts", "timeout", "correlation_id", "retry_policy")
+_RETURNED = (
+    "task_name",
+    "queue",
+    "args",
+    "kwargs",
+    "attempts",
+    "max_attempts",
+    "total_attempts",
+    "timeout",
+    "correlation_id",
+    "retry_policy",
+)
 
 
 @dataclass
@@ -63,8 +75,12 @@ def claim(job_id, worker_name: str, now, due_by) -> Claimed | None:
         f"RETURNING {', '.join(_RETURNED)}"
     )
     params = [
-        State.RUNNING.value, ops.adapt_datetimefield_value(now), worker_name,
-        JobRecord._meta.pk.get_db_prep_value(pk, connection), *[s.value for s in waiting], ops.adapt_datetimefield_value(due_by),
+        State.RUNNING.value,
+        ops.adapt_datetimefield_value(now),
+        worker_name,
+        JobRecord._meta.pk.get_db_prep_value(pk, connection),
+        *[s.value for s in waiting],
+        ops.adapt_datetimefield_value(due_by),
     ]
     with connection.cursor() as cursor:
         cursor.execute(query, params)
@@ -105,7 +121,9 @@ def record_success(record: Claimed, started, finished, worker_name: str, result)
             cursor.execute(update, update_params)
             if cursor.rowcount != 1:
                 return False
-            cursor.execute(f"INSERT INTO {attempt_table} {insert_columns} VALUES (%s, %s, %s, %s, %s, %s, '', '', '')", [pk, *attempt_params])
+            cursor.execute(
+                f"INSERT INTO {attempt_table} {insert_columns} VALUES (%s, %s, %s, %s, %s, %s, '', '', '')", [pk, *attempt_params]
+            )
             return True
 
 
@@ -141,8 +159,11 @@ def _pg_values_insert(connection, fields, records, ignore_conflicts: bool) -> se
     row = "(" + ", ".join(["%s"] * len(fields)) + ")"
     params = [f.get_db_prep_save(getattr(record, f.attname), connection) for record in records for f in fields]
     with connection.cursor() as cursor:
-        cursor.execute(f"INSERT INTO {quote(JobRecord._meta.db_table)} ({columns}) VALUES "
-                       f"{', '.join([row] * len(records))}{conflict} RETURNING {quote(JobRecord._meta.pk.column)}", params)
+        cursor.execute(
+            f"INSERT INTO {quote(JobRecord._meta.db_table)} ({columns}) VALUES "
+            f"{', '.join([row] * len(records))}{conflict} RETURNING {quote(JobRecord._meta.pk.column)}",
+            params,
+        )
         return {inserted for (inserted,) in cursor.fetchall()}
 
 
@@ -158,8 +179,10 @@ def _pg_copy_insert(connection, fields, records, ignore_conflicts: bool) -> set:
     jsons = {i for i, f in enumerate(fields) if f.get_internal_type() == "JSONField"}
     attnames = [f.attname for f in fields]
     with transaction.atomic(using=connection.alias), connection.cursor() as cursor:
-        cursor.execute(f"CREATE TEMPORARY TABLE IF NOT EXISTS {stage} "
-                       f"(LIKE {quote(JobRecord._meta.db_table)} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS")
+        cursor.execute(
+            f"CREATE TEMPORARY TABLE IF NOT EXISTS {stage} "
+            f"(LIKE {quote(JobRecord._meta.db_table)} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
+        )
         with cursor.cursor.copy(f"COPY {stage} ({columns}) FROM STDIN") as copy:
             for record in records:
                 row = [getattr(record, name) for name in attnames]
@@ -167,8 +190,10 @@ def _pg_copy_insert(connection, fields, records, ignore_conflicts: bool) -> set:
                     if row[i] is not None:
                         row[i] = json.dumps(row[i])
                 copy.write_row(row)
-        cursor.execute(f"INSERT INTO {quote(JobRecord._meta.db_table)} ({columns}) "
-                       f"SELECT {columns} FROM {stage}{conflict} RETURNING {quote(JobRecord._meta.pk.column)}")
+        cursor.execute(
+            f"INSERT INTO {quote(JobRecord._meta.db_table)} ({columns}) "
+            f"SELECT {columns} FROM {stage}{conflict} RETURNING {quote(JobRecord._meta.pk.column)}"
+        )
         inserted = {row[0] for row in cursor.fetchall()}
         cursor.execute(f"DELETE FROM {stage}")
     return inserted

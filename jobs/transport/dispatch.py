@@ -15,6 +15,7 @@ rows between waiting and queued and talks to Redis.
 Pushing a job twice is harmless: a worker claims a row only from a waiting
 state, so the second delivery finds it running or finished and skips it.
 """
+
 from __future__ import annotations
 
 import logging
@@ -55,7 +56,10 @@ def dispatch_new(records: list[JobRecord]) -> int:
     except RedisError as exc:
         stamps = {r.enqueued_at for r in records}
         reverted = transition(
-            JobRecord.objects.filter(id__in=[r.pk for r in records], enqueued_at__in=stamps), {State.QUEUED}, State.PENDING, enqueued_at=None
+            JobRecord.objects.filter(id__in=[r.pk for r in records], enqueued_at__in=stamps),
+            {State.QUEUED},
+            State.PENDING,
+            enqueued_at=None,
         )
         log.warning("Redis unavailable (%s): %d job(s) left pending; the dispatcher will send them later", exc, reverted)
         return 0
@@ -133,15 +137,23 @@ def push(rows, fresh: bool = False) -> None:
         for list_name, group in by_list.items():
             queue = Queue(list_name, connection=connection)
             template = queue.create_job(
-                RUN_FUNC, args=("",), result_ttl=0, failure_ttl=settings.FAILED_JOB_RETENTION, status=JobStatus.QUEUED,
+                RUN_FUNC,
+                args=("",),
+                result_ttl=0,
+                failure_ttl=settings.FAILED_JOB_RETENTION,
+                status=JobStatus.QUEUED,
             )
-            base = [v for field, value in {**template.to_dict(), "enqueued_at": enqueued_at}.items()
-                    if field not in _PER_JOB for v in (field, value)]
+            base = [
+                v
+                for field, value in {**template.to_dict(), "enqueued_at": enqueued_at}.items()
+                if field not in _PER_JOB
+                for v in (field, value)
+            ]
             head = [Job.redis_job_namespace_prefix, "1" if fresh else "0", len(base), *base]
             dumps = template.serializer.dumps
             for start in range(0, len(group), PUSH_CHUNK):
                 args = list(head)
-                for job_id, _, _, timeout, task_name in group[start:start + PUSH_CHUNK]:
+                for job_id, _, _, timeout, task_name in group[start : start + PUSH_CHUNK]:
                     job_id = str(job_id)
                     args += (job_id, zlib.compress(dumps((RUN_FUNC, None, (job_id,), {}))), task_name, timeout + RQ_TIMEOUT_GRACE)
                 script(keys=[queue.key, queue.redis_queues_keys], args=args, client=pipe)

@@ -12,6 +12,7 @@ Slots are leases: the worker refreshes its slot from the heartbeat thread and
 releases it when the job ends; a dead worker's slot expires after WORKER_LOST_AFTER.
 Times come from Redis (TIME), so hosts with skewed clocks agree.
 """
+
 from __future__ import annotations
 
 import time
@@ -51,7 +52,9 @@ end
 """
 
 # ARGV: lease, then per list: key, queue, cap, rate jobs, rate window
-POP = _CHECK + """
+POP = (
+    _CHECK
+    + """
 local t = now()
 local lease = tonumber(ARGV[1])
 local open = {}
@@ -69,9 +72,12 @@ end
 table.insert(open, 1, '')
 return open
 """
+)
 
 # A job popped by BLPOP: take its slot, or put it back at the front. ARGV: lease, key, queue, cap, rn, rw, id
-ACQUIRE = _CHECK + """
+ACQUIRE = (
+    _CHECK
+    + """
 local t = now()
 local q, cap, rn, rw, id = ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6]), ARGV[7]
 if may_run(q, cap, rn, rw, t) then
@@ -81,6 +87,7 @@ end
 redis.call('LPUSH', ARGV[2], id)
 return 0
 """
+)
 
 REFRESH = """
 local t = redis.call('TIME')

@@ -1,4 +1,5 @@
 """The one Redis client the job platform uses for transport (pooled, thread-safe)."""
+
 from __future__ import annotations
 
 import redis
@@ -10,9 +11,7 @@ _client: redis.Redis | None = None
 def get_redis() -> redis.Redis:
     global _client
     if _client is None:
-        _client = redis.Redis.from_url(
-            settings.REDIS_URL, socket_connect_timeout=2, socket_timeout=10, health_check_interval=30
-        )
+        _client = redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=2, socket_timeout=10, health_check_interval=30)
     return _client
 
 

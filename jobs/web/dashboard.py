@@ -11,6 +11,7 @@ Permissions (access.rules), as on the admin screens: the page needs jobs.view_qu
 workers show with jobs.view_workerheartbeat, failures with jobs.view_jobrecord; pausing
 needs jobs.pause_queue, retrying jobs.change_jobrecord (and a money task's permission).
 """
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -43,13 +44,16 @@ VIEW = "jobs.view_queuestate"
 
 def requires(perm: str):
     """The view answers 403 unless the user holds ``perm`` (inside the admin's login check)."""
+
     def decorate(view):
         @wraps(view)
         def guarded(request, *args, **kwargs):
             if not rules.has(request.user, perm):
                 raise PermissionDenied(rules.needs(perm))
             return view(request, *args, **kwargs)
+
         return guarded
+
     return decorate
 
 
@@ -72,8 +76,11 @@ def _live_context(request) -> dict:
         schedulers = None  # Redis unreachable: shown as unknown
     failures = []
     if rules.has(request.user, "jobs.view_jobrecord"):
-        failures = JobRecord.objects.filter(state=State.DEAD).order_by("-finished_at").only(
-            "id", "task_name", "queue", "last_error", "finished_at", "attempts")[:RECENT_FAILURES]
+        failures = (
+            JobRecord.objects.filter(state=State.DEAD)
+            .order_by("-finished_at")
+            .only("id", "task_name", "queue", "last_error", "finished_at", "attempts")[:RECENT_FAILURES]
+        )
     return {
         "queues": queues,
         "workers": workers,
@@ -89,8 +96,7 @@ def _live_context(request) -> dict:
 
 @requires(VIEW)
 def dashboard(request):
-    context = {**admin.site.each_context(request), "title": "Operations dashboard", **_live_context(request),
-               "refresh_seconds": 5}
+    context = {**admin.site.each_context(request), "title": "Operations dashboard", **_live_context(request), "refresh_seconds": 5}
     return TemplateResponse(request, "admin/jobs/dashboard.html", context)
 
 

@@ -1,5 +1,6 @@
 """Correlation ids for requests: accepted from X-Correlation-ID when valid, else made; returned
 in the response, stored on every job the request creates, and on every log line."""
+
 from __future__ import annotations
 
 from django.conf import settings

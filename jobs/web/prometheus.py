@@ -7,6 +7,7 @@ heartbeats. Authorisation: ``Authorization: Bearer <METRICS_TOKEN>``, or the API
 (``Authorization: Token <key>``) of a user with ``jobs.view_queuestate``, the permission the
 queue screens need. The route runs the lean "health" middleware group.
 """
+
 from __future__ import annotations
 
 import hmac
@@ -32,7 +33,9 @@ STATES = ("waiting", "scheduled", "running", "retrying", "dead")
 class ConveyorCollector:
     def collect(self):
         stats = selectors.queue_stats()
-        jobs = GaugeMetricFamily("conveyor_queue_jobs", "Jobs in a queue by state (dead: the dead-letter queue).", labels=["queue", "state"])
+        jobs = GaugeMetricFamily(
+            "conveyor_queue_jobs", "Jobs in a queue by state (dead: the dead-letter queue).", labels=["queue", "state"]
+        )
         paused = GaugeMetricFamily("conveyor_queue_paused", "1 if the queue is paused.", labels=["queue"])
         oldest = GaugeMetricFamily("conveyor_queue_oldest_waiting_seconds", "Age of the oldest waiting job.", labels=["queue"])
         for q in stats:
@@ -43,9 +46,13 @@ class ConveyorCollector:
         yield jobs
         yield paused
         yield oldest
-        yield GaugeMetricFamily("conveyor_dead_letter_jobs", "Jobs in the dead-letter queue, all queues.", value=sum(q["dead"] for q in stats))
+        yield GaugeMetricFamily(
+            "conveyor_dead_letter_jobs", "Jobs in the dead-letter queue, all queues.", value=sum(q["dead"] for q in stats)
+        )
 
-        finished = CounterMetricFamily("conveyor_jobs_finished", "Jobs finished, by outcome (rolled up per minute).", labels=["queue", "outcome"])
+        finished = CounterMetricFamily(
+            "conveyor_jobs_finished", "Jobs finished, by outcome (rolled up per minute).", labels=["queue", "outcome"]
+        )
         retries = CounterMetricFamily("conveyor_job_retries", "Failed attempts before the final one, of finished jobs.", labels=["queue"])
         runtime = HistogramMetricFamily("conveyor_job_runtime_seconds", "Run time of the final attempt of finished jobs.", labels=["queue"])
         for totals in QueueTotals.objects.order_by("queue"):
@@ -94,7 +101,11 @@ def _authorised(request) -> bool:
 @require_GET
 def metrics_view(request):
     if not _authorised(request):
-        response = HttpResponse("Send Authorization: Bearer <METRICS_TOKEN>, or the API token of a user with the jobs.view_queuestate permission.\n", status=401, content_type="text/plain")
+        response = HttpResponse(
+            "Send Authorization: Bearer <METRICS_TOKEN>, or the API token of a user with the jobs.view_queuestate permission.\n",
+            status=401,
+            content_type="text/plain",
+        )
         response["WWW-Authenticate"] = 'Bearer realm="metrics"'
         return response
     registry = CollectorRegistry(auto_describe=False)

@@ -14,6 +14,7 @@ dispatcher then sends every job row that is still waiting again (the database is
 of truth), so the action misleads and leaves no audit entry. The same acts, audited, are in
 the Conveyor admin: cancel, retry and requeue on the job list, clean and pause on the queues.
 """
+
 from __future__ import annotations
 
 from functools import wraps
@@ -59,11 +60,13 @@ class GuardedRQDashboard(QueueAdmin):
 
         generic = {p.name for p in admin.ModelAdmin.get_urls(self) if p.name != "django_rq_dashboard_changelist"}
         urls = [p for p in super().get_urls() if p.name not in generic and str(p.pattern) != "<path:object_id>/"]
+
         def in_admin(view):  # as django-rq wraps its own views: its templates name URLs by the admin's namespace
             @wraps(view)
             def wrapper(request, *args, **kwargs):
                 request.current_app = self.admin_site.name
                 return self.admin_site.admin_view(view)(request, *args, **kwargs)
+
             return wrapper
 
         urls.insert(0, path("all-lists/", in_admin(stats_views.stats), name="django_rq_all_lists"))
@@ -78,8 +81,9 @@ class GuardedRQDashboard(QueueAdmin):
         rows: dict[str, dict] = {}
         for tier_list in get_statistics()["queues"]:
             name = logical_queue_name(tier_list["name"])
-            row = rows.setdefault(name, {"name": name, "jobs": 0, "started_jobs": 0, "failed_jobs": 0, "finished_jobs": 0,
-                                         "workers": 0, "lists": []})
+            row = rows.setdefault(
+                name, {"name": name, "jobs": 0, "started_jobs": 0, "failed_jobs": 0, "finished_jobs": 0, "workers": 0, "lists": []}
+            )
             for key in ("jobs", "started_jobs", "failed_jobs", "finished_jobs"):
                 row[key] += tier_list[key]
             row["workers"] = max(row["workers"], tier_list["workers"])
@@ -87,8 +91,7 @@ class GuardedRQDashboard(QueueAdmin):
                 row["lists"].append(tier_list)
         order = {name: i for i, name in enumerate(settings.CONVEYOR_QUEUES)}
         queues = sorted(rows.values(), key=lambda row: order.get(row["name"], len(order)))
-        context = {**self.admin_site.each_context(request), "title": "RQ: what Redis holds", "queues": queues,
-                   "opts": self.model._meta}
+        context = {**self.admin_site.each_context(request), "title": "RQ: what Redis holds", "queues": queues, "opts": self.model._meta}
         return TemplateResponse(request, "admin/jobs/rq_overview.html", context)
 
     def _guard(self, view):
@@ -104,13 +107,17 @@ class GuardedRQDashboard(QueueAdmin):
             if not self._allowed(request):
                 return self._refused(request, rules.needs(rules.RQ_DASHBOARD))
             if request.method not in ("GET", "HEAD", "OPTIONS"):
-                return self._refused(request, "The RQ dashboard is read-only here: its actions change Redis behind the job "
-                                              "records' back and the dispatcher would send the jobs again. Use the Conveyor "
-                                              "admin instead, where each action is audited.")
+                return self._refused(
+                    request,
+                    "The RQ dashboard is read-only here: its actions change Redis behind the job "
+                    "records' back and the dispatcher would send the jobs again. Use the Conveyor "
+                    "admin instead, where each action is audited.",
+                )
             try:
                 return view(request, *args, **kwargs)
             except (NoSuchJobError, ValueError):  # a job id or worker key that is not there (django-rq answers 500)
                 raise Http404("No such job or worker in Redis.") from None
+
         return guarded
 
     def _refused(self, request, message: str):

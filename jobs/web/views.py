@@ -1,5 +1,6 @@
 """Health endpoints for load balancers and PaaS checks. No authentication, no session, no
 database write; the answers carry no secrets."""
+
 from __future__ import annotations
 
 from django.http import JsonResponse

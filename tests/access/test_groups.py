@@ -1,6 +1,7 @@
 """The shipped groups: what the migration creates is what access/groups.py (and docs/api.md)
 say, every permission in them exists, and none of the groups mixes asking for money with
 releasing it."""
+
 from __future__ import annotations
 
 import importlib
@@ -31,8 +32,10 @@ def test_money_is_in_two_hands():
     for name, perms in GROUPS.items():
         assert not {"payouts.request_payout", "payouts.approve_payout"} <= set(perms), name
         assert not {"payouts.run_payouts", "payouts.approve_payout"} <= set(perms), name
-    assert not any(p.startswith("payouts.") and not p.startswith("payouts.view_") and p != "payouts.change_reconciliationreport"
-                   for p in GROUPS["Operators"]), "operators touch no money"
+    assert not any(
+        p.startswith("payouts.") and not p.startswith("payouts.view_") and p != "payouts.change_reconciliationreport"
+        for p in GROUPS["Operators"]
+    ), "operators touch no money"
 
 
 def test_the_groups_are_documented():

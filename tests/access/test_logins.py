@@ -1,5 +1,6 @@
 """Guessing is slowed down: admin logins by django-axes, API tokens by a failure count per
 client address; and a token never carries more than its user may do."""
+
 from __future__ import annotations
 
 import pytest
@@ -46,12 +47,15 @@ def test_failed_token_attempts_are_throttled_per_address(django_user_model, sett
     assert other.get("/api/v1/jobs/").status_code == 200
 
 
-@pytest.mark.parametrize("count, forwarded, remote, expected", [
-    (0, "1.1.1.1", "10.0.0.1", "10.0.0.1"),  # no trusted proxy: X-Forwarded-For is the client's own claim
-    (1, "6.6.6.6, 1.1.1.1", "10.0.0.1", "1.1.1.1"),  # one proxy: the address it saw, not what the client wrote
-    (2, "6.6.6.6, 1.1.1.1, 10.1.1.1", "10.0.0.1", "1.1.1.1"),
-    (1, "", "10.0.0.1", "10.0.0.1"),
-])
+@pytest.mark.parametrize(
+    "count, forwarded, remote, expected",
+    [
+        (0, "1.1.1.1", "10.0.0.1", "10.0.0.1"),  # no trusted proxy: X-Forwarded-For is the client's own claim
+        (1, "6.6.6.6, 1.1.1.1", "10.0.0.1", "1.1.1.1"),  # one proxy: the address it saw, not what the client wrote
+        (2, "6.6.6.6, 1.1.1.1, 10.1.1.1", "10.0.0.1", "1.1.1.1"),
+        (1, "", "10.0.0.1", "10.0.0.1"),
+    ],
+)
 def test_the_client_address_is_what_the_trusted_proxies_saw(count, forwarded, remote, expected):
     request = RequestFactory().get("/", HTTP_X_FORWARDED_FOR=forwarded, REMOTE_ADDR=remote)
     with override_settings(TRUSTED_PROXY_COUNT=count):

@@ -16,6 +16,7 @@ A cell is the status that role gets: 401 no credentials; 403 not allowed; 404 no
 (answered as if it did not exist); 400 allowed, but the input is refused; "login" the
 admin's redirect to its login page.
 """
+
 from __future__ import annotations
 
 import re
@@ -55,8 +56,7 @@ API = [
     ("get", "/api/v1/jobs/", None, ["jobs.view_jobrecord"], (401, 200, 200, 200, 200, 200)),
     ("post", "/api/v1/jobs/", {"task": "test.count"}, ["jobs.enqueue_task"], (401, 403, 403, 403, 201, 201)),
     # a task that moves money is never enqueued by name, whoever asks
-    ("post", "/api/v1/jobs/", {"task": "payouts.daily_run"}, ["jobs.enqueue_task", "payouts.run_payouts"],
-     (401, 403, 403, 403, 403, 403)),
+    ("post", "/api/v1/jobs/", {"task": "payouts.daily_run"}, ["jobs.enqueue_task", "payouts.run_payouts"], (401, 403, 403, 403, 403, 403)),
     ("get", "/api/v1/jobs/recent/", None, ["jobs.view_jobrecord"], (401, 200, 200, 200, 200, 200)),
     ("get", "/api/v1/jobs/failed/", None, ["jobs.view_jobrecord"], (401, 200, 200, 200, 200, 200)),
     ("get", "/api/v1/jobs/{queued}/", None, ["jobs.view_jobrecord"], (401, 200, 404, 404, 200, 200)),
@@ -79,11 +79,20 @@ API = [
     ("post", "/api/v1/payout-runs/", {"dry_run": True}, ["payouts.run_payouts"], (401, 403, 403, 403, 200, 200)),
     # reports: your own; asking for others' data takes reports.add_report and the data's view permission
     ("get", "/api/v1/reports/", None, ["reports.view_report"], (401, 200, 200, 200, 200, 200)),
-    ("post", "/api/v1/reports/", {"kind": "payee_statement", "parameters": {"payee": "{payee}", "period_start": "2026-01-01",
-                                                                            "period_end": "2026-01-31"}},
-     ["reports.add_report", "payouts.view_ledgerentry"], (401, 201, 403, 403, 201, 201)),
-    ("post", "/api/v1/reports/", {"kind": "export", "parameters": {"dataset": "ledger"}},
-     ["reports.add_report", "payouts.view_ledgerentry"], (401, 403, 403, 403, 201, 201)),
+    (
+        "post",
+        "/api/v1/reports/",
+        {"kind": "payee_statement", "parameters": {"payee": "{payee}", "period_start": "2026-01-01", "period_end": "2026-01-31"}},
+        ["reports.add_report", "payouts.view_ledgerentry"],
+        (401, 201, 403, 403, 201, 201),
+    ),
+    (
+        "post",
+        "/api/v1/reports/",
+        {"kind": "export", "parameters": {"dataset": "ledger"}},
+        ["reports.add_report", "payouts.view_ledgerentry"],
+        (401, 403, 403, 403, 201, 201),
+    ),
     ("get", "/api/v1/reports/{report}/", None, ["reports.view_report"], (401, 200, 404, 404, 200, 200)),
     ("get", "/api/v1/reports/{report}/download/", None, ["reports.view_report"], (401, 409, 404, 404, 409, 409)),  # 409: not ready
     # imports: one permission per kind
@@ -178,9 +187,16 @@ def world(django_user_model, settings):
     report = Report.objects.create(kind=Report.Kind.PAYEE_STATEMENT, parameters={"payee": payee.pk}, requested_by=ann)
     upload = Import.objects.create(kind=Import.Kind.LEDGER, original_name="c.csv", sha256="0" * 64, requested_by=users["superuser"])
     settings.PAYOUT_APPROVAL_THRESHOLD = Decimal("20.00")
-    ids = {"ann": ann.pk, "payee": payee.pk, "failed_payout": failed.pk, "dead_payout_job": money_job.pk,
-           "payout": payouts.payout_request(payee.pk, "50").pk,  # above the threshold: awaits approval
-           "report": report.pk, "import": upload.pk, **{name: job.pk for name, job in jobs.items()}}
+    ids = {
+        "ann": ann.pk,
+        "payee": payee.pk,
+        "failed_payout": failed.pk,
+        "dead_payout_job": money_job.pk,
+        "payout": payouts.payout_request(payee.pk, "50").pk,  # above the threshold: awaits approval
+        "report": report.pk,
+        "import": upload.pk,
+        **{name: job.pk for name, job in jobs.items()},
+    }
     return users, ids
 
 
@@ -208,8 +224,11 @@ def _as(users, role, perms):
 
 
 def _cases(table) -> list:
-    return [pytest.param(*row[:-1], role, code, id=f"{row[0].upper()} {row[1]} {row[2] if isinstance(row[2], str) else ''} as {role}")
-            for row in table for role, code in zip(ROLES, row[-1])]
+    return [
+        pytest.param(*row[:-1], role, code, id=f"{row[0].upper()} {row[1]} {row[2] if isinstance(row[2], str) else ''} as {role}")
+        for row in table
+        for role, code in zip(ROLES, row[-1])
+    ]
 
 
 def _session(users, role, perms) -> Client:
@@ -298,8 +317,9 @@ def test_every_url_outside_the_admin_and_the_api_has_a_row():
 
 
 def _registered():
-    return sorted((f"{model._meta.app_label}.{model._meta.model_name}", model, model_admin)
-                  for model, model_admin in admin.site._registry.items())
+    return sorted(
+        (f"{model._meta.app_label}.{model._meta.model_name}", model, model_admin) for model, model_admin in admin.site._registry.items()
+    )
 
 
 def _admin_pages():
@@ -343,8 +363,11 @@ def test_every_admin_action_has_a_row():
 
 
 def _action_cases():
-    return [pytest.param(label, name, perms, id=f"{label} {name}") for (label, name), perms in sorted(_all_actions().items())
-            if perms is not None]
+    return [
+        pytest.param(label, name, perms, id=f"{label} {name}")
+        for (label, name), perms in sorted(_all_actions().items())
+        if perms is not None
+    ]
 
 
 @pytest.mark.parametrize("label, action, perms", _action_cases())
@@ -409,17 +432,22 @@ def test_every_api_operation_and_dashboard_url_has_a_row():
 
     from jobs.web import dashboard
 
-    documented = {(method, path) for path, ops in SchemaGenerator().get_schema(request=None, public=True)["paths"].items()
-                  for method in ops}
-    covered = {(method, re.sub(r"\{(\w+)\}|/default/", lambda m: "/{x}/" if m.group(0) == "/default/" else "{x}", path))
-               for method, path, *_ in API}
+    documented = {
+        (method, path) for path, ops in SchemaGenerator().get_schema(request=None, public=True)["paths"].items() for method in ops
+    }
+    covered = {
+        (method, re.sub(r"\{(\w+)\}|/default/", lambda m: "/{x}/" if m.group(0) == "/default/" else "{x}", path))
+        for method, path, *_ in API
+    }
     normalised = {(m, re.sub(r"\{\w+\}", "{x}", p)) for m, p in documented}
     assert normalised <= covered, sorted(normalised - covered)
     from django.urls import resolve
 
     names = {p.name for p in dashboard.urls()} | {"jobs_jobrecord_act", "jobs_deadletterjob_act"}
-    rows = {resolve(path.format(dead="00000000-0000-0000-0000-000000000000", dead_payout_job="00000000-0000-0000-0000-000000000000")).url_name
-            for _, path, *_ in DASHBOARD}
+    rows = {
+        resolve(path.format(dead="00000000-0000-0000-0000-000000000000", dead_payout_job="00000000-0000-0000-0000-000000000000")).url_name
+        for _, path, *_ in DASHBOARD
+    }
     assert names <= rows, sorted(names - rows)
 
 

@@ -3,6 +3,7 @@ all tries, through every surface (the REST API, the admin, the dashboard and the
 dashboard), to change a payee's bank account, credit money, request and run payouts, enqueue
 money tasks, read other people's data and steer queues. Every attempt is refused and nothing
 changes. Then the same acts by people who hold exactly the permission for each."""
+
 from __future__ import annotations
 
 from decimal import Decimal
@@ -48,10 +49,15 @@ def snapshot() -> dict:
     return {
         "accounts": {p.pk: p.account() for p in Payee.objects.all()},
         "balances": {p.pk: (p.balance, p.held) for p in Payee.objects.all()},
-        "ledger": LedgerEntry.objects.count(), "payouts": Payout.objects.count(), "jobs": JobRecord.objects.count(),
-        "job_states": dict(JobRecord.objects.values_list("pk", "state")), "imports": Import.objects.count(),
-        "reports": Report.objects.count(), "paused": set(QueueState.objects.filter(paused=True).values_list("name", flat=True)),
-        "notifications": dict(Notification.objects.values_list("pk", "state")), "schedules": Schedule.objects.count(),
+        "ledger": LedgerEntry.objects.count(),
+        "payouts": Payout.objects.count(),
+        "jobs": JobRecord.objects.count(),
+        "job_states": dict(JobRecord.objects.values_list("pk", "state")),
+        "imports": Import.objects.count(),
+        "reports": Report.objects.count(),
+        "paused": set(QueueState.objects.filter(paused=True).values_list("name", flat=True)),
+        "notifications": dict(Notification.objects.values_list("pk", "state")),
+        "schedules": Schedule.objects.count(),
     }
 
 
@@ -79,7 +85,9 @@ def test_staff_with_no_permissions_can_do_nothing_anywhere(bank, redis_db):
         token.post(f"/api/v1/jobs/{dead.pk}/retry/", {}, format="json"),
         token.post("/api/v1/reports/", {"kind": "export", "parameters": {"dataset": "payees"}}, format="json"),
         token.post("/api/v1/reports/", {"kind": "export", "parameters": {"dataset": "ledger"}}, format="json"),
-        token.get("/api/v1/queues/"), token.get("/api/v1/dead-letter/"), token.get(f"/api/v1/users/{bank['victim'].pk}/jobs/"),
+        token.get("/api/v1/queues/"),
+        token.get("/api/v1/dead-letter/"),
+        token.get(f"/api/v1/users/{bank['victim'].pk}/jobs/"),
     ]
     assert [r.status_code for r in refused_api] == [403] * len(refused_api), [(r.status_code, r.content[:120]) for r in refused_api]
     # reads answer, with only what is the staff member's own: nothing of the victim's
@@ -92,19 +100,44 @@ def test_staff_with_no_permissions_can_do_nothing_anywhere(bank, redis_db):
     admin.force_login(ops)
     assert admin.get("/admin/").status_code == 200  # may log in, sees nothing
     refused_admin = [
-        admin.get("/admin/payouts/payee/"), admin.get(f"/admin/payouts/payee/{payee.pk}/change/"),
-        admin.post(f"/admin/payouts/payee/{payee.pk}/change/", {"user": bank["victim"].pk, "currency": "EUR", "method": "bank",
-                                                                 "account_number": "FR7630006000011234567890189", "threshold": "10.00"}),
+        admin.get("/admin/payouts/payee/"),
+        admin.get(f"/admin/payouts/payee/{payee.pk}/change/"),
+        admin.post(
+            f"/admin/payouts/payee/{payee.pk}/change/",
+            {
+                "user": bank["victim"].pk,
+                "currency": "EUR",
+                "method": "bank",
+                "account_number": "FR7630006000011234567890189",
+                "threshold": "10.00",
+            },
+        ),
         admin.post("/admin/payouts/ledgerentry/add/", {"payee": bank["mine"].pk, "amount": "1000000.00", "memo": "gift"}),
         admin.post("/admin/payouts/payee/", {"action": "pay_now", "_selected_action": [payee.pk]}),
         admin.post("/admin/reports/import/add/", {"kind": "ledger", "upload": SimpleUploadedFile("l.csv", b"username,amount,reference\n")}),
         admin.get("/admin/jobs/notification/"),
-        admin.post("/admin/jobs/notification/", {"action": "send_again", "_selected_action": list(Notification.objects.values_list("pk", flat=True))}),
-        admin.post("/admin/jobs/schedule/add/", {"name": "pay", "task_name": "payouts.daily_run", "args": "[]", "kwargs": "{}",
-                                                 "interval_seconds": "60", "timezone": "UTC", "missed_fires": "run_once", "enabled": "on"}),
-        admin.get("/admin/dashboard/"), admin.post("/admin/dashboard/queues/payouts/pause/"),
+        admin.post(
+            "/admin/jobs/notification/",
+            {"action": "send_again", "_selected_action": list(Notification.objects.values_list("pk", flat=True))},
+        ),
+        admin.post(
+            "/admin/jobs/schedule/add/",
+            {
+                "name": "pay",
+                "task_name": "payouts.daily_run",
+                "args": "[]",
+                "kwargs": "{}",
+                "interval_seconds": "60",
+                "timezone": "UTC",
+                "missed_fires": "run_once",
+                "enabled": "on",
+            },
+        ),
+        admin.get("/admin/dashboard/"),
+        admin.post("/admin/dashboard/queues/payouts/pause/"),
         admin.post(f"/admin/dashboard/jobs/{dead.pk}/retry/"),
-        admin.get("/admin/django_rq/dashboard/"), admin.post("/admin/django_rq/dashboard/queues/0/empty/"),
+        admin.get("/admin/django_rq/dashboard/"),
+        admin.post("/admin/django_rq/dashboard/queues/0/empty/"),
         admin.get("/admin/django_rq/dashboard/stats.json"),
         admin.post("/admin/jobs/apitoken/add/", {"user": bank["victim"].pk, "name": "theirs"}),
     ]

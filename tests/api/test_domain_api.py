@@ -1,4 +1,5 @@
 """REST API for payouts, reports and imports: who may do what, and bad input as 400s."""
+
 import datetime as dt
 
 import pytest
@@ -51,10 +52,17 @@ def test_users_request_and_see_only_their_own_payouts(people):
     assert as_().get("/api/v1/payouts/").status_code == 401
 
 
-@pytest.mark.parametrize("body, field", [
-    ({"amount": "-1"}, "amount"), ({"amount": "1.001"}, "amount"), ({"amount": "500"}, "amount"),
-    ({"amount": "5", "currency": "USD"}, "currency"), ({"amount": "5", "payee": 99999}, "payee"), ({"amount": "abc"}, "amount"),
-])
+@pytest.mark.parametrize(
+    "body, field",
+    [
+        ({"amount": "-1"}, "amount"),
+        ({"amount": "1.001"}, "amount"),
+        ({"amount": "500"}, "amount"),
+        ({"amount": "5", "currency": "USD"}, "currency"),
+        ({"amount": "5", "payee": 99999}, "payee"),
+        ({"amount": "abc"}, "amount"),
+    ],
+)
 def test_bad_payout_requests_name_the_field_and_change_nothing(people, body, field):
     response = as_(people["staff"]).post("/api/v1/payouts/", {"payee": people["user"].payee.pk, **body}, format="json")
     assert response.status_code == 400 and field in response.json()
@@ -77,14 +85,21 @@ def test_staff_actions_and_runs(people):
 
 def test_reports_statements_for_their_owner_and_downloads(people, run_worker):
     ann = people["user"]
-    own = as_(ann).post("/api/v1/reports/", {"kind": "payee_statement", "parameters": {
-        "payee": ann.payee.pk, "period_start": TODAY, "period_end": TODAY}}, format="json")
+    own = as_(ann).post(
+        "/api/v1/reports/",
+        {"kind": "payee_statement", "parameters": {"payee": ann.payee.pk, "period_start": TODAY, "period_end": TODAY}},
+        format="json",
+    )
     assert own.status_code == 201
-    for body in ({"kind": "payee_statement", "parameters": {"payee": people["other"].payee.pk, "period_start": TODAY, "period_end": TODAY}},
-                 {"kind": "export", "parameters": {"dataset": "payouts"}}):
+    for body in (
+        {"kind": "payee_statement", "parameters": {"payee": people["other"].payee.pk, "period_start": TODAY, "period_end": TODAY}},
+        {"kind": "export", "parameters": {"dataset": "payouts"}},
+    ):
         refused = as_(ann).post("/api/v1/reports/", body, format="json")
         assert refused.status_code == 403 and "reports.add_report" in refused.json()["detail"]
-    bad = as_(people["staff"]).post("/api/v1/reports/", {"kind": "export", "parameters": {"dataset": "payouts", "format": "pdf"}}, format="json")
+    bad = as_(people["staff"]).post(
+        "/api/v1/reports/", {"kind": "export", "parameters": {"dataset": "payouts", "format": "pdf"}}, format="json"
+    )
     assert bad.status_code == 400 and "format" in bad.json()
     run_worker()
     report_id = own.json()["id"]
@@ -106,7 +121,11 @@ def test_imports_are_uploaded_by_staff(people, run_worker):
     bad = staff.post("/api/v1/imports/", {"kind": "ledger", "file": SimpleUploadedFile("c.csv", b"who,what\n")}, format="multipart")
     assert bad.status_code == 400 and "wrong columns" in bad.json()["file"][0]
     assert staff.post("/api/v1/imports/", {"kind": "ledger"}, format="multipart").json().keys() == {"file"}
-    assert as_(people["user"]).post("/api/v1/imports/", {"kind": "ledger", "file": SimpleUploadedFile("c.csv", data.encode())},
-                                    format="multipart").status_code == 403
+    assert (
+        as_(people["user"])
+        .post("/api/v1/imports/", {"kind": "ledger", "file": SimpleUploadedFile("c.csv", data.encode())}, format="multipart")
+        .status_code
+        == 403
+    )
     run_worker("imports")
     assert staff.get(f"/api/v1/imports/{created.json()['id']}/").json()["created"] == 1 and Import.objects.count() == 1

@@ -1,6 +1,7 @@
 """Input that once broke the API (500s, values accepted and dead-lettered, or stored and then
 breaking every list page for everyone) is refused with a 400 naming the field, or a 413 for a
 body over the limit, always as JSON, and nothing is written."""
+
 from __future__ import annotations
 
 import json
@@ -41,8 +42,13 @@ def payee(root):
 
 
 def counts() -> tuple:
-    return JobRecord.objects.count(), Payout.objects.count(), Report.objects.count(), LedgerEntry.objects.count(), \
-        AuditEntry.objects.exclude(action="token.create").count()
+    return (
+        JobRecord.objects.count(),
+        Payout.objects.count(),
+        Report.objects.count(),
+        LedgerEntry.objects.count(),
+        AuditEntry.objects.exclude(action="token.create").count(),
+    )
 
 
 def refused(response, field: str, status: int = 400) -> None:
@@ -51,33 +57,46 @@ def refused(response, field: str, status: int = 400) -> None:
     assert field in response.json(), response.json()
 
 
-@pytest.mark.parametrize("path, body, field", [
-    # unpaired surrogates: PostgreSQL refuses them (a 500), SQLite stores them (then every page fails)
-    ("/api/v1/jobs/", {"task": "test.count", "kwargs": {"key": "\ud800"}}, "kwargs.key"),
-    ("/api/v1/reports/", {"kind": "export", "parameters": {"dataset": "jobs", "filters": {"queue": "\udfff"}}}, "parameters.filters.queue"),
-    ("/api/v1/jobs/", {"task": "test.count", "kwargs": {"\ud800": "key"}}, "kwargs"),
-    # the arguments a task takes, checked against its signature at enqueue
-    ("/api/v1/jobs/", {"task": "test.count", "kwargs": {"nope": 1}}, "kwargs.nope"),
-    ("/api/v1/jobs/", {"task": "test.count", "args": [1]}, "args[0]"),
-    ("/api/v1/jobs/", {"task": "test.count", "args": ["a", "b"]}, "args"),
-    ("/api/v1/jobs/", {"task": "test.count", "kwargs": {"key": "x" * 70_000}}, "kwargs"),  # JOB_ARGS_MAX_BYTES
-    ("/api/v1/jobs/", {"task": "test.count", "kwargs": {"key": BIG}}, "kwargs.key"),
-    ("/api/v1/jobs/", {"task": "test.count", "kwargs": {"key": json.loads("[" * 40 + "]" * 40)}}, "kwargs.key"),
-    # amounts: too many digits, non-ASCII digits
-    ("/api/v1/payouts/", {"payee": "{payee}", "amount": "1e30"}, "amount"),
-    ("/api/v1/payouts/", {"payee": "{payee}", "amount": "1" * 30}, "amount"),
-    ("/api/v1/payouts/", {"payee": "{payee}", "amount": "١٢"}, "amount"),
-    # ids beyond a bigint
-    ("/api/v1/payouts/", {"payee": BIG, "amount": "5.00"}, "payee"),
-    ("/api/v1/payout-runs/", {"payees": [BIG]}, "payees"),
-    ("/api/v1/reports/", {"kind": "export", "parameters": {"dataset": "ledger", "filters": {"payee": str(BIG)}}}, "filters.payee"),
-    ("/api/v1/reports/", {"kind": "export", "parameters": {"dataset": "ledger", "filters": {"payee": "١٢"}}}, "filters.payee"),
-    # dates that overflow a day's arithmetic
-    ("/api/v1/reports/", {"kind": "payout_summary", "parameters": {"period_start": "9999-12-30", "period_end": "9999-12-31"}},
-     "period_start"),
-    ("/api/v1/reports/", {"kind": "export", "parameters": {"dataset": "payouts", "filters": {"created_to": "9999-12-31"}}},
-     "filters.created_to"),
-])
+@pytest.mark.parametrize(
+    "path, body, field",
+    [
+        # unpaired surrogates: PostgreSQL refuses them (a 500), SQLite stores them (then every page fails)
+        ("/api/v1/jobs/", {"task": "test.count", "kwargs": {"key": "\ud800"}}, "kwargs.key"),
+        (
+            "/api/v1/reports/",
+            {"kind": "export", "parameters": {"dataset": "jobs", "filters": {"queue": "\udfff"}}},
+            "parameters.filters.queue",
+        ),
+        ("/api/v1/jobs/", {"task": "test.count", "kwargs": {"\ud800": "key"}}, "kwargs"),
+        # the arguments a task takes, checked against its signature at enqueue
+        ("/api/v1/jobs/", {"task": "test.count", "kwargs": {"nope": 1}}, "kwargs.nope"),
+        ("/api/v1/jobs/", {"task": "test.count", "args": [1]}, "args[0]"),
+        ("/api/v1/jobs/", {"task": "test.count", "args": ["a", "b"]}, "args"),
+        ("/api/v1/jobs/", {"task": "test.count", "kwargs": {"key": "x" * 70_000}}, "kwargs"),  # JOB_ARGS_MAX_BYTES
+        ("/api/v1/jobs/", {"task": "test.count", "kwargs": {"key": BIG}}, "kwargs.key"),
+        ("/api/v1/jobs/", {"task": "test.count", "kwargs": {"key": json.loads("[" * 40 + "]" * 40)}}, "kwargs.key"),
+        # amounts: too many digits, non-ASCII digits
+        ("/api/v1/payouts/", {"payee": "{payee}", "amount": "1e30"}, "amount"),
+        ("/api/v1/payouts/", {"payee": "{payee}", "amount": "1" * 30}, "amount"),
+        ("/api/v1/payouts/", {"payee": "{payee}", "amount": "١٢"}, "amount"),
+        # ids beyond a bigint
+        ("/api/v1/payouts/", {"payee": BIG, "amount": "5.00"}, "payee"),
+        ("/api/v1/payout-runs/", {"payees": [BIG]}, "payees"),
+        ("/api/v1/reports/", {"kind": "export", "parameters": {"dataset": "ledger", "filters": {"payee": str(BIG)}}}, "filters.payee"),
+        ("/api/v1/reports/", {"kind": "export", "parameters": {"dataset": "ledger", "filters": {"payee": "١٢"}}}, "filters.payee"),
+        # dates that overflow a day's arithmetic
+        (
+            "/api/v1/reports/",
+            {"kind": "payout_summary", "parameters": {"period_start": "9999-12-30", "period_end": "9999-12-31"}},
+            "period_start",
+        ),
+        (
+            "/api/v1/reports/",
+            {"kind": "export", "parameters": {"dataset": "payouts", "filters": {"created_to": "9999-12-31"}}},
+            "filters.created_to",
+        ),
+    ],
+)
 def test_bad_input_is_a_400_naming_the_field_and_changes_nothing(client, payee, path, body, field):
     body = json.dumps(body).replace('"{payee}"', str(payee.pk))  # json.dumps escapes the surrogates as \ud800, as a client would
     before = counts()
@@ -102,8 +121,15 @@ def test_a_body_over_the_limit_is_a_413_in_json_before_it_is_read(client, settin
     assert "API_MAX_BODY_BYTES" in response.json()["detail"]
 
 
-@pytest.mark.parametrize("path", ["/api/v1/payouts/99999999999999999999999/", "/api/v1/users/99999999999999999999/jobs/",
-                                  "/api/v1/reports/99999999999999999999/", "/api/v1/imports/0/"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/v1/payouts/99999999999999999999999/",
+        "/api/v1/users/99999999999999999999/jobs/",
+        "/api/v1/reports/99999999999999999999/",
+        "/api/v1/imports/0/",
+    ],
+)
 def test_ids_out_of_range_are_404s(client, path):
     refused(client.get(path), "detail", status=404)
 
@@ -148,6 +174,10 @@ def test_a_stored_unpaired_surrogate_never_breaks_a_page(client, root, django_us
 
     admin = Client()
     admin.force_login(root)
-    for path in ("/admin/jobs/jobrecord/", f"/admin/jobs/jobrecord/{job.pk}/change/", "/admin/reports/report/",
-                 f"/admin/reports/report/{report.pk}/change/"):
+    for path in (
+        "/admin/jobs/jobrecord/",
+        f"/admin/jobs/jobrecord/{job.pk}/change/",
+        "/admin/reports/report/",
+        f"/admin/reports/report/{report.pk}/change/",
+    ):
         assert admin.get(path).status_code == 200, path

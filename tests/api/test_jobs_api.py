@@ -1,4 +1,5 @@
 """REST API for queues and jobs: tokens, who may do what, bad input as 400s naming the field."""
+
 import re
 import uuid
 
@@ -16,7 +17,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 @pytest.fixture
 def people(django_user_model):
-    """"staff" is an operator: staff with the Operators group's permissions (staff status alone
+    """ "staff" is an operator: staff with the Operators group's permissions (staff status alone
     grants nothing; tests/access/test_matrix.py covers every role)."""
     return {
         "user": django_user_model.objects.create_user("ann", "ann@example.com", "pw"),
@@ -56,12 +57,19 @@ def test_tokens_are_stored_hashed_shown_once_and_revocable(people):
 
 
 STAFF_ONLY = [
-    ("get", "/api/v1/queues/"), ("get", "/api/v1/queues/payouts/"), ("post", "/api/v1/queues/payouts/pause/"),
-    ("post", "/api/v1/queues/payouts/resume/"), ("post", "/api/v1/queues/payouts/clean/"), ("post", "/api/v1/jobs/{mine}/retry/"), ("post", "/api/v1/jobs/{mine}/cancel/"),
+    ("get", "/api/v1/queues/"),
+    ("get", "/api/v1/queues/payouts/"),
+    ("post", "/api/v1/queues/payouts/pause/"),
+    ("post", "/api/v1/queues/payouts/resume/"),
+    ("post", "/api/v1/queues/payouts/clean/"),
+    ("post", "/api/v1/jobs/{mine}/retry/"),
+    ("post", "/api/v1/jobs/{mine}/cancel/"),
 ]
 
 
-@pytest.mark.parametrize("who, expected", [(None, {401}), ("user", {403}), ("other", {403}), ("staff", {200, 400}), ("superuser", {200, 400})])
+@pytest.mark.parametrize(
+    "who, expected", [(None, {401}), ("user", {403}), ("other", {403}), ("staff", {200, 400}), ("superuser", {200, 400})]
+)
 @pytest.mark.parametrize("method, url", STAFF_ONLY)
 def test_ops_endpoints_are_for_operators_only(people, jobs, who, expected, method, url):
     client = as_(people[who] if who else None)
@@ -88,9 +96,14 @@ def test_staff_add_a_job_and_bad_input_names_the_field(people):
     created = client.post("/api/v1/jobs/", {"task": "test.count", "kwargs": {"key": "x"}, "priority": "high"}, format="json")
     assert created.status_code == 201 and created.json()["priority"] == 2
     assert JobRecord.objects.get(pk=created.json()["id"]).created_by == people["staff"]
-    for body, field in [({"task": "no.such"}, "task"), ({"task": "test.count", "queue": "nope"}, "queue"),
-                        ({"task": "test.count", "priority": "urgent"}, "priority"), ({"task": "test.count", "delay": -1}, "delay"),
-                        ({"task": "test.count", "args": "abc"}, "args"), ({}, "task")]:
+    for body, field in [
+        ({"task": "no.such"}, "task"),
+        ({"task": "test.count", "queue": "nope"}, "queue"),
+        ({"task": "test.count", "priority": "urgent"}, "priority"),
+        ({"task": "test.count", "delay": -1}, "delay"),
+        ({"task": "test.count", "args": "abc"}, "args"),
+        ({}, "task"),
+    ]:
         response = client.post("/api/v1/jobs/", body, format="json")
         assert response.status_code == 400 and field in response.json(), (body, response.content)
     assert as_(people["user"]).post("/api/v1/jobs/", {"task": "test.count"}, format="json").status_code == 403
@@ -109,7 +122,11 @@ def test_filters_cursor_pages_and_bounded_limits(people):
     for params, field in [({"limit": 0}, "limit"), ({"limit": 501}, "limit"), ({"limit": "x"}, "limit")]:
         response = client.get("/api/v1/jobs/recent/", params)
         assert response.status_code == 400 and field in response.json()
-    for params, field in [({"state": "sleeping"}, "state"), ({"queue": "nope"}, "queue"), ({"created_after": "yesterday"}, "created_after")]:
+    for params, field in [
+        ({"state": "sleeping"}, "state"),
+        ({"queue": "nope"}, "queue"),
+        ({"created_after": "yesterday"}, "created_after"),
+    ]:
         response = client.get("/api/v1/jobs/", params)
         assert response.status_code == 400 and field in response.json()
     assert client.get("/api/v1/jobs/failed/", {"limit": 10}).json() == []
@@ -195,8 +212,17 @@ def test_clean_deletes_old_finished_jobs_of_one_queue_oldest_first(people):
     assert entry.object_id == "default" and entry.actor == people["staff"]
 
 
-@pytest.mark.parametrize("body, field", [({"state": "queued"}, "state"), ({"state": "running"}, "state"), ({"grace": -1}, "grace"),
-                                         ({"limit": 0}, "limit"), ({"limit": 10_001}, "limit"), ({"grace": "soon"}, "grace")])
+@pytest.mark.parametrize(
+    "body, field",
+    [
+        ({"state": "queued"}, "state"),
+        ({"state": "running"}, "state"),
+        ({"grace": -1}, "grace"),
+        ({"limit": 0}, "limit"),
+        ({"limit": 10_001}, "limit"),
+        ({"grace": "soon"}, "grace"),
+    ],
+)
 def test_clean_refuses_bad_input_and_changes_nothing(people, body, field):
     job = enqueue("test.count")
     JobRecord.objects.filter(pk=job.pk).update(state=State.SUCCEEDED, finished_at="2020-01-01T00:00:00Z")
@@ -215,8 +241,9 @@ def test_clean_from_the_admin(client, people):
     JobRecord.objects.filter(pk=job.pk).update(state=State.SUCCEEDED, finished_at="2020-01-01T00:00:00Z")
     client.force_login(people["superuser"])
     queue = QueueState.objects.get_or_create(name="default")[0]
-    response = client.post(reverse("admin:jobs_queuestate_changelist"),
-                           {"action": "clean_succeeded", "_selected_action": [queue.pk]}, follow=True)
+    response = client.post(
+        reverse("admin:jobs_queuestate_changelist"), {"action": "clean_succeeded", "_selected_action": [queue.pk]}, follow=True
+    )
     assert [str(m) for m in response.context["messages"]] == ["default: deleted 1 succeeded jobs."]
     assert not JobRecord.objects.filter(pk=job.pk).exists()
 

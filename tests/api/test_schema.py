@@ -3,6 +3,7 @@ schemathesis: generated valid and invalid inputs for every operation, sent as a 
 through the real WSGI stack, never answer 500, and every answer matches the schema.
 
 SCHEMATHESIS_MAX_EXAMPLES (default 25) sets the examples per operation and mode."""
+
 from __future__ import annotations
 
 import os
@@ -23,8 +24,7 @@ schema = schemathesis.openapi.from_dict(SchemaGenerator().get_schema(request=Non
 schema.app = get_wsgi_application()
 schema.config.generation.update(modes=[GenerationMode.POSITIVE, GenerationMode.NEGATIVE], deterministic=True)
 
-CHECKS = [checks.not_a_server_error, checks.status_code_conformance, checks.content_type_conformance,
-          checks.response_schema_conformance]
+CHECKS = [checks.not_a_server_error, checks.status_code_conformance, checks.content_type_conformance, checks.response_schema_conformance]
 
 
 @pytest.fixture
@@ -35,8 +35,12 @@ def superuser_key(transactional_db, django_user_model):
 
 
 @schema.parametrize()
-@settings(max_examples=int(os.environ.get("SCHEMATHESIS_MAX_EXAMPLES", "25")), deadline=None, derandomize=True,
-          suppress_health_check=list(HealthCheck))
+@settings(
+    max_examples=int(os.environ.get("SCHEMATHESIS_MAX_EXAMPLES", "25")),
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=list(HealthCheck),
+)
 def test_no_input_answers_500_and_answers_match_the_schema(case, superuser_key):
     case.call_and_validate(headers={"Authorization": f"Token {superuser_key}"}, checks=CHECKS)
 

@@ -2,6 +2,7 @@
 real database and Redis. Screenshots go to test-artifacts/e2e/. Skipped (with the reason) only
 where Chromium is not installed: `make test` installs it (scripts/install_browser.sh).
 CHROMIUM_PATH points at another binary."""
+
 from __future__ import annotations
 
 import os
@@ -14,7 +15,8 @@ ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "e2e"
 
 needs_chromium = pytest.mark.skipif(
     not os.access(CHROMIUM, os.X_OK),
-    reason=f"Chromium not found at {CHROMIUM}: run `make test` as root to install it, or `apt-get install chromium`")
+    reason=f"Chromium not found at {CHROMIUM}: run `make test` as root to install it, or `apt-get install chromium`",
+)
 
 
 @pytest.fixture(scope="module")

@@ -5,6 +5,7 @@ Staff log in, see the charts draw with data, pause and resume a queue, retry a f
 see it succeed; a user who is not staff is refused. Screenshots go to test-artifacts/e2e/.
 Skipped (with the reason) only where Chromium is not installed: `make test` installs it
 (scripts/install_browser.sh). CHROMIUM_PATH points at another binary."""
+
 from __future__ import annotations
 
 from datetime import timedelta

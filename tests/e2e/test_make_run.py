@@ -5,6 +5,7 @@ commands say so.
 
 The run uses the embedded services (no REDIS_URL), a database and a state dir of its own
 (DATABASE_URL, CONVEYOR_STATE_DIR), so it never touches a developer's `make run`."""
+
 from __future__ import annotations
 
 import fcntl
@@ -67,9 +68,11 @@ def test_make_run_banner_urls_and_the_readmes_second_terminal_commands(tmp_path)
         fcntl.ioctl(0, termios.TIOCSCTTY, 0)
 
     with open(log, "wb") as out:
-        make = subprocess.Popen(["make", "run"], cwd=ROOT, env=run_env, stdin=tty, stdout=out, stderr=subprocess.STDOUT,
-                                preexec_fn=own_terminal)
+        make = subprocess.Popen(
+            ["make", "run"], cwd=ROOT, env=run_env, stdin=tty, stdout=out, stderr=subprocess.STDOUT, preexec_fn=own_terminal
+        )
     try:
+
         def ready():
             try:
                 return requests.get(f"http://127.0.0.1:{port}/health/ready", timeout=2).status_code == 200
@@ -96,8 +99,12 @@ def test_make_run_banner_urls_and_the_readmes_second_terminal_commands(tmp_path)
         browser = requests.Session()
         login = f"http://127.0.0.1:{port}/admin/login/"
         browser.get(login, timeout=10)
-        browser.post(login, data={"username": "demo", "password": "demo", "next": "/admin/",
-                                  "csrfmiddlewaretoken": browser.cookies["csrftoken"]}, headers={"Referer": login}, timeout=10)
+        browser.post(
+            login,
+            data={"username": "demo", "password": "demo", "next": "/admin/", "csrfmiddlewaretoken": browser.cookies["csrftoken"]},
+            headers={"Referer": login},
+            timeout=10,
+        )
         for url in urls:
             response = browser.get(url, timeout=20)
             assert response.status_code == 200 and "/admin/login/" not in response.url, (url, response.status_code)
@@ -117,6 +124,7 @@ def test_make_run_banner_urls_and_the_readmes_second_terminal_commands(tmp_path)
     assert "cleaning registries" not in output  # RQ's maintenance lines stay below RQ_LOG_LEVEL
     assert not (tmp_path / "state" / "runtime.json").exists()
 
-    nothing_running = subprocess.run(readme_second_terminal_commands()[0], shell=True, cwd=ROOT, env=env, capture_output=True, text=True,
-                                     timeout=60)
+    nothing_running = subprocess.run(
+        readme_second_terminal_commands()[0], shell=True, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
     assert nothing_running.returncode != 0 and "make run" in nothing_running.stderr and "Traceback" not in nothing_running.stderr

@@ -1,6 +1,7 @@
 """The admin screens read at a glance on a 1,280 × 800 screen: no list page scrolls sideways,
 the dashboard with three workers fits in two screens, job pages are view-only with their
 actions, and the RQ dashboard sends operators to what it cannot show."""
+
 from __future__ import annotations
 
 from decimal import Decimal
@@ -18,9 +19,19 @@ from tests.e2e.conftest import log_in, needs_chromium, shot
 
 pytestmark = [pytest.mark.django_db(transaction=True), needs_chromium]
 
-LISTS = ["/admin/jobs/jobrecord/", "/admin/jobs/deadletterjob/", "/admin/payouts/payout/", "/admin/payouts/payee/",
-         "/admin/jobs/schedule/", "/admin/reports/report/", "/admin/reports/import/", "/admin/jobs/queuestate/",
-         "/admin/jobs/auditentry/", "/admin/jobs/notification/", "/admin/payouts/ledgerentry/"]
+LISTS = [
+    "/admin/jobs/jobrecord/",
+    "/admin/jobs/deadletterjob/",
+    "/admin/payouts/payout/",
+    "/admin/payouts/payee/",
+    "/admin/jobs/schedule/",
+    "/admin/reports/report/",
+    "/admin/reports/import/",
+    "/admin/jobs/queuestate/",
+    "/admin/jobs/auditentry/",
+    "/admin/jobs/notification/",
+    "/admin/payouts/ledgerentry/",
+]
 
 
 @pytest.fixture
@@ -35,18 +46,40 @@ def busy(django_user_model, settings):
         payouts.payout_request(payee.pk, "12345678.90", actor=root)
     for i in range(5):
         job = enqueue("demo.sleep", kwargs={"seconds": 1}, subject=("payee", 1234567 + i))
-        JobRecord.objects.filter(pk=job.pk).update(state=State.DEAD, finished_at=timezone.now(), attempts=4, max_attempts=4,
-                                                   last_error="RuntimeError: the provider answered 503 Service Unavailable " * 3)
-    Schedule.objects.create(name="A schedule with quite a long descriptive name", task_name="jobs.cleanup", cron="*/15 * * * 1-5",
-                            timezone="America/Argentina/Buenos_Aires", last_error="could not fire: " + "x" * 200)
-    Report.objects.create(kind=Report.Kind.EXPORT, parameters={"dataset": "payouts", "format": "xlsx", "filters": {}},
-                          state=Report.State.DONE, file_name="payouts-export-20261202-101500-1234567.xlsx", size=12_345_678,
-                          row_count=123_456, requested_by=root)
+        JobRecord.objects.filter(pk=job.pk).update(
+            state=State.DEAD,
+            finished_at=timezone.now(),
+            attempts=4,
+            max_attempts=4,
+            last_error="RuntimeError: the provider answered 503 Service Unavailable " * 3,
+        )
+    Schedule.objects.create(
+        name="A schedule with quite a long descriptive name",
+        task_name="jobs.cleanup",
+        cron="*/15 * * * 1-5",
+        timezone="America/Argentina/Buenos_Aires",
+        last_error="could not fire: " + "x" * 200,
+    )
+    Report.objects.create(
+        kind=Report.Kind.EXPORT,
+        parameters={"dataset": "payouts", "format": "xlsx", "filters": {}},
+        state=Report.State.DONE,
+        file_name="payouts-export-20261202-101500-1234567.xlsx",
+        size=12_345_678,
+        row_count=123_456,
+        requested_by=root,
+    )
     now = timezone.now()
     every_list = tiered_rq_names(queue_names())  # what a Procfile worker listens to: 60 tier lists
     for n in range(3):
-        WorkerHeartbeat.objects.create(name=f"worker-{n}-a1b2c3d4e5f6a7b8c9d0", hostname="web-1.internal", pid=1000 + n,
-                                       queues=every_list, started_at=now, last_seen=now)
+        WorkerHeartbeat.objects.create(
+            name=f"worker-{n}-a1b2c3d4e5f6a7b8c9d0",
+            hostname="web-1.internal",
+            pid=1000 + n,
+            queues=every_list,
+            started_at=now,
+            last_seen=now,
+        )
     return root
 
 

@@ -44,7 +44,12 @@ def test_search_by_id_correlation_and_subject(client, superuser, dead_job, term)
 
 def test_filters_work(client, superuser, dead_job):
     client.force_login(superuser)
-    for params in ({"state__exact": "dead"}, {"queue": "default"}, {"task_name": "test.fail"}, {"created_at__gte": "2020-01-01 00:00:00+00:00"}):
+    for params in (
+        {"state__exact": "dead"},
+        {"queue": "default"},
+        {"task_name": "test.fail"},
+        {"created_at__gte": "2020-01-01 00:00:00+00:00"},
+    ):
         assert client.get(reverse(CHANGELIST), params).status_code == 200
 
 

@@ -15,11 +15,14 @@ def test_enqueue_job_command(capsys):
     assert rows == [({"key": "cli"}, Priority.HIGH, State.QUEUED)] * 3
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["no.such.task"], "task: Unknown task"),
-    (["test.count", "--kwargs", "{not json"], "must be JSON"),
-    (["test.count", "--queue", "nope"], "queue: Unknown queue"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["no.such.task"], "task: Unknown task"),
+        (["test.count", "--kwargs", "{not json"], "must be JSON"),
+        (["test.count", "--queue", "nope"], "queue: Unknown queue"),
+    ],
+)
 def test_enqueue_job_command_rejects_bad_input(argv, message):
     with pytest.raises(CommandError, match=message):
         call_command("enqueue_job", *argv)
@@ -93,12 +96,14 @@ def test_the_declared_schedules_are_checked():
     from jobs.scheduling.defaults import declared_schedule_problems
 
     assert not [e for e in run_checks() if e.id == "jobs.E004"]
-    problems = declared_schedule_problems([
-        DefaultSchedule("A", "no.such_task", cron="0 * * * *"),
-        DefaultSchedule("B", "jobs.cleanup", cron="61 * * * *"),
-        DefaultSchedule("B", "jobs.cleanup", interval_setting="NO_SUCH_SETTING"),
-        DefaultSchedule("C", "jobs.cleanup"),
-    ])
+    problems = declared_schedule_problems(
+        [
+            DefaultSchedule("A", "no.such_task", cron="0 * * * *"),
+            DefaultSchedule("B", "jobs.cleanup", cron="61 * * * *"),
+            DefaultSchedule("B", "jobs.cleanup", interval_setting="NO_SUCH_SETTING"),
+            DefaultSchedule("C", "jobs.cleanup"),
+        ]
+    )
     assert problems == [
         "schedule 'A' names the unknown task 'no.such_task'",
         "schedule 'B': cron: '61 * * * *' is not a valid cron expression (five fields: minute hour day month weekday).",

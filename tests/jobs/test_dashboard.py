@@ -1,5 +1,6 @@
 """The operations dashboard: staff only, one card per queue, workers, failures with retry,
 pause and resume, the live fragment and the chart data."""
+
 from datetime import timedelta
 
 import pytest
@@ -25,8 +26,9 @@ def test_the_dashboard_shows_queues_workers_and_failures(client, staff):
     enqueue("test.count")
     dead = enqueue("test.fail")
     JobRecord.objects.filter(pk=dead.pk).update(state=State.DEAD, finished_at=timezone.now(), last_error="RuntimeError: boom")
-    WorkerHeartbeat.objects.create(name="w1", hostname="h", pid=1, queues=["default"], started_at=timezone.now(),
-                                   last_seen=timezone.now(), jobs_done=7)
+    WorkerHeartbeat.objects.create(
+        name="w1", hostname="h", pid=1, queues=["default"], started_at=timezone.now(), last_seen=timezone.now(), jobs_done=7
+    )
     page = client.get("/admin/dashboard/")
     html = page.content.decode()
     assert page.status_code == 200

@@ -1,4 +1,5 @@
 """Duplicate detection: one active job per dedup key, decided by the database."""
+
 import subprocess
 import sys
 
@@ -70,7 +71,11 @@ def test_producers_racing_in_separate_processes_create_one_job():
     producers = [
         subprocess.Popen(
             [sys.executable, "manage.py", "enqueue_job", "test.count", "--dedup-key", "race", "--count", "25"],
-            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
         )
         for _ in range(4)
     ]

@@ -1,4 +1,5 @@
 """Redis is the transport, not the record: outages and data loss lose no job and repeat none."""
+
 import datetime as dt
 import socket
 

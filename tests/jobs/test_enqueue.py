@@ -47,7 +47,14 @@ def test_job_reaches_redis_only_after_commit(redis_db):
 def test_task_defaults_and_overrides(redis_db):
     job = enqueue("test.fail_fixed")
     assert (job.queue, job.priority, job.max_attempts) == ("payout_expiry", Priority.NORMAL, 3)
-    job = enqueue("test.count", queue="payouts", priority=Priority.CRITICAL, retry={"kind": "fixed", "retries": 5, "delay": 1}, timeout=9, subject=("user", 42))
+    job = enqueue(
+        "test.count",
+        queue="payouts",
+        priority=Priority.CRITICAL,
+        retry={"kind": "fixed", "retries": 5, "delay": 1},
+        timeout=9,
+        subject=("user", 42),
+    )
     job.refresh_from_db()
     assert (job.queue, job.priority, job.max_attempts, job.timeout) == ("payouts", 1, 6, 9)
     assert (job.subject_type, job.subject_id) == ("user", "42")
@@ -146,12 +153,14 @@ def test_a_committed_job_whose_push_never_happened_is_sent_by_the_sweep(redis_db
 
     from jobs.ops.sweep import sweep
 
-    JobRecord.objects.create(task_name="test.count", queue="default", state=State.QUEUED, timeout=5,
-                             enqueued_at=timezone.now() - dt.timedelta(seconds=30))
+    JobRecord.objects.create(
+        task_name="test.count", queue="default", state=State.QUEUED, timeout=5, enqueued_at=timezone.now() - dt.timedelta(seconds=30)
+    )
     sweep()  # first sweep sets the epoch and checks everything
     assert sweep(now=timezone.now() + dt.timedelta(seconds=10))["lost"] == 0
     redis_db.delete("rq:queue:default")
-    job = JobRecord.objects.create(task_name="test.count", queue="default", state=State.QUEUED, timeout=5,
-                                   enqueued_at=timezone.now() - dt.timedelta(seconds=30))
+    job = JobRecord.objects.create(
+        task_name="test.count", queue="default", state=State.QUEUED, timeout=5, enqueued_at=timezone.now() - dt.timedelta(seconds=30)
+    )
     assert sweep()["lost"] == 1
     assert str(job.pk) in Queue("default", connection=redis_db).job_ids

@@ -1,4 +1,5 @@
 """Running-job cancellation and the job event signals."""
+
 import datetime as dt
 
 import pytest
@@ -20,8 +21,10 @@ def events():
     received = []
     handlers = {}
     for name in ("job_succeeded", "job_failed", "job_retrying", "job_dead", "job_cancelled", "job_progress"):
+
         def handler(sender, _name=name, **kwargs):
             received.append((_name, kwargs))
+
         handlers[name] = handler
         getattr(signals, name).connect(handler)
     yield received
@@ -69,4 +72,16 @@ def test_signals_for_success_retry_and_dead(run_worker, events):
 def test_cancelling_a_waiting_job_sends_the_signal(events):
     job = enqueue("test.count", delay=60)
     job_cancel(job.pk, actor="system:test")
-    assert events == [("job_cancelled", {"job_id": job.pk, "task_name": "test.count", "queue": "default", "attempt": 0, "while_running": False, "signal": signals.job_cancelled})]
+    assert events == [
+        (
+            "job_cancelled",
+            {
+                "job_id": job.pk,
+                "task_name": "test.count",
+                "queue": "default",
+                "attempt": 0,
+                "while_running": False,
+                "signal": signals.job_cancelled,
+            },
+        )
+    ]

@@ -1,4 +1,5 @@
 """Flow control at dequeue time, with an in-process worker: priorities, pause, caps, rate limits."""
+
 import datetime as dt
 import random
 import time
@@ -58,7 +59,8 @@ def test_pausing_one_queue_leaves_the_others_running_and_survives_redis_loss(run
     run_worker("payouts", "default")
     assert JobRecord.objects.get(pk=held.pk).state == State.SUCCEEDED
     assert list(AuditEntry.objects.filter(object_type="queue").order_by("created_at").values_list("action", "actor")) == [
-        ("queue.pause", staff.pk), ("queue.resume", staff.pk)
+        ("queue.pause", staff.pk),
+        ("queue.resume", staff.pk),
     ]
     assert QueueState.objects.get(name="payouts").paused is False
 

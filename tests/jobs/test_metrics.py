@@ -1,5 +1,6 @@
 """Per-minute rollups: counts, retries and run-time percentiles per queue and minute; settled
 minutes folded into the totals exactly once; the dashboard reads and queue stats use them."""
+
 from datetime import timedelta
 
 import pytest
@@ -16,8 +17,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 def finished(state, at, runtime, attempts=1, queue="default"):
     job = enqueue("test.count", queue=queue)
-    JobRecord.objects.filter(pk=job.pk).update(state=state, started_at=at - timedelta(seconds=runtime), finished_at=at,
-                                                attempts=attempts)
+    JobRecord.objects.filter(pk=job.pk).update(state=state, started_at=at - timedelta(seconds=runtime), finished_at=at, attempts=attempts)
     return job
 
 

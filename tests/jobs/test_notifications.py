@@ -1,4 +1,5 @@
 """Notifications: validation at creation, channels and queues, retries, once per key."""
+
 import pytest
 from django.core import mail
 from django.urls import reverse
@@ -17,7 +18,9 @@ def test_an_email_is_rendered_and_sent_on_the_emails_queue(run_worker):
     run_worker()
     notification.refresh_from_db()
     assert notification.state == "sent" and notification.attempts == 1 and notification.provider_message_id
-    assert mail.outbox[0].subject == "Your code" and mail.outbox[0].body == "It is 123456 <b>\n" and mail.outbox[0].to == ["ann@example.com"]
+    assert (
+        mail.outbox[0].subject == "Your code" and mail.outbox[0].body == "It is 123456 <b>\n" and mail.outbox[0].to == ["ann@example.com"]
+    )
 
 
 @pytest.mark.parametrize("channel, recipient", [("sms", "+9779800000000"), ("whatsapp", "+447700900123"), ("push", "device-token-1")])
@@ -46,14 +49,17 @@ def test_a_failing_gateway_is_retried_and_finally_marked_failed(run_worker, sett
     assert "gateway unavailable" in notification.error
 
 
-@pytest.mark.parametrize("channel, recipient, template, field", [
-    ("email", "not-an-address", "message", "recipient"),
-    ("sms", "9800000000", "message", "recipient"),
-    ("whatsapp", "+12", "message", "recipient"),
-    ("push", "has spaces", "message", "recipient"),
-    ("pigeon", "x", "message", "channel"),
-    ("email", "ann@example.com", "no_such_template", "template"),
-])
+@pytest.mark.parametrize(
+    "channel, recipient, template, field",
+    [
+        ("email", "not-an-address", "message", "recipient"),
+        ("sms", "9800000000", "message", "recipient"),
+        ("whatsapp", "+12", "message", "recipient"),
+        ("push", "has spaces", "message", "recipient"),
+        ("pigeon", "x", "message", "channel"),
+        ("email", "ann@example.com", "no_such_template", "template"),
+    ],
+)
 def test_invalid_notifications_are_refused_at_creation(channel, recipient, template, field):
     with pytest.raises(NotificationError) as info:
         notify(channel, recipient, template, MESSAGE)
@@ -75,7 +81,9 @@ def test_staff_send_a_failed_one_again_from_the_admin(client, django_user_model,
     JobRecord.objects.filter(pk=notification.job_id).update(state=State.DEAD)
     client.force_login(staff)
     assert client.get(reverse("admin:jobs_notification_changelist")).status_code == 200
-    response = client.post(reverse("admin:jobs_notification_changelist"), {"action": "send_again", "_selected_action": [notification.pk]}, follow=True)
+    response = client.post(
+        reverse("admin:jobs_notification_changelist"), {"action": "send_again", "_selected_action": [notification.pk]}, follow=True
+    )
     assert b"Sent again: 1 notification(s)" in response.content
     run_worker()
     notification.refresh_from_db()

@@ -1,5 +1,6 @@
 """/metrics: protected; queue depths, outcome counters, the run-time histogram, retries, the
 dead-letter size and worker heartbeats, in the Prometheus text format."""
+
 from datetime import timedelta
 
 import pytest
@@ -43,8 +44,9 @@ def test_metrics_content(settings):
     metrics.rollup(start)
     for runtime, state, attempts in ((0.03, State.SUCCEEDED, 1), (0.7, State.SUCCEEDED, 2), (4.0, State.DEAD, 4)):
         job = enqueue("test.count")
-        JobRecord.objects.filter(pk=job.pk).update(state=state, attempts=attempts, started_at=start + timedelta(seconds=10 - runtime),
-                                                    finished_at=start + timedelta(seconds=10))
+        JobRecord.objects.filter(pk=job.pk).update(
+            state=state, attempts=attempts, started_at=start + timedelta(seconds=10 - runtime), finished_at=start + timedelta(seconds=10)
+        )
     enqueue("test.count")
     metrics.rollup(start + timedelta(minutes=5))
     WorkerHeartbeat.objects.create(name="w1", hostname="h", pid=1, started_at=timezone.now(), last_seen=timezone.now(), jobs_done=3)

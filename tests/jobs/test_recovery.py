@@ -1,4 +1,5 @@
 """Rescue of jobs whose worker died, and the worker's own heartbeat row."""
+
 import datetime as dt
 
 import pytest

@@ -1,4 +1,5 @@
 """Retention cleanup, the scheduler's periodic trigger, large-backlog recovery and health."""
+
 import datetime as dt
 import socket
 
@@ -20,7 +21,9 @@ pytestmark = pytest.mark.django_db(transaction=True)
 def make_finished(queue, state, count, finished_at):
     rows = [JobRecord(task_name="test.count", queue=queue, state=state, timeout=5, finished_at=finished_at) for _ in range(count)]
     JobRecord.objects.bulk_create(rows)
-    JobAttempt.objects.bulk_create([JobAttempt(job=r, number=1, started_at=finished_at, finished_at=finished_at, outcome="succeeded") for r in rows])
+    JobAttempt.objects.bulk_create(
+        [JobAttempt(job=r, number=1, started_at=finished_at, finished_at=finished_at, outcome="succeeded") for r in rows]
+    )
     return rows
 
 
@@ -65,8 +68,17 @@ def test_the_apps_default_schedules_are_created_after_migrate_and_follow_their_s
     schedule = Schedule.objects.get(task_name="jobs.cleanup")
     assert schedule.enabled and schedule.interval_seconds == settings.QUEUE_CLEANUP_INTERVAL
     assert set(Schedule.objects.values_list("task_name", flat=True)) >= {
-        "analytics.fan_out", "reports.daily_report", "payouts.reconcile_credits", "payouts.daily_run", "jobs.cleanup",
-        "payouts.recurring_due", "payouts.recover", "calculations.post_interest", "integrations.sync_payees", "reports.expire_files"}
+        "analytics.fan_out",
+        "reports.daily_report",
+        "payouts.reconcile_credits",
+        "payouts.daily_run",
+        "jobs.cleanup",
+        "payouts.recurring_due",
+        "payouts.recover",
+        "calculations.post_interest",
+        "integrations.sync_payees",
+        "reports.expire_files",
+    }
     settings.QUEUE_CLEANUP_INTERVAL = 900  # a changed setting, at the next deploy's migrate
     assert sync_default_schedules() == {"created": 0, "updated": 1}
     schedule.refresh_from_db()

@@ -1,4 +1,5 @@
 """Recurring schedules: validation, fire arithmetic, exactly-once ticks, missed fires, edits."""
+
 import datetime as dt
 
 import pytest
@@ -27,17 +28,20 @@ def minutely(monkeypatch):
     return schedule
 
 
-@pytest.mark.parametrize("fields, bad", [
-    ({"task_name": "no.such"}, "task_name"),
-    ({"cron": "61 * * * *"}, "cron"),
-    ({"cron": "every hour"}, "cron"),
-    ({"cron": ""}, "cron"),
-    ({"interval_seconds": 60}, "cron"),  # both given
-    ({"timezone": "Mars/Olympus"}, "timezone"),
-    ({"queue": "nope"}, "queue"),
-    ({"kwargs": {"when": {1, 2}}}, "kwargs"),
-    ({"args": {"a": 1}}, "args"),
-])
+@pytest.mark.parametrize(
+    "fields, bad",
+    [
+        ({"task_name": "no.such"}, "task_name"),
+        ({"cron": "61 * * * *"}, "cron"),
+        ({"cron": "every hour"}, "cron"),
+        ({"cron": ""}, "cron"),
+        ({"interval_seconds": 60}, "cron"),  # both given
+        ({"timezone": "Mars/Olympus"}, "timezone"),
+        ({"queue": "nope"}, "queue"),
+        ({"kwargs": {"when": {1, 2}}}, "kwargs"),
+        ({"args": {"a": 1}}, "args"),
+    ],
+)
 def test_invalid_schedules_are_refused_naming_the_field(fields, bad):
     values = {"name": "x", "task_name": "test.count", "cron": "0 * * * *", **fields}
     with pytest.raises(ValidationError) as info:
@@ -81,7 +85,9 @@ def test_missed_fires_run_once_when_a_scheduler_comes_back(minutely):
 
 
 def test_skip_policy_drops_stale_fires(minutely):
-    Schedule.objects.filter(pk=minutely.pk).update(missed_fires=Schedule.MissedFires.SKIP, cron="0 * * * *", next_fire_at=at(2026, 1, 1, 13))
+    Schedule.objects.filter(pk=minutely.pk).update(
+        missed_fires=Schedule.MissedFires.SKIP, cron="0 * * * *", next_fire_at=at(2026, 1, 1, 13)
+    )
     assert firing.tick(at(2026, 1, 1, 15, 30)) == 0  # 15:00 is 30 minutes stale
     minutely.refresh_from_db()
     assert minutely.next_fire_at == at(2026, 1, 1, 16) and not ScheduleFire.objects.exists()
@@ -117,7 +123,16 @@ def test_a_schedule_whose_task_vanished_records_the_error_and_keeps_going(minute
 def test_admin_validates_and_fires_now(client, django_user_model, minutely):
     boss = django_user_model.objects.create_superuser("boss", "b@example.com", "pw")
     client.force_login(boss)
-    form = {"name": "bad", "task_name": "test.count", "args": "[]", "kwargs": "{}", "cron": "not cron", "timezone": "UTC", "missed_fires": "run_once", "enabled": "on"}
+    form = {
+        "name": "bad",
+        "task_name": "test.count",
+        "args": "[]",
+        "kwargs": "{}",
+        "cron": "not cron",
+        "timezone": "UTC",
+        "missed_fires": "run_once",
+        "enabled": "on",
+    }
     page = client.post("/admin/jobs/schedule/add/", form)
     assert page.status_code == 200 and b"is not a valid cron expression" in page.content
     assert not Schedule.objects.filter(name="bad").exists()

@@ -12,7 +12,10 @@ def test_table_covers_every_state_and_terminal_states_only_restart():
     assert WAITING | {State.RUNNING} == ACTIVE and not (ACTIVE & TERMINAL)
 
 
-@pytest.mark.parametrize("source, target", [(State.SUCCEEDED, State.QUEUED), (State.RUNNING, State.QUEUED), (State.DEAD, State.RUNNING), (State.QUEUED, State.SUCCEEDED)])
+@pytest.mark.parametrize(
+    "source, target",
+    [(State.SUCCEEDED, State.QUEUED), (State.RUNNING, State.QUEUED), (State.DEAD, State.RUNNING), (State.QUEUED, State.SUCCEEDED)],
+)
 def test_illegal_transitions_raise(source, target):
     with pytest.raises(IllegalTransition):
         check_transition({source}, target)

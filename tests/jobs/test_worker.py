@@ -1,4 +1,5 @@
 """The state machine as a real worker drives it: in-process ConveyorWorker, real Redis, real database."""
+
 import datetime as dt
 
 import pytest
@@ -157,7 +158,13 @@ def test_early_delivery_of_a_scheduled_job_waits_for_its_time(run_worker):
 
 
 def test_priority_tiers_start_in_order(run_worker, redis_db):
-    for key, priority in [("low", Priority.LOW), ("normal", Priority.NORMAL), ("critical", Priority.CRITICAL), ("high", Priority.HIGH), ("payout-high", Priority.HIGH)]:
+    for key, priority in [
+        ("low", Priority.LOW),
+        ("normal", Priority.NORMAL),
+        ("critical", Priority.CRITICAL),
+        ("high", Priority.HIGH),
+        ("payout-high", Priority.HIGH),
+    ]:
         enqueue("test.count", kwargs={"key": key}, priority=priority, queue="payouts" if key.startswith("payout") else "default")
     run_worker("payouts", "default")
     order = [k.decode() for k in redis_db.lrange("test:order", 0, -1)]

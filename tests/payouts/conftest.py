@@ -1,4 +1,5 @@
 """Payees with money, and providers whose next outcomes a test decides."""
+
 from __future__ import annotations
 
 import itertools

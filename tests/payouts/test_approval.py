@@ -1,4 +1,5 @@
 """Large payouts wait for approval and expire; staff cancel and retry."""
+
 import datetime as dt
 from decimal import Decimal
 

@@ -1,4 +1,5 @@
 """Monthly interest: the right amount, exactly once per payee and month, whoever runs it."""
+
 import datetime as dt
 from decimal import Decimal
 

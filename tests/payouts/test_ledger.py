@@ -1,4 +1,5 @@
 """Payees, credits and payout requests: the checks that keep money consistent, and bad input."""
+
 from decimal import Decimal
 
 import pytest
@@ -39,20 +40,23 @@ def test_account_numbers_are_encrypted_and_shown_masked(make_payee):
     assert "20201555555555" not in str(AuditEntry.objects.filter(object_type="payee").values_list("details", flat=True))
 
 
-@pytest.mark.parametrize("call, field", [
-    (lambda p: services.payout_request(p.pk, "0"), "amount"),
-    (lambda p: services.payout_request(p.pk, "-5"), "amount"),
-    (lambda p: services.payout_request(p.pk, "1.001"), "amount"),
-    (lambda p: services.payout_request(p.pk, "ten"), "amount"),
-    (lambda p: services.payout_request(p.pk, "NaN"), "amount"),
-    (lambda p: services.payout_request(p.pk, "100.01"), "amount"),  # above the balance
-    (lambda p: services.payout_request(p.pk, "5", currency="USD"), "currency"),
-    (lambda p: services.payout_request(999_999, "5"), "payee"),
-    (lambda p: services.payout_request("abc", "5"), "payee"),
-    (lambda p: services.ledger_credit(p.pk, "-1"), "amount"),
-    (lambda p: services.ledger_credit(p.pk, "1", currency="GBP"), "currency"),
-    (lambda p: services.ledger_credit(12345678, "1"), "payee"),
-])
+@pytest.mark.parametrize(
+    "call, field",
+    [
+        (lambda p: services.payout_request(p.pk, "0"), "amount"),
+        (lambda p: services.payout_request(p.pk, "-5"), "amount"),
+        (lambda p: services.payout_request(p.pk, "1.001"), "amount"),
+        (lambda p: services.payout_request(p.pk, "ten"), "amount"),
+        (lambda p: services.payout_request(p.pk, "NaN"), "amount"),
+        (lambda p: services.payout_request(p.pk, "100.01"), "amount"),  # above the balance
+        (lambda p: services.payout_request(p.pk, "5", currency="USD"), "currency"),
+        (lambda p: services.payout_request(999_999, "5"), "payee"),
+        (lambda p: services.payout_request("abc", "5"), "payee"),
+        (lambda p: services.ledger_credit(p.pk, "-1"), "amount"),
+        (lambda p: services.ledger_credit(p.pk, "1", currency="GBP"), "currency"),
+        (lambda p: services.ledger_credit(12345678, "1"), "payee"),
+    ],
+)
 def test_bad_input_names_the_field_and_changes_nothing(make_payee, call, field):
     payee = make_payee(balance="100.00")
     entries = LedgerEntry.objects.count()

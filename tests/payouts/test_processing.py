@@ -1,4 +1,5 @@
 """Paying: exactly one transfer per paid payout under retries, duplicates, crashes and fallback."""
+
 from decimal import Decimal
 
 import pytest
@@ -142,8 +143,10 @@ def test_concurrent_requests_in_separate_processes_cannot_overdraw(make_payee):
         f"try:\n    payout_request({payee.pk}, '60'); print('paid')\nexcept PayoutError as e:\n    print('refused', e.field)\n"
     )
     env = Processes().env
-    procs = [subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-             for _ in range(4)]
+    procs = [
+        subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for _ in range(4)
+    ]
     outputs = [p.communicate(timeout=120) for p in procs]
     assert all(p.returncode == 0 for p in procs), outputs
     assert sorted(out.strip() for out, _ in outputs) == ["paid", "refused amount", "refused amount", "refused amount"]

@@ -1,5 +1,6 @@
 """Property: whatever sequence of credits, requests, provider failures, retries, cancels and
 settles happens, the books balance and every paid payout is exactly one transfer."""
+
 import itertools
 from decimal import Decimal
 
@@ -22,14 +23,18 @@ _users = itertools.count()
 
 amounts = st.decimals(min_value=Decimal("0.01"), max_value=Decimal("120"), places=2)
 outcomes = st.sampled_from(["ok", "error", "timeout", "decline", "lookup_error"])
-operations = st.lists(st.one_of(
-    st.tuples(st.just("credit"), amounts),
-    st.tuples(st.just("request"), amounts),
-    st.tuples(st.just("process"), st.integers(0, 5), outcomes, st.booleans()),
-    st.tuples(st.just("cancel"), st.integers(0, 5)),
-    st.tuples(st.just("retry"), st.integers(0, 5)),
-    st.tuples(st.just("settle"), st.integers(0, 5)),
-), min_size=1, max_size=25)
+operations = st.lists(
+    st.one_of(
+        st.tuples(st.just("credit"), amounts),
+        st.tuples(st.just("request"), amounts),
+        st.tuples(st.just("process"), st.integers(0, 5), outcomes, st.booleans()),
+        st.tuples(st.just("cancel"), st.integers(0, 5)),
+        st.tuples(st.just("retry"), st.integers(0, 5)),
+        st.tuples(st.just("settle"), st.integers(0, 5)),
+    ),
+    min_size=1,
+    max_size=25,
+)
 
 
 def check_books(payee: Payee) -> None:

@@ -1,4 +1,5 @@
 """Reconciliation finds every kind of mismatch; recovery finishes payouts left without a job."""
+
 import datetime as dt
 from decimal import Decimal
 
@@ -35,18 +36,26 @@ def test_each_kind_of_mismatch_is_flagged(paid, make_payee):
     a, b, c = paid
     SandboxTransfer.objects.filter(idempotency_key=str(a.idempotency_key)).delete()  # missing
     SandboxTransfer.objects.filter(idempotency_key=str(b.idempotency_key)).update(amount=Decimal("11"))  # wrong amount
-    SandboxTransfer.objects.create(provider="sandbox_backup", idempotency_key=str(c.idempotency_key), amount=10, currency="EUR",
-                                   destination="x", reference="dup-1")  # duplicated
+    SandboxTransfer.objects.create(
+        provider="sandbox_backup", idempotency_key=str(c.idempotency_key), amount=10, currency="EUR", destination="x", reference="dup-1"
+    )  # duplicated
     SandboxTransfer.objects.create(provider="sandbox", idempotency_key="stray", amount=5, currency="EUR", destination="x", reference="s-1")
     failed = services.payout_request(make_payee().pk, "7")
     Payout.objects.filter(pk=failed.pk).update(state=P.FAILED)
     Payee.objects.filter(pk=failed.payee_id).update(held=0)
-    SandboxTransfer.objects.create(provider="sandbox", idempotency_key=str(failed.idempotency_key), amount=7, currency="EUR",
-                                   destination="x", reference="u-1")  # unrecorded
+    SandboxTransfer.objects.create(
+        provider="sandbox", idempotency_key=str(failed.idempotency_key), amount=7, currency="EUR", destination="x", reference="u-1"
+    )  # unrecorded
     Payee.objects.filter(pk=c.payee_id).update(balance=Decimal("95"))  # ledger mismatch
     report = reconciliation.reconcile()
-    assert kinds(report) == ["duplicated_transfer", "ledger_mismatch", "missing_transfer", "unknown_transfer",
-                             "unrecorded_transfer", "wrong_amount"]
+    assert kinds(report) == [
+        "duplicated_transfer",
+        "ledger_mismatch",
+        "missing_transfer",
+        "unknown_transfer",
+        "unrecorded_transfer",
+        "wrong_amount",
+    ]
     with pytest.raises(SystemExit):
         call_command("reconcile_payouts")
     assert ReconciliationReport.objects.count() == 2

@@ -1,4 +1,5 @@
 """Payout runs (daily and manual), dry runs, recurring instructions, the command and the admin."""
+
 import datetime as dt
 from decimal import Decimal
 
@@ -94,12 +95,15 @@ def test_a_recurring_payout_without_the_money_is_refused_and_audited(make_payee)
     assert AuditEntry.objects.filter(action="payout.recurring_refused").exists()
 
 
-@pytest.mark.parametrize("kwargs, field", [
-    ({"cron": "not a cron"}, "cron"),
-    ({"cron": "0 9 * * *", "interval_seconds": 60}, "cron"),
-    ({"cron": "0 9 * * *", "timezone": "Mars/Base"}, "timezone"),
-    ({"interval_seconds": 60, "amount": Decimal("0")}, "amount"),
-])
+@pytest.mark.parametrize(
+    "kwargs, field",
+    [
+        ({"cron": "not a cron"}, "cron"),
+        ({"cron": "0 9 * * *", "interval_seconds": 60}, "cron"),
+        ({"cron": "0 9 * * *", "timezone": "Mars/Base"}, "timezone"),
+        ({"interval_seconds": 60, "amount": Decimal("0")}, "amount"),
+    ],
+)
 def test_bad_recurring_instructions_are_refused(make_payee, kwargs, field):
     payee = make_payee()
     with pytest.raises(PayoutError) as info:
@@ -132,34 +136,58 @@ def test_admin_pages_and_the_pay_now_and_preview_actions(client, staff, payees):
 
 def test_admin_payout_actions_call_the_services(client, staff, payees):
     busy_payout = Payout.objects.get()
-    response = client.post(reverse("admin:payouts_payout_changelist"), {"action": "cancel", "_selected_action": [busy_payout.pk]}, follow=True)
+    response = client.post(
+        reverse("admin:payouts_payout_changelist"), {"action": "cancel", "_selected_action": [busy_payout.pk]}, follow=True
+    )
     assert b"Cancelled: 1 payout(s)" in response.content
-    response = client.post(reverse("admin:payouts_payout_changelist"), {"action": "approve", "_selected_action": [busy_payout.pk]}, follow=True)
+    response = client.post(
+        reverse("admin:payouts_payout_changelist"), {"action": "approve", "_selected_action": [busy_payout.pk]}, follow=True
+    )
     assert b"cannot become approved" in response.content
     assert AuditEntry.objects.filter(action="payout.cancel", actor=staff).count() == 1
 
 
 def test_admin_adds_payees_and_credits_through_the_services(client, staff, django_user_model):
     user = django_user_model.objects.create_user("newbie", "n@example.com", "pw")
-    response = client.post(reverse("admin:payouts_payee_add"), {
-        "user": user.pk, "currency": "usd", "method": "bank", "account_number": "123456789", "threshold": "10.00", "active": "on",
-    })
+    response = client.post(
+        reverse("admin:payouts_payee_add"),
+        {
+            "user": user.pk,
+            "currency": "usd",
+            "method": "bank",
+            "account_number": "123456789",
+            "threshold": "10.00",
+            "active": "on",
+        },
+    )
     assert response.status_code == 302, response.content[:2000]
     payee = Payee.objects.get(user=user)
     assert payee.currency == "USD" and payee.destination.endswith("6789")
-    response = client.post(reverse("admin:payouts_ledgerentry_add"), {"payee": payee.pk, "amount": "12.34", "currency": "", "memo": "bonus", "reference": ""})
+    response = client.post(
+        reverse("admin:payouts_ledgerentry_add"), {"payee": payee.pk, "amount": "12.34", "currency": "", "memo": "bonus", "reference": ""}
+    )
     assert response.status_code == 302
     payee.refresh_from_db()
     assert payee.balance == Decimal("12.34")
-    bad = client.post(reverse("admin:payouts_recurringpayout_add"), {"payee": payee.pk, "amount": "5", "cron": "99 * * * *", "timezone": "UTC", "enabled": "on"})
+    bad = client.post(
+        reverse("admin:payouts_recurringpayout_add"),
+        {"payee": payee.pk, "amount": "5", "cron": "99 * * * *", "timezone": "UTC", "enabled": "on"},
+    )
     assert bad.status_code == 200 and b"not a valid cron expression" in bad.content and not RecurringPayout.objects.exists()
 
 
-@pytest.mark.parametrize("url, data, message", [
-    ("admin:payouts_ledgerentry_add", {"amount": "-5", "currency": "", "memo": "", "reference": ""}, b"must be greater than zero"),
-    ("admin:payouts_ledgerentry_add", {"amount": "5", "currency": "USD", "memo": "", "reference": ""}, b"this payee&#x27;s account is in EUR"),
-    ("admin:payouts_recurringpayout_add", {"amount": "0", "interval_seconds": "60", "timezone": "UTC"}, b"must be greater than zero"),
-])
+@pytest.mark.parametrize(
+    "url, data, message",
+    [
+        ("admin:payouts_ledgerentry_add", {"amount": "-5", "currency": "", "memo": "", "reference": ""}, b"must be greater than zero"),
+        (
+            "admin:payouts_ledgerentry_add",
+            {"amount": "5", "currency": "USD", "memo": "", "reference": ""},
+            b"this payee&#x27;s account is in EUR",
+        ),
+        ("admin:payouts_recurringpayout_add", {"amount": "0", "interval_seconds": "60", "timezone": "UTC"}, b"must be greater than zero"),
+    ],
+)
 def test_admin_forms_show_bad_money_input_as_errors(client, staff, make_payee, url, data, message):
     from payouts.models import LedgerEntry
 

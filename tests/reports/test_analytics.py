@@ -1,4 +1,5 @@
 """The hourly per-user analytics fan-out and its manual paths."""
+
 import pytest
 from django.core.management import call_command
 from rq import Queue

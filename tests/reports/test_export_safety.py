@@ -1,6 +1,7 @@
 """Exports never hand a spreadsheet a formula: text cells that begin with =, +, -, @, a tab or a
 carriage return get a leading apostrophe (OWASP's advice for CSV injection), and an XLSX stores
 every text cell as text."""
+
 import csv
 import io
 import json
@@ -13,7 +14,7 @@ from reports import services
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-DANGEROUS = ["=HYPERLINK(\"http://evil.example\",\"click\")", "+1+1", "-2+3", "@SUM(A1:A2)", "\tcmd", "\rcmd"]
+DANGEROUS = ['=HYPERLINK("http://evil.example","click")', "+1+1", "-2+3", "@SUM(A1:A2)", "\tcmd", "\rcmd"]
 
 
 @pytest.fixture(autouse=True)
@@ -23,7 +24,9 @@ def media(settings, tmp_path):
 
 @pytest.fixture
 def ledger(django_user_model):
-    payee = payouts.payee_create(django_user_model.objects.create_user("=cmd|'/c calc'!A0"), currency="EUR", account="DE89370400440532013000")
+    payee = payouts.payee_create(
+        django_user_model.objects.create_user("=cmd|'/c calc'!A0"), currency="EUR", account="DE89370400440532013000"
+    )
     for n, memo in enumerate(DANGEROUS + ["plain memo"]):
         payouts.ledger_credit(payee.pk, "1.00", memo=memo, reference=f"r{n}")
     return payee

@@ -1,4 +1,5 @@
 """Imports: row-by-row validation and counts, no duplicates on re-import, malformed files refused."""
+
 import io
 from decimal import Decimal
 
@@ -87,13 +88,16 @@ def test_ledger_credits_from_xlsx_count_once_by_reference(run_worker):
     assert ann.balance == Decimal("19.75") and LedgerEntry.objects.filter(payee=ann).count() == 2
 
 
-@pytest.mark.parametrize("name, content, message", [
-    ("payees.csv", "user,currency\nann,EUR\n", "wrong columns (missing username; unknown user)"),
-    ("payees.csv", "username,currency\nann,EUR\n".encode("utf-16"), "is not UTF-8 text"),
-    ("payees.xlsx", b"this is not a spreadsheet", "is not an XLSX spreadsheet"),
-    ("payees.pdf", b"%PDF-1.4", "only .csv and .xlsx files"),
-    ("payees.csv", b"", "is empty"),
-])
+@pytest.mark.parametrize(
+    "name, content, message",
+    [
+        ("payees.csv", "user,currency\nann,EUR\n", "wrong columns (missing username; unknown user)"),
+        ("payees.csv", "username,currency\nann,EUR\n".encode("utf-16"), "is not UTF-8 text"),
+        ("payees.xlsx", b"this is not a spreadsheet", "is not an XLSX spreadsheet"),
+        ("payees.pdf", b"%PDF-1.4", "only .csv and .xlsx files"),
+        ("payees.csv", b"", "is empty"),
+    ],
+)
 def test_malformed_files_are_refused_and_change_nothing(name, content, message):
     with pytest.raises(ReportError) as info:
         import_request("payees", upload(name, content))
@@ -172,8 +176,9 @@ def test_uploaded_files_are_deleted_after_the_retention_period(run_worker, setti
 
 
 def test_usernames_made_by_an_import_pass_djangos_username_validator(run_worker):
-    record = run("payees", "payees.csv", "username,currency,account\nbad name!,EUR,DE89370400440532013000\nok.name,EUR,12345678\n",
-                 run_worker)
+    record = run(
+        "payees", "payees.csv", "username,currency,account\nbad name!,EUR,DE89370400440532013000\nok.name,EUR,12345678\n", run_worker
+    )
     assert (record.created, record.failed) == (1, 1)
     assert record.errors[0]["field"] == "username" and "bad name!" in record.errors[0]["message"]
 
@@ -198,8 +203,12 @@ def test_non_ascii_digits_are_not_read_as_amounts(run_worker):
 
 
 def test_a_row_with_several_bad_fields_reports_every_one(run_worker):
-    record = run("payees", "payees.csv", "username,email,currency,account,threshold,active,method\n"
-                                         "bad name!,not-an-email,EURO,,abc,maybe,cheque\n", run_worker)
+    record = run(
+        "payees",
+        "payees.csv",
+        "username,email,currency,account,threshold,active,method\nbad name!,not-an-email,EURO,,abc,maybe,cheque\n",
+        run_worker,
+    )
     assert record.failed == 1
     assert sorted(e["field"] for e in record.errors) == ["account", "active", "currency", "email", "method", "threshold", "username"]
     assert {e["row"] for e in record.errors} == {2}

@@ -1,4 +1,5 @@
 """Reports and exports: requested, generated with progress, downloadable by whom may see them, expired."""
+
 import csv
 import io
 import json
@@ -100,18 +101,21 @@ def test_exports_in_each_format_with_filters(run_worker, books, fmt):
         assert values[0][:5] == ("id", "payee_id", "username", "kind", "amount") and len(values) == 3
 
 
-@pytest.mark.parametrize("kind, params, field", [
-    ("nonsense", {}, "kind"),
-    ("payout_summary", {"period_start": "2026-13-01", "period_end": TODAY}, "period_start"),
-    ("payout_summary", {"period_start": TODAY, "period_end": "2020-01-01"}, "period_end"),
-    ("payee_statement", {"payee": 999, "period_start": TODAY, "period_end": TODAY}, "payee"),
-    ("daily_operations", {}, "date"),
-    ("export", {"dataset": "secrets"}, "dataset"),
-    ("export", {"dataset": "payouts", "format": "pdf"}, "format"),
-    ("export", {"dataset": "payouts", "filters": {"colour": "red"}}, "filters.colour"),
-    ("export", {"dataset": "payouts", "filters": {"state": "lost"}}, "filters.state"),
-    ("export", {"dataset": "jobs", "filters": {"created_from": "yesterday"}}, "filters.created_from"),
-])
+@pytest.mark.parametrize(
+    "kind, params, field",
+    [
+        ("nonsense", {}, "kind"),
+        ("payout_summary", {"period_start": "2026-13-01", "period_end": TODAY}, "period_start"),
+        ("payout_summary", {"period_start": TODAY, "period_end": "2020-01-01"}, "period_end"),
+        ("payee_statement", {"payee": 999, "period_start": TODAY, "period_end": TODAY}, "payee"),
+        ("daily_operations", {}, "date"),
+        ("export", {"dataset": "secrets"}, "dataset"),
+        ("export", {"dataset": "payouts", "format": "pdf"}, "format"),
+        ("export", {"dataset": "payouts", "filters": {"colour": "red"}}, "filters.colour"),
+        ("export", {"dataset": "payouts", "filters": {"state": "lost"}}, "filters.state"),
+        ("export", {"dataset": "jobs", "filters": {"created_from": "yesterday"}}, "filters.created_from"),
+    ],
+)
 def test_bad_parameters_name_the_field_and_create_nothing(kind, params, field):
     with pytest.raises(ReportError) as info:
         services.report_request(kind, params)
@@ -167,11 +171,17 @@ def test_a_report_failing_on_its_last_attempt_is_marked_failed(run_worker, monke
 
 def test_staff_request_reports_in_the_admin(client, staff, books, run_worker):
     client.force_login(staff)
-    response = client.post(reverse("admin:reports_report_add"), {"kind": "export", "dataset": "payouts", "format": "json", "filters": '{"state": "paid"}'})
+    response = client.post(
+        reverse("admin:reports_report_add"), {"kind": "export", "dataset": "payouts", "format": "json", "filters": '{"state": "paid"}'}
+    )
     assert response.status_code == 302
-    bad = client.post(reverse("admin:reports_report_add"), {"kind": "export", "dataset": "payouts", "format": "csv", "filters": '{"state": "lost"}'})
+    bad = client.post(
+        reverse("admin:reports_report_add"), {"kind": "export", "dataset": "payouts", "format": "csv", "filters": '{"state": "lost"}'}
+    )
     assert bad.status_code == 200 and b"must be one of" in bad.content
-    bad = client.post(reverse("admin:reports_report_add"), {"kind": "payee_statement", "payee": "999", "period_start": TODAY, "period_end": TODAY})
+    bad = client.post(
+        reverse("admin:reports_report_add"), {"kind": "payee_statement", "payee": "999", "period_start": TODAY, "period_end": TODAY}
+    )
     assert bad.status_code == 200 and b"no payee with id" in bad.content
     assert Report.objects.count() == 1
     run_worker()

@@ -6,8 +6,10 @@ from jobs.models import ApiToken
 
 
 class Command(BaseCommand):
-    help = ("API tokens: api_token create USERNAME [--name N] (prints the key once) | list [USERNAME] | revoke ID [--reason R]. "
-            "Staff can do the same under Admin → API tokens.")
+    help = (
+        "API tokens: api_token create USERNAME [--name N] (prints the key once) | list [USERNAME] | revoke ID [--reason R]. "
+        "Staff can do the same under Admin → API tokens."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("action", choices=["create", "list", "revoke"])

@@ -6,8 +6,7 @@ from jobs.ops.selectors import health
 
 
 class Command(BaseCommand):
-    help = ("Print the job platform's health as JSON (the checks of /health/ready); exit 0 when ok, "
-            "1 when degraded, 2 when down.")
+    help = "Print the job platform's health as JSON (the checks of /health/ready); exit 0 when ok, 1 when degraded, 2 when down."
 
     def handle(self, *args, **options):
         report = health()

@@ -8,8 +8,10 @@ from jobs.ops.selectors import queue_stats
 
 
 class Command(BaseCommand):
-    help = ("Queues: conveyor_queue list | pause NAME [--reason R] | resume NAME | "
-            "clean NAME [--state succeeded|cancelled|dead] [--grace SECONDS] [--limit N]")
+    help = (
+        "Queues: conveyor_queue list | pause NAME [--reason R] | resume NAME | "
+        "clean NAME [--state succeeded|cancelled|dead] [--grace SECONDS] [--limit N]"
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("action", choices=["list", "pause", "resume", "clean"])
@@ -34,8 +36,9 @@ class Command(BaseCommand):
             if options["grace"] < 0 or options["limit"] < 1:
                 raise CommandError("--grace must be 0 or more and --limit 1 or more")
             try:
-                ids = queue_clean(queue, state=options["state"], grace=options["grace"], limit=options["limit"],
-                                  actor="system:manage.py", reason=reason)
+                ids = queue_clean(
+                    queue, state=options["state"], grace=options["grace"], limit=options["limit"], actor="system:manage.py", reason=reason
+                )
             except (UnknownQueue, JobStateError) as exc:
                 raise CommandError(str(exc)) from None
             self.stdout.write(f"queue {queue}: deleted {len(ids)} {options['state']} job(s)")

@@ -1,4 +1,5 @@
 """Pay payees now: `manage.py run_payouts --all` or `--payee 3 --payee 7`, `--dry-run` to preview."""
+
 from django.core.management.base import BaseCommand, CommandError
 
 from payouts.services import PayoutError, payout_run
@@ -20,8 +21,14 @@ class Command(BaseCommand):
         except PayoutError as exc:
             raise CommandError(f"{exc.field}: {exc.message}") from None
         for p in plan.payouts:
-            self.stdout.write(f"{'would pay' if dry_run else 'paying'} payee {p['payee']} ({p['user']}): {p['amount']} {p['currency']} to {p['destination']}")
+            self.stdout.write(
+                f"{'would pay' if dry_run else 'paying'} payee {p['payee']} ({p['user']}): {p['amount']} {p['currency']} to {p['destination']}"
+            )
         for s in plan.skipped:
             self.stdout.write(f"skipped payee {s['payee']}: {s['reason']}")
         run = f" in run {plan.run.run_key}" if plan.run else ""
-        self.stdout.write(self.style.SUCCESS(f"{len(plan.payouts)} payout(s), {plan.total} in total{run}{' (dry run: nothing written)' if dry_run else ''}."))
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"{len(plan.payouts)} payout(s), {plan.total} in total{run}{' (dry run: nothing written)' if dry_run else ''}."
+            )
+        )

@@ -12,6 +12,5 @@ class Command(BaseCommand):
     def handle(self, *args, users=None, **options):
         result = analytics_fan_out(users)
         self.stdout.write(
-            f"{result['users']} user(s): {result['enqueued']} job(s) enqueued, "
-            f"{result['already_waiting']} already waiting or running"
+            f"{result['users']} user(s): {result['enqueued']} job(s) enqueued, {result['already_waiting']} already waiting or running"
         )
