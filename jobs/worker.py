@@ -39,9 +39,9 @@ from rq.utils import now
 from rq.worker import SimpleWorker, WorkerStatus
 
 from jobs.core.queues import logical_queue_name, tiered_rq_names
-from jobs.core.states import State, transition
-from jobs.models import JobRecord, WorkerHeartbeat
+from jobs.models import WorkerHeartbeat
 from jobs.ops import runtime
+from jobs.store import transitions
 from jobs.transport import flow
 
 log = logging.getLogger(__name__)
@@ -205,7 +205,7 @@ class ConveyorWorker(SimpleWorker):
         pass until it answers, so a double fault delays the job instead of stranding it."""
         for job_id in list(self._owed_hand_backs):
             try:
-                transition(JobRecord.objects.filter(pk=job_id), {State.QUEUED}, State.PENDING, enqueued_at=None)
+                transitions.hand_back([job_id])
             except Exception:
                 log.exception("job %s: could not hand it back (database unavailable too); retrying", job_id)
                 close_old_connections()

@@ -17,9 +17,10 @@ from django.utils import timezone
 from jobs.core import signals
 from jobs.core.errors import InvalidJob, JobStateError
 from jobs.core.queues import UnknownQueue, get_queue_config
-from jobs.core.states import ACTIVE, TERMINAL, WAITING, State, check_transition, transition
+from jobs.core.states import ACTIVE, TERMINAL, WAITING, State, check_transition
 from jobs.models import JobRecord, QueueState
 from jobs.ops.audit import audit
+from jobs.store import transitions
 from jobs.transport import dispatch
 
 log = logging.getLogger(__name__)
@@ -48,7 +49,7 @@ def job_retry(job_id, *, actor, reason: str = "") -> JobRecord:
 def _retry(job: JobRecord, actor, reason: str) -> None:
     if job.state == State.RETRYING:
         # Skip the rest of the backoff; the attempt count stays, so the policy still caps it.
-        JobRecord.objects.filter(pk=job.pk, state=State.RETRYING).update(run_at=timezone.now())
+        transitions.retry_now(job.pk)
         _audit(actor, "job.retry", job, reason, from_state=job.state)
         transaction.on_commit(partial(dispatch.dispatch_due, [job.pk]), robust=True)
     elif job.state in (State.DEAD, State.CANCELLED):
@@ -72,20 +73,7 @@ def _restart_chain(job: JobRecord, actor, action: str, reason: str) -> None:
     check_transition({from_state}, State.PENDING)
     try:
         with transaction.atomic():
-            transition(
-                JobRecord.objects.filter(pk=job.pk),
-                {from_state},
-                State.PENDING,
-                attempts=0,
-                run_at=None,
-                enqueued_at=None,
-                started_at=None,
-                finished_at=None,
-                progress=0,
-                progress_message="",
-                result=None,
-                cancel_requested=False,
-            )
+            transitions.restart_chain(job.pk, from_state)
     except IntegrityError:
         other = JobRecord.objects.filter(dedup_key=job.dedup_key, state__in=ACTIVE).values_list("pk", flat=True).first()
         raise JobStateError(f"job {job.pk} cannot restart: job {other} with the same dedup key {job.dedup_key!r} is active") from None
@@ -99,12 +87,12 @@ def job_cancel(job_id, *, actor, reason: str = "") -> JobRecord:
         job = _locked(job_id)
         if job.state == State.RUNNING:
             if not job.cancel_requested:
-                JobRecord.objects.filter(pk=job.pk, state=State.RUNNING).update(cancel_requested=True)
+                transitions.request_cancel(job.pk)
                 _audit(actor, "job.cancel_requested", job, reason, from_state=job.state)
             return JobRecord.objects.get(pk=job_id)
         if job.state not in WAITING:
             raise JobStateError(f"job {job.pk} is {job.state}; only waiting or running jobs can be cancelled")
-        transition(JobRecord.objects.filter(pk=job.pk), WAITING, State.CANCELLED, finished_at=timezone.now())
+        transitions.cancel_waiting(job.pk)
         _audit(actor, "job.cancel", job, reason, from_state=job.state)
         transaction.on_commit(partial(dispatch.forget, [job]), robust=True)
         transaction.on_commit(

@@ -13,7 +13,6 @@ import traceback
 from datetime import timedelta
 from functools import partial
 
-from django.db import transaction
 from django.utils import timezone
 from rq.timeouts import JobTimeoutException, UnixSignalDeathPenalty
 
@@ -22,9 +21,9 @@ from jobs.core.context import JobCancelled, JobContext, current_correlation_id, 
 from jobs.core.inputs import has_surrogate, scrub
 from jobs.core.policies import policy_from_dict
 from jobs.core.registry import UnknownTask, get_task
-from jobs.core.states import State, transition
+from jobs.core.states import State
 from jobs.models import ERROR_LIMIT, TRACEBACK_LIMIT, JobAttempt, JobRecord
-from jobs.store import sql
+from jobs.store import transitions
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +47,7 @@ def run_job(job_id: str) -> str:
 def execute(job_id: str, worker_name: str, death_penalty_class=UnixSignalDeathPenalty) -> str:
     """Run the job ``job_id`` once, if it is still waiting. Returns its new state, or "skipped"."""
     started = timezone.now()
-    record = sql.claim(job_id, worker_name[:255], started, started + EARLY_TOLERANCE)
+    record = transitions.claim(job_id, worker_name[:255], started, started + EARLY_TOLERANCE)
     if record is None:
         log.info("job %s: not waiting, not due, or claimed elsewhere; delivery skipped", job_id)
         return SKIPPED
@@ -90,7 +89,7 @@ def execute(job_id: str, worker_name: str, death_penalty_class=UnixSignalDeathPe
 
     if error is None:
         result = _json_result(result)
-        if not sql.record_success(record, started, timezone.now(), worker_name[:255], result):
+        if not transitions.record_success(record, started, timezone.now(), worker_name[:255], result):
             return _taken_over(record)
         signals.job_succeeded.send(JobRecord, result=result, **_event(record))
         if log.isEnabledFor(logging.INFO):  # the hot path: build the line's context only if it is written
@@ -117,37 +116,25 @@ def _event(record) -> dict:
 
 
 def _report_progress(record, percent: int, message: str) -> None:
-    updated = JobRecord.objects.filter(pk=record.pk, state=State.RUNNING, attempts=record.attempts, cancel_requested=False).update(
-        progress=percent, progress_message=message[:255]
-    )
-    if not updated:
+    if not transitions.report_progress(record, percent, message):
         raise JobCancelled("the job was asked to stop")
     signals.job_progress.send(JobRecord, percent=percent, message=message, **_event(record))
 
 
 def _record_cancelled(record, started, worker_name: str, error: JobCancelled) -> str:
     finished = timezone.now()
-    with transaction.atomic():
-        moved = transition(
-            JobRecord.objects.filter(pk=record.pk, attempts=record.attempts),
-            {State.RUNNING},
-            State.CANCELLED,
-            finished_at=finished,
-            run_at=None,
-            last_error="cancelled while running",
-        )
-        if not moved:
-            return _taken_over(record)
-        JobAttempt.objects.create(
-            job_id=record.pk,
-            number=record.total_attempts,
-            started_at=started,
-            finished_at=finished,
-            outcome=JobAttempt.Outcome.CANCELLED,
-            worker_name=worker_name[:255],
-            exc_type="JobCancelled",
-            exc_message=str(error),
-        )
+    attempt = {
+        "started_at": started,
+        "finished_at": finished,
+        "outcome": JobAttempt.Outcome.CANCELLED,
+        "worker_name": worker_name[:255],
+        "exc_type": "JobCancelled",
+        "exc_message": str(error),
+    }
+    if not transitions.close_attempt(
+        record, State.CANCELLED, attempt=attempt, finished_at=finished, run_at=None, last_error="cancelled while running"
+    ):
+        return _taken_over(record)
     signals.job_cancelled.send(JobRecord, while_running=True, **_event(record))
     return State.CANCELLED
 
@@ -187,21 +174,17 @@ def record_failure(record, started, worker_name: str, outcome: str, error: BaseE
     if retry:
         target = State.RETRYING
         fields["run_at"] = finished + timedelta(seconds=policy.delay_after(record.attempts))
-    with transaction.atomic():
-        moved = transition(JobRecord.objects.filter(pk=record.pk, attempts=record.attempts), {State.RUNNING}, target, **fields)
-        if not moved:
-            return _taken_over(record)
-        JobAttempt.objects.create(
-            job_id=record.pk,
-            number=record.total_attempts,
-            started_at=started,
-            finished_at=finished,
-            outcome=outcome,
-            worker_name=worker_name[:255],
-            exc_type=type(error).__qualname__[:255],
-            exc_message=scrub(str(error)[:ERROR_LIMIT]),
-            traceback=scrub("".join(traceback.format_exception(error))[-TRACEBACK_LIMIT:]) if error.__traceback__ else "",
-        )
+    attempt = {
+        "started_at": started,
+        "finished_at": finished,
+        "outcome": outcome,
+        "worker_name": worker_name[:255],
+        "exc_type": type(error).__qualname__[:255],
+        "exc_message": scrub(str(error)[:ERROR_LIMIT]),
+        "traceback": scrub("".join(traceback.format_exception(error))[-TRACEBACK_LIMIT:]) if error.__traceback__ else "",
+    }
+    if not transitions.close_attempt(record, target, attempt=attempt, **fields):
+        return _taken_over(record)
     log.warning(
         "job %s (%s) attempt %d %s: %s -> %s",
         record.pk,

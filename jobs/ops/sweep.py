@@ -17,9 +17,10 @@ from redis.exceptions import RedisError
 from rq.job import Job
 
 from jobs.core.keys import EPOCH_KEY
-from jobs.core.states import State, transition
+from jobs.core.states import State
 from jobs.models import JobRecord
 from jobs.ops.recovery import rescue_lost_jobs
+from jobs.store import transitions
 from jobs.transport.dispatch import dispatch, sync_paused
 from jobs.transport.redis import get_redis
 
@@ -41,7 +42,7 @@ def sweep(now=None) -> dict:
     deadline = time.monotonic() + SWEEP_BUDGET
     lost = _queued_missing_from_redis(now)
     for chunk in _chunks(lost, SWEEP_BATCH):
-        counts["lost"] += transition(JobRecord.objects.filter(id__in=chunk), {State.QUEUED}, State.PENDING, enqueued_at=None)
+        counts["lost"] += transitions.hand_back(chunk)
         counts["pending"] += dispatch(chunk, {State.PENDING}, now=now)
     if counts["lost"]:  # candidates that finished meanwhile (their RQ job deleted) are not lost
         log.warning("%d queued job(s) were missing from Redis; re-dispatched", counts["lost"])

@@ -23,7 +23,6 @@ import zlib
 from collections import defaultdict
 
 from django.conf import settings
-from django.db.models import Q
 from django.utils import timezone
 from redis.exceptions import RedisError
 from rq import Queue
@@ -32,8 +31,9 @@ from rq.utils import now as utcnow
 from rq.utils import utcformat
 
 from jobs.core.queues import rq_queue_name
-from jobs.core.states import State, transition
+from jobs.core.states import State
 from jobs.models import JobRecord, QueueState
+from jobs.store import transitions
 from jobs.transport import flow
 from jobs.transport.redis import get_redis
 
@@ -55,12 +55,7 @@ def dispatch_new(records: list[JobRecord]) -> int:
         push(rows, fresh=True)
     except RedisError as exc:
         stamps = {r.enqueued_at for r in records}
-        reverted = transition(
-            JobRecord.objects.filter(id__in=[r.pk for r in records], enqueued_at__in=stamps),
-            {State.QUEUED},
-            State.PENDING,
-            enqueued_at=None,
-        )
+        reverted = transitions.hand_back([r.pk for r in records], stamps=stamps)
         log.warning("Redis unavailable (%s): %d job(s) left pending; the dispatcher will send them later", exc, reverted)
         return 0
     return len(rows)
@@ -77,17 +72,13 @@ def dispatch(ids: list, sources: set, now=None) -> int:
         return 0
     stamp = timezone.now()
     cutoff = max(stamp, now) if now else stamp
-    due = JobRecord.objects.filter(id__in=ids).filter(Q(run_at__isnull=True) | Q(run_at__lte=cutoff))
-    moved = transition(due, sources, State.QUEUED, enqueued_at=stamp)
-    if not moved:
+    if not transitions.mark_queued(ids, sources, stamp, due_by=cutoff):
         return 0
     rows = list(JobRecord.objects.filter(id__in=ids, state=State.QUEUED, enqueued_at=stamp).values_list(*_FIELDS))
     try:
         push(rows)
     except RedisError as exc:
-        reverted = transition(
-            JobRecord.objects.filter(id__in=[r[0] for r in rows], enqueued_at=stamp), {State.QUEUED}, State.PENDING, enqueued_at=None
-        )
+        reverted = transitions.hand_back([r[0] for r in rows], stamps=[stamp])
         log.warning("Redis unavailable (%s): %d job(s) left pending; the dispatcher will send them later", exc, reverted)
         return 0
     return len(rows)

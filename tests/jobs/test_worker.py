@@ -220,12 +220,12 @@ def test_a_hand_back_the_database_refused_is_retried_on_the_next_pass(run_worker
     from redis.exceptions import ConnectionError as RedisConnectionError
     from rq.job import Job
 
-    import jobs.worker
+    from jobs.store import transitions
 
     first = enqueue("test.count", kwargs={"key": "owed"})
     second = enqueue("test.count", kwargs={"key": "next"})
-    fetch, transition = Job.fetch, jobs.worker.transition
-    broken = {"fetch": 1, "transition": 1}
+    fetch, hand_back = Job.fetch, transitions.hand_back
+    broken = {"fetch": 1, "hand_back": 1}
 
     def fetch_once_broken(cls, *args, **kwargs):
         if broken["fetch"]:
@@ -233,16 +233,16 @@ def test_a_hand_back_the_database_refused_is_retried_on_the_next_pass(run_worker
             raise RedisConnectionError("Redis went away")
         return fetch(*args, **kwargs)
 
-    def transition_once_broken(*args, **kwargs):
-        if broken["transition"] and args[2] == State.PENDING:
-            broken["transition"] -= 1
+    def hand_back_once_broken(*args, **kwargs):
+        if broken["hand_back"]:
+            broken["hand_back"] -= 1
             raise RuntimeError("database went away")
-        return transition(*args, **kwargs)
+        return hand_back(*args, **kwargs)
 
     monkeypatch.setattr(Job, "fetch", classmethod(fetch_once_broken))
-    monkeypatch.setattr(jobs.worker, "transition", transition_once_broken)
+    monkeypatch.setattr(transitions, "hand_back", hand_back_once_broken)
     monkeypatch.setattr("jobs.worker.time.sleep", lambda seconds: None)
     run_worker("default")
-    assert broken == {"fetch": 0, "transition": 0}
+    assert broken == {"fetch": 0, "hand_back": 0}
     assert JobRecord.objects.get(pk=first.pk).state == State.PENDING
     assert JobRecord.objects.get(pk=second.pk).state == State.SUCCEEDED
