@@ -209,3 +209,28 @@ def test_the_loop_wakes_for_a_fire_time_between_sweeps(redis_db, settings):
     scheduler.run_forever(3.0, stop=lambda: time.monotonic() - started > 1)
     fire = ScheduleFire.objects.get(schedule=schedule)
     assert (fire.created_at - fire.fire_time).total_seconds() < 1.5
+
+
+def test_a_failing_scheduler_duty_is_logged_and_the_others_still_run(caplog):
+    """The loop's duties are independent: a broken one (the rollup, say) cannot stop dispatching."""
+    from jobs import scheduler
+
+    ran = []
+
+    class Broken(scheduler.Duty):
+        name = "broken"
+
+        def run(self, p):
+            raise RuntimeError("boom")
+
+    class Counting(scheduler.Duty):
+        name = "counting"
+        every_interval = False
+
+        def run(self, p):
+            ran.append(p.sweep_due)
+
+    passes = []
+    scheduler.run_forever(0.01, stop=lambda: passes.append(1) or len(passes) > 3, duties=(Broken(), Counting()))
+    assert len(ran) == 3
+    assert "scheduler: broken failed" in caplog.text
