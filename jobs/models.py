@@ -7,7 +7,7 @@ from django.db import models
 
 from jobs.core import timing
 from jobs.core.queues import Priority
-from jobs.core.states import ACTIVE, State
+from jobs.core.states import ACTIVE, State, StateMachine
 from jobs.fields import SafeJSONDecoder
 
 TRACEBACK_LIMIT = 16_000
@@ -273,6 +273,11 @@ class Notification(models.Model):
         PENDING = "pending", "Pending"
         SENT = "sent", "Sent"
         FAILED = "failed", "Failed"
+
+    STATES = StateMachine(
+        "notification",
+        {State.PENDING: {State.SENT, State.FAILED}, State.FAILED: {State.PENDING, State.SENT, State.FAILED}, State.SENT: set()},
+    )
 
     channel = models.CharField(max_length=16, choices=Channel.choices)
     recipient = models.CharField(max_length=255)

@@ -119,10 +119,19 @@ def send(notification_id: int, *, last_attempt: bool = False) -> str:
     except Exception as exc:
         Notification.objects.filter(pk=notification.pk).update(error=f"{type(exc).__name__}: {exc}"[:2000])
         if last_attempt:
-            Notification.objects.filter(pk=notification.pk).update(state=Notification.State.FAILED)
+            Notification.STATES.move(
+                Notification.objects.filter(pk=notification.pk),
+                Notification.STATES.sources_of(Notification.State.FAILED),
+                Notification.State.FAILED,
+            )
         raise
-    Notification.objects.filter(pk=notification.pk).update(
-        state=Notification.State.SENT, sent_at=timezone.now(), provider_message_id=message_id[:100], error=""
+    Notification.STATES.move(
+        Notification.objects.filter(pk=notification.pk),
+        Notification.STATES.sources_of(Notification.State.SENT),
+        Notification.State.SENT,
+        sent_at=timezone.now(),
+        provider_message_id=message_id[:100],
+        error="",
     )
     return Notification.State.SENT
 
@@ -159,6 +168,8 @@ def notification_retry(notification_id, *, actor, reason: str = "") -> Notificat
         job = enqueue(
             "notifications.send", [notification.pk], queue=QUEUES.get(notification.channel, "notifications"), subject=notification
         )
-        Notification.objects.filter(pk=notification.pk).update(state=Notification.State.PENDING, job=job, error="")
+        Notification.STATES.move(
+            Notification.objects.filter(pk=notification.pk), {Notification.State.FAILED}, Notification.State.PENDING, job=job, error=""
+        )
         audit(actor, "notification.retry", "notification", notification.pk, reason)
     return notification

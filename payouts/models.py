@@ -23,6 +23,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 
+from jobs.core.states import StateMachine
 from payouts import vault
 
 MONEY = {"max_digits": 18, "decimal_places": 2}
@@ -164,6 +165,20 @@ class Payout(models.Model):
         FAILED = "failed", "Failed"
         CANCELLED = "cancelled", "Cancelled"
         EXPIRED = "expired", "Expired"
+
+    # The only moves any code makes (payouts.services._move).
+    STATES = StateMachine(
+        "payout",
+        {
+            State.REQUESTED: {State.APPROVED, State.CANCELLED, State.EXPIRED},
+            State.APPROVED: {State.PROCESSING, State.CANCELLED},
+            State.PROCESSING: {State.PAID, State.FAILED},
+            State.FAILED: {State.APPROVED},  # staff retry
+            State.PAID: set(),
+            State.CANCELLED: set(),
+            State.EXPIRED: set(),
+        },
+    )
 
     payee = models.ForeignKey(Payee, on_delete=models.PROTECT, related_name="payouts")
     amount = models.DecimalField(**MONEY)

@@ -43,16 +43,7 @@ S = Payout.State
 IN_FLIGHT = (S.REQUESTED, S.APPROVED, S.PROCESSING)
 CENT = Decimal("0.01")
 
-# Payout state machine: the only moves any code makes.
-TRANSITIONS = {
-    S.REQUESTED: {S.APPROVED, S.CANCELLED, S.EXPIRED},
-    S.APPROVED: {S.PROCESSING, S.CANCELLED},
-    S.PROCESSING: {S.PAID, S.FAILED},
-    S.FAILED: {S.APPROVED},  # staff retry
-    S.PAID: set(),
-    S.CANCELLED: set(),
-    S.EXPIRED: set(),
-}
+TRANSITIONS = Payout.STATES.table  # the payout state machine (payouts.models.Payout.STATES)
 
 
 class PayoutError(FieldError):
@@ -60,12 +51,15 @@ class PayoutError(FieldError):
 
 
 def _move(payout: Payout, target: str, **fields) -> None:
+    """Move a (locked) payout through the state machine, compare-and-set on its current state."""
     if target not in TRANSITIONS[payout.state]:
         raise PayoutError("state", f"a {payout.state} payout cannot become {target}")
+    fields["updated_at"] = timezone.now()
+    if not Payout.STATES.move(Payout.objects.filter(pk=payout.pk), {payout.state}, target, **fields):
+        raise PayoutError("state", f"payout {payout.pk} changed meanwhile; reload it and try again")
     payout.state = target
     for name, value in fields.items():
         setattr(payout, name, value)
-    payout.save(update_fields=["state", "updated_at", *fields])
 
 
 def _amount(value, name: str = "amount") -> Decimal:

@@ -183,9 +183,14 @@ def _stored_file(record: Import) -> tuple[bytes, str]:
 
 def import_run(import_id: int, progress=lambda percent, message="": None) -> dict:
     record = Import.objects.select_related("requested_by").filter(pk=import_id).first()
-    if record is None or record.state == Import.State.DONE:
-        return {"import": import_id, "state": record.state if record else "missing"}
-    Import.objects.filter(pk=record.pk).update(state=Import.State.RUNNING, started_at=timezone.now(), progress=0)
+    if record is None or not Import.STATES.move(
+        Import.objects.filter(pk=record.pk),
+        Import.STATES.sources_of(Import.State.RUNNING),
+        Import.State.RUNNING,
+        started_at=timezone.now(),
+        progress=0,
+    ):
+        return {"import": import_id, "state": Import.State.DONE if record else "missing"}  # a done import is not applied twice
     data, name = _stored_file(record)
     fmt = _format(name, data)
     header, rows = read_rows(fmt, data)
@@ -221,16 +226,27 @@ def import_run(import_id: int, progress=lambda percent, message="": None) -> dic
         percent = min(99, int(100 * done / total))
         Import.objects.filter(pk=record.pk).update(progress=percent, rows=done, **counts)
         progress(percent, f"{done} of {total} rows")
-    Import.objects.filter(pk=record.pk).update(
-        state=Import.State.DONE, progress=100, rows=sum(counts.values()), errors=errors, finished_at=timezone.now(), **counts
+    Import.STATES.move(
+        Import.objects.filter(pk=record.pk),
+        {Import.State.RUNNING},
+        Import.State.DONE,
+        progress=100,
+        rows=sum(counts.values()),
+        errors=errors,
+        finished_at=timezone.now(),
+        **counts,
     )
     progress(100, "done")
     return {"import": record.pk, **counts}
 
 
 def import_failed(import_id: int, error: str) -> None:
-    Import.objects.filter(pk=import_id).exclude(state=Import.State.DONE).update(
-        state=Import.State.FAILED, error=error[:2000], finished_at=timezone.now()
+    Import.STATES.move(
+        Import.objects.filter(pk=import_id),
+        Import.STATES.sources_of(Import.State.FAILED),
+        Import.State.FAILED,
+        error=error[:2000],
+        finished_at=timezone.now(),
     )
 
 

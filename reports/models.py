@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
+from jobs.core.states import StateMachine
 from jobs.fields import SafeJSONDecoder
 
 
@@ -21,6 +22,18 @@ class Report(models.Model):
         DONE = "done", "Done"
         FAILED = "failed", "Failed"
         EXPIRED = "expired", "Expired (file deleted)"
+
+    # Running again is allowed: a rescued or retried job starts the report over.
+    STATES = StateMachine(
+        "report",
+        {
+            State.REQUESTED: {State.RUNNING, State.FAILED},
+            State.RUNNING: {State.RUNNING, State.DONE, State.FAILED},
+            State.FAILED: {State.RUNNING, State.FAILED},
+            State.DONE: {State.EXPIRED},
+            State.EXPIRED: set(),
+        },
+    )
 
     kind = models.CharField(max_length=32, choices=Kind.choices)
     parameters = models.JSONField(default=dict, blank=True, decoder=SafeJSONDecoder)
@@ -82,6 +95,16 @@ class Import(models.Model):
         RUNNING = "running", "Running"
         DONE = "done", "Done"
         FAILED = "failed", "Failed"
+
+    STATES = StateMachine(
+        "import",
+        {
+            State.PENDING: {State.RUNNING, State.FAILED},
+            State.RUNNING: {State.RUNNING, State.DONE, State.FAILED},
+            State.FAILED: {State.RUNNING, State.FAILED},
+            State.DONE: set(),
+        },
+    )
 
     kind = models.CharField(max_length=16, choices=Kind.choices)
     file = models.FileField(

@@ -100,9 +100,16 @@ def report_generate(report_id: int, progress=lambda percent, message="": None) -
     interrupted one starts over. Progress: 10 started, 50 data gathered (exports: 10..90 as rows
     are written), 90 file written, 100 stored."""
     report = Report.objects.filter(pk=report_id).first()
-    if report is None or report.state in (Report.State.DONE, Report.State.EXPIRED):
+    if report is None or not Report.STATES.move(
+        Report.objects.filter(pk=report_id),
+        Report.STATES.sources_of(Report.State.RUNNING),
+        Report.State.RUNNING,
+        started_at=timezone.now(),
+        error="",
+        progress=0,
+    ):
+        report = Report.objects.filter(pk=report_id).first()  # done or expired: left alone
         return {"report": report_id, "state": report.state if report else "missing"}
-    Report.objects.filter(pk=report.pk).update(state=Report.State.RUNNING, started_at=timezone.now(), error="", progress=0)
 
     def step(percent: int, message: str) -> None:
         Report.objects.filter(pk=report.pk).update(progress=percent, progress_message=message[:255])
@@ -136,8 +143,10 @@ def report_generate(report_id: int, progress=lambda percent, message="": None) -
     finally:
         os.unlink(path)
     now = timezone.now()
-    Report.objects.filter(pk=report.pk).update(
-        state=Report.State.DONE,
+    Report.STATES.move(
+        Report.objects.filter(pk=report.pk),
+        {Report.State.RUNNING},
+        Report.State.DONE,
         file=report.file.name,
         file_name=name,
         content_type=content_type,
@@ -153,8 +162,12 @@ def report_generate(report_id: int, progress=lambda percent, message="": None) -
 
 
 def report_failed(report_id: int, error: str) -> None:
-    Report.objects.filter(pk=report_id).exclude(state=Report.State.DONE).update(
-        state=Report.State.FAILED, error=error[:2000], finished_at=timezone.now()
+    Report.STATES.move(
+        Report.objects.filter(pk=report_id),
+        Report.STATES.sources_of(Report.State.FAILED),
+        Report.State.FAILED,
+        error=error[:2000],
+        finished_at=timezone.now(),
     )
 
 
@@ -165,6 +178,6 @@ def report_expire_files(now=None) -> int:
     for report in Report.objects.filter(state=Report.State.DONE, expires_at__lte=now).iterator():
         if report.file:
             report.file.delete(save=False)
-        Report.objects.filter(pk=report.pk).update(state=Report.State.EXPIRED, file="")
+        Report.STATES.move(Report.objects.filter(pk=report.pk), {Report.State.DONE}, Report.State.EXPIRED, file="")
         expired += 1
     return expired

@@ -29,3 +29,33 @@ def test_transition_is_compare_and_set():
     assert transition(rows, {State.QUEUED}, State.RUNNING) == 0  # a second claimer loses
     job.refresh_from_db()
     assert job.state == State.RUNNING
+
+
+def _machines():
+    from jobs.models import Notification
+    from payouts.models import Payout
+    from reports.models import Import, Report
+
+    return [Payout, Report, Import, Notification]
+
+
+@pytest.mark.parametrize("model", _machines(), ids=lambda m: m.__name__)
+def test_every_state_backed_model_declares_a_machine_over_all_its_states(model):
+    """One way to move any model's state: each declares STATES over exactly its choices."""
+    assert set(model.STATES.table) == set(model.State.values)
+    for targets in model.STATES.table.values():
+        assert targets <= set(model.State.values)
+
+
+@pytest.mark.django_db
+def test_a_state_machine_refuses_what_its_table_does_not_allow_and_moves_once():
+    from reports.models import Report
+
+    report = Report.objects.create(kind=Report.Kind.PAYOUT_SUMMARY, parameters={})
+    rows = Report.objects.filter(pk=report.pk)
+    with pytest.raises(IllegalTransition, match="cannot move a report from requested to expired"):
+        Report.STATES.move(rows, {Report.State.REQUESTED}, Report.State.EXPIRED)
+    assert Report.STATES.move(rows, {Report.State.REQUESTED}, Report.State.FAILED, error="x") == 1
+    assert Report.STATES.move(rows, {Report.State.REQUESTED}, Report.State.FAILED, error="y") == 0  # compare-and-set
+    report.refresh_from_db()
+    assert (report.state, report.error) == (Report.State.FAILED, "x")
