@@ -95,6 +95,17 @@ def report_request(kind: str, parameters: dict | None = None, *, requested_by=No
     return report
 
 
+def daily_report_for(day: str, *, job_id) -> Report:
+    """The day's daily operations report row, created once (a failed one is replaced by a new
+    row, so its error stays visible), and tied to the job now producing it."""
+    with transaction.atomic():
+        report = Report.objects.filter(kind=Report.Kind.DAILY_OPERATIONS, parameters__date=day).exclude(state=Report.State.FAILED).first()
+        if report is None:
+            report = Report.objects.create(kind=Report.Kind.DAILY_OPERATIONS, parameters={"date": day})
+        Report.objects.filter(pk=report.pk).update(job_id=job_id)
+    return report
+
+
 def report_generate(report_id: int, progress=lambda percent, message="": None) -> dict:
     """Produce the report's file. Safe to run again: a done report is left alone, a failed or
     interrupted one starts over. Progress: 10 started, 50 data gathered (exports: 10..90 as rows

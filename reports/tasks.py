@@ -5,7 +5,6 @@ from django.utils import timezone
 from jobs.core.registry import task
 from reports import imports, services
 from reports.imports import import_expire_files
-from reports.models import Report
 
 
 @task("analytics.fan_out", queue="analytics", permission="jobs.enqueue_task", api=True)
@@ -45,12 +44,8 @@ def _marked_failed_at_the_end(ctx, run, mark_failed, object_id):
 @task("reports.daily_report", queue="daily_reports", timeout=3600, permission="reports.add_report")
 def daily_report(ctx, day: str | None = None):
     """The scheduled daily operations report, for yesterday (UTC) unless a day is given; once per day."""
-    day = day or (timezone.now() - timedelta(days=1)).date().isoformat()
-    existing = Report.objects.filter(kind=Report.Kind.DAILY_OPERATIONS, parameters__date=day).exclude(state=Report.State.FAILED).first()
-    if existing is None:
-        existing = Report.objects.create(kind=Report.Kind.DAILY_OPERATIONS, parameters={"date": day})
-    Report.objects.filter(pk=existing.pk).update(job_id=ctx.job_id)
-    return services.report_generate(existing.pk, ctx.progress)
+    report = services.daily_report_for(day or (timezone.now() - timedelta(days=1)).date().isoformat(), job_id=ctx.job_id)
+    return services.report_generate(report.pk, ctx.progress)
 
 
 @task("reports.expire_files", queue="maintenance", permission="jobs.enqueue_task")

@@ -34,7 +34,7 @@ from jobs.core.states import State
 from jobs.models import ApiToken, AuditEntry, DeadLetterJob, JobRecord, Notification, QueueState, Schedule, ScheduleFire, WorkerHeartbeat
 from jobs.notifications import notification_retry
 from jobs.ops import control, selectors
-from jobs.ops.audit import audit
+from jobs.scheduling import control as schedule_control
 from jobs.scheduling import firing
 from jobs.web import rq_dashboard
 
@@ -573,8 +573,7 @@ class ScheduleAdmin(admin.ModelAdmin):
         return form
 
     def save_model(self, request, obj, form, change):
-        super().save_model(request, obj, form, change)
-        audit(request.user, "schedule.change" if change else "schedule.add", "schedule", obj.pk, details={"fields": form.changed_data})
+        schedule_control.schedule_save(obj, actor=request.user, changed=form.changed_data, reason="changed in the admin")
 
     def _refusal(self, request, schedule) -> str | None:
         task = find_task(schedule.task_name)
@@ -607,10 +606,7 @@ class ScheduleAdmin(admin.ModelAdmin):
 
     def _set_enabled(self, request, queryset, enabled: bool):
         def apply(pk, *, actor, reason):
-            schedule = Schedule.objects.get(pk=pk)
-            schedule.enabled = enabled
-            schedule.save()
-            audit(actor, "schedule.enable" if enabled else "schedule.disable", "schedule", schedule.pk, reason)
+            schedule_control.schedule_set_enabled(pk, enabled, actor=actor, reason=reason)
 
         schedules = {s.pk: s for s in queryset}
         run_each(

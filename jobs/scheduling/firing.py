@@ -127,7 +127,7 @@ def fire_now(schedule, *, actor) -> JobRecord:
         job = enqueue(
             schedule.task_name, schedule.args, schedule.kwargs, queue=schedule.queue or None, priority=schedule.priority, created_by=actor
         )
-        audit(actor, "schedule.fire_now", "schedule", schedule.pk, details={"job": str(job.pk)})
+        audit(actor, "schedule.fire_now", "schedule", schedule.pk, job=str(job.pk))
     return job
 
 

@@ -234,3 +234,22 @@ def test_a_failing_scheduler_duty_is_logged_and_the_others_still_run(caplog):
     scheduler.run_forever(0.01, stop=lambda: passes.append(1) or len(passes) > 3, duties=(Broken(), Counting()))
     assert len(ran) == 3
     assert "scheduler: broken failed" in caplog.text
+
+
+@pytest.mark.django_db
+def test_schedule_changes_are_written_and_audited_by_the_service(django_user_model):
+    """The admin's add, edit, enable and disable all go through jobs.scheduling.control."""
+    from jobs.scheduling import control
+
+    boss = django_user_model.objects.create_user("sched-boss")
+    schedule = control.schedule_save(Schedule(name="Nightly", task_name="test.count", cron="0 1 * * *"), actor=boss, changed=["name"])
+    control.schedule_set_enabled(schedule.pk, False, actor=boss, reason="paused for the migration")
+    schedule.refresh_from_db()
+    assert not schedule.enabled and schedule.next_fire_at is None
+    control.schedule_set_enabled(schedule.pk, True, actor=boss)
+    schedule.refresh_from_db()
+    assert schedule.enabled and schedule.next_fire_at is not None
+    entries = list(AuditEntry.objects.filter(object_type="schedule", object_id=str(schedule.pk)).order_by("pk"))
+    assert [e.action for e in entries] == ["schedule.add", "schedule.disable", "schedule.enable"]
+    assert entries[0].details == {"fields": ["name"]} and entries[1].reason == "paused for the migration"
+    assert {e.actor for e in entries} == {boss}
