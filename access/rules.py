@@ -30,6 +30,8 @@ RUN_PAYOUTS = "payouts.run_payouts"
 IMPORT_PAYEES = "reports.import_payees"
 IMPORT_LEDGER = "reports.import_ledger"
 RQ_DASHBOARD = "django_rq.admin"
+VIEW_JOBS = "jobs.view_jobrecord"
+VIEW_PAYOUTS = "payouts.view_payout"
 
 
 def has(user, *perms: str) -> bool:
@@ -73,6 +75,30 @@ def refusal_to_start(user, task) -> str | None:
     if not has(user, task.permission):
         return f"scheduling or starting {task.name} {_needs(task.permission)}"
     return None
+
+
+def sees_all_jobs(user) -> bool:
+    """Holders of jobs.view_jobrecord see every job; everyone else the jobs they created."""
+    return has(user, VIEW_JOBS)
+
+
+def refusal_to_see_jobs_of(user, user_id: int) -> str | None:
+    """A user's job list is theirs, and any holder of jobs.view_jobrecord's."""
+    if getattr(user, "pk", None) == user_id or has(user, VIEW_JOBS):
+        return None
+    return "You may see only your own jobs. " + needs(VIEW_JOBS)
+
+
+def sees_all_payouts(user) -> bool:
+    """Holders of payouts.view_payout see every payout; everyone else their own payee account's."""
+    return has(user, VIEW_PAYOUTS)
+
+
+def refusal_to_request_payout(user, *, own_account: bool) -> str | None:
+    """Anyone may request a payout from their own payee account; from any other, payouts.request_payout."""
+    if own_account or has(user, REQUEST_PAYOUT):
+        return None
+    return "You may request payouts only from your own payee account. " + needs(REQUEST_PAYOUT)
 
 
 def refusal_to_rerun(user, task) -> str | None:

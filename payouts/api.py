@@ -18,8 +18,8 @@ from access.drf import Needs
 from jobs.api.schema import PAGE, doc, page_of, query
 from jobs.api.views import JobPagination, service_action
 from jobs.core.inputs import MAX_ID
-from payouts import services
-from payouts.models import Payee, Payout
+from payouts import selectors, services
+from payouts.models import Payout
 
 
 class PayoutSerializer(serializers.ModelSerializer):
@@ -65,13 +65,8 @@ class RunResultSerializer(serializers.Serializer):
     skipped = serializers.ListField(child=serializers.DictField(), help_text="payee, reason")
 
 
-VIEW_PAYOUTS = "payouts.view_payout"
-
-
 def _visible(request):
-    """Every payout for holders of payouts.view_payout; everyone else their own payee account's."""
-    payouts = Payout.objects.all()
-    return payouts if rules.has(request.user, VIEW_PAYOUTS) else payouts.filter(payee__user=request.user)
+    return selectors.visible_payouts(request.user)
 
 
 class PayoutPagination(JobPagination):
@@ -106,12 +101,9 @@ def payouts(request):
         data = PayoutRequestSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         v = data.validated_data
-        own = Payee.objects.filter(pk=v["payee"], user=request.user).exists()
-        if not own and not rules.has(request.user, rules.REQUEST_PAYOUT):
-            return Response(
-                {"detail": "You may request payouts only from your own payee account. " + rules.needs(rules.REQUEST_PAYOUT)},
-                status=status.HTTP_403_FORBIDDEN,
-            )
+        refusal = rules.refusal_to_request_payout(request.user, own_account=selectors.owns_payee(request.user, v["payee"]))
+        if refusal:
+            return Response({"detail": refusal}, status=status.HTTP_403_FORBIDDEN)
         payout = services.payout_request(v["payee"], v["amount"], currency=v.get("currency"), actor=request.user, reason=v["reason"])
         return Response(PayoutSerializer(payout).data, status=status.HTTP_201_CREATED)
     payouts = _visible(request)

@@ -6,7 +6,6 @@ grants nothing, and without the view permission a user sees only the jobs they c
 from __future__ import annotations
 
 from django.conf import settings
-from django.db.models import Q
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 from rest_framework import permissions, serializers, status
@@ -133,14 +132,12 @@ class QueueStatsSerializer(serializers.Serializer):
     rate_limit = serializers.ListField(child=serializers.FloatField(), allow_null=True, help_text="[jobs, seconds] or null.")
 
 
-VIEW_JOBS = "jobs.view_jobrecord"
+VIEW_JOBS = rules.VIEW_JOBS
 CHANGE_JOBS = "jobs.change_jobrecord"
 
 
 def _visible_jobs(request):
-    """Every job for holders of jobs.view_jobrecord; everyone else the jobs they created."""
-    jobs = JobRecord.objects.all()
-    return jobs if rules.has(request.user, VIEW_JOBS) else jobs.filter(created_by=request.user)
+    return selectors.visible_jobs(request.user)
 
 
 class JobFilterSerializer(serializers.Serializer):
@@ -377,11 +374,10 @@ def queue_clean(request, name):
 def user_jobs(request, user_id: int):
     """The seeds' status/user/:id: a user's jobs (about them, or created by them), newest first.
     The user themself, or holders of jobs.view_jobrecord."""
-    if not (request.user.pk == user_id or rules.has(request.user, VIEW_JOBS)):
-        return Response({"detail": "You may see only your own jobs. " + rules.needs(VIEW_JOBS)}, status=status.HTTP_403_FORBIDDEN)
-
-    jobs = JobRecord.objects.filter(Q(subject_type="user", subject_id=str(user_id)) | Q(created_by_id=user_id))
-    jobs = _filtered(request, jobs).order_by("-created_at")[: _limit(request)]
+    refusal = rules.refusal_to_see_jobs_of(request.user, user_id)
+    if refusal:
+        return Response({"detail": refusal}, status=status.HTTP_403_FORBIDDEN)
+    jobs = _filtered(request, selectors.jobs_of_user(user_id)).order_by("-created_at")[: _limit(request)]
     return Response(JobSerializer(jobs, many=True).data)
 
 

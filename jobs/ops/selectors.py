@@ -6,9 +6,10 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import Count
+from django.db.models import Count, Q
 from django.utils import timezone
 
+from access import rules
 from jobs.core.keys import SCHEDULER_ALIVE_KEY
 from jobs.core.states import State
 from jobs.models import JobRecord, QueueState, WorkerHeartbeat
@@ -93,3 +94,14 @@ def readiness() -> dict:
     report["checks"] = checks
     report["status"] = "ok" if all(checks.values()) else "unavailable"
     return report
+
+
+def visible_jobs(user):
+    """The jobs ``user`` may see: all of them (jobs.view_jobrecord), or those they created."""
+    jobs = JobRecord.objects.all()
+    return jobs if rules.sees_all_jobs(user) else jobs.filter(created_by=user)
+
+
+def jobs_of_user(user_id: int):
+    """A user's jobs: about them (subject) or created by them. Who may ask: access.rules.refusal_to_see_jobs_of."""
+    return JobRecord.objects.filter(Q(subject_type="user", subject_id=str(user_id)) | Q(created_by_id=user_id))
