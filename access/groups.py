@@ -12,7 +12,7 @@ from __future__ import annotations
 
 READ_ONLY = [
     "jobs.view_jobrecord",
-    "jobs.view_auditentry",
+    "audit.view_auditentry",
     "jobs.view_queuestate",
     "jobs.view_workerheartbeat",
     "jobs.view_schedule",

@@ -113,26 +113,6 @@ class JobAttempt(models.Model):
         return int((self.finished_at - self.started_at).total_seconds() * 1000)
 
 
-class AuditEntry(models.Model):
-    """Who did what to which job (or payout), when and why."""
-
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-    actor_label = models.CharField(max_length=150, help_text="Username, or system:<process> for automatic actions.")
-    action = models.CharField(max_length=64)
-    object_type = models.CharField(max_length=64)
-    object_id = models.CharField(max_length=64, db_index=True)
-    reason = models.TextField(blank=True)
-    details = models.JSONField(default=dict, blank=True, decoder=SafeJSONDecoder)
-
-    class Meta:
-        ordering = ["-created_at"]
-        verbose_name_plural = "audit entries"
-
-    def __str__(self) -> str:
-        return f"{self.actor_label} {self.action} {self.object_type}:{self.object_id}"
-
-
 class DeadLetterJob(JobRecord):
     """The dead-letter queue: jobs out of attempts. Never removed automatically."""
 

@@ -26,9 +26,9 @@ from django.template.loader import get_template, render_to_string
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
+from audit.services import audit
 from jobs.core.errors import FieldError, InvalidJob, JobStateError
 from jobs.models import Notification
-from jobs.ops.audit import audit
 from jobs.ops.enqueue import _check_json, enqueue
 
 log = logging.getLogger(__name__)

@@ -28,9 +28,9 @@ from django.db.models import CharField, Exists, OuterRef, Sum
 from django.db.models.functions import Cast
 from django.utils import timezone
 
+from audit.services import audit
 from jobs.core.states import ACTIVE
 from jobs.models import JobRecord
-from jobs.ops.audit import audit
 from payouts.models import LedgerEntry, Payee, Payout, PayoutRun, ReconciliationReport
 from payouts.providers import ProviderError, get_provider
 from payouts.services import IN_FLIGHT, _enqueue_processing, settle

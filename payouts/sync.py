@@ -15,7 +15,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils.module_loading import import_string
 
-from jobs.ops.audit import audit
+from audit.services import audit
 from payouts.models import Payee
 
 

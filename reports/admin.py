@@ -4,7 +4,7 @@ from django.contrib.auth.admin import UserAdmin
 from django.template.defaultfilters import filesizeformat
 
 from access import rules
-from jobs.ops.audit import audit
+from audit.services import audit
 from reports import builders, selectors
 from reports.imports import import_check, import_request
 from reports.services import analytics_fan_out

@@ -33,7 +33,7 @@ from django.core.validators import validate_email
 from django.db import transaction
 from django.utils import timezone
 
-from jobs.ops.audit import audit
+from audit.services import audit
 from jobs.ops.enqueue import enqueue
 from payouts import services as payouts
 from payouts import vault

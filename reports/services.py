@@ -13,10 +13,10 @@ from django.db import transaction
 from django.db.models import Count, Max, Sum
 from django.utils import timezone
 
+from audit.services import audit
 from jobs.core import inputs
 from jobs.core.errors import FieldError
 from jobs.models import JobRecord
-from jobs.ops.audit import audit
 from jobs.ops.enqueue import JobSpec, enqueue, enqueue_many
 from payouts.models import LedgerEntry, Payee, Payout
 from reports import builders, exports

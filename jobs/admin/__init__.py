@@ -31,7 +31,7 @@ from jobs.api.auth import token_create, token_revoke
 from jobs.core.errors import FieldError, JobStateError
 from jobs.core.registry import all_tasks, find_task
 from jobs.core.states import State
-from jobs.models import ApiToken, AuditEntry, DeadLetterJob, JobRecord, Notification, QueueState, Schedule, ScheduleFire, WorkerHeartbeat
+from jobs.models import ApiToken, DeadLetterJob, JobRecord, Notification, QueueState, Schedule, ScheduleFire, WorkerHeartbeat
 from jobs.notifications import notification_retry
 from jobs.ops import control, selectors
 from jobs.scheduling import control as schedule_control
@@ -317,7 +317,7 @@ class JobRecordAdmin(admin.ModelAdmin):
 
     @admin.display(description="audit trail")
     def audit_trail(self, job):
-        url = reverse("admin:jobs_auditentry_changelist") + f"?object_type=job&object_id={job.pk}"
+        url = reverse("admin:audit_auditentry_changelist") + f"?object_type=job&object_id={job.pk}"
         return format_html('<a href="{}">staff actions on this job</a>', url)
 
     @admin.action(description="Retry now (retrying, dead or cancelled jobs)", permissions=["change"])
@@ -351,23 +351,6 @@ class DeadLetterJobAdmin(JobRecordAdmin):
 
     def has_module_permission(self, request):
         return self.has_view_permission(request)
-
-
-@admin.register(AuditEntry)
-class AuditEntryAdmin(admin.ModelAdmin):
-    list_display = ("created_at", "actor_label", "action", "object_type", "object_id", "reason")
-    list_filter = ("action", "object_type")
-    search_fields = ("object_id", "actor_label", "reason")
-    show_full_result_count = False
-
-    def get_readonly_fields(self, request, obj=None):
-        return [f.name for f in self.model._meta.fields]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(QueueState)

@@ -18,8 +18,8 @@ from django.utils import timezone
 from rest_framework import authentication, exceptions
 
 from access.clients import client_ip
+from audit.services import audit
 from jobs.models import ApiToken
-from jobs.ops.audit import audit
 
 log = logging.getLogger(__name__)
 

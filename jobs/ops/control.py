@@ -14,12 +14,12 @@ from functools import partial
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from audit.services import audit
 from jobs.core import signals
 from jobs.core.errors import InvalidJob, JobStateError
 from jobs.core.queues import UnknownQueue, get_queue_config
 from jobs.core.states import ACTIVE, TERMINAL, WAITING, State, check_transition
 from jobs.models import JobRecord, QueueState
-from jobs.ops.audit import audit
 from jobs.store import transitions
 from jobs.transport import dispatch
 

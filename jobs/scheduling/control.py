@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from django.db import transaction
 
+from audit.services import audit
 from jobs.models import Schedule
-from jobs.ops.audit import audit
 
 
 def schedule_save(schedule: Schedule, *, actor, changed=(), reason: str = "") -> Schedule:

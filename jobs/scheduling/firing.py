@@ -32,12 +32,12 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Min
 
+from audit.services import audit
 from jobs.core import timing
 from jobs.core.errors import InvalidJob
 from jobs.core.keys import SINGLE_LOCK
 from jobs.core.timing import following, latest_due
 from jobs.models import JobRecord, Schedule, ScheduleFire
-from jobs.ops.audit import audit
 from jobs.ops.enqueue import enqueue
 from jobs.transport.redis import get_redis
 

@@ -25,7 +25,7 @@ Callers import this package (``from payouts import services``); the names below 
 """
 
 from payouts.errors import PayoutError
-from payouts.services.base import CENT, IN_FLIGHT, TRANSITIONS, _amount, _currency, _move
+from payouts.services.base import CENT, IN_FLIGHT, TRANSITIONS, _adjust, _amount, _currency, _move
 from payouts.services.payees import ledger_credit, payee_create, payee_set_account, payee_update
 from payouts.services.processing import process_payout, settle
 from payouts.services.recurring import recurring_due, recurring_save
@@ -46,6 +46,7 @@ __all__ = [
     "TRANSITIONS",
     "PayoutError",
     "RunPlan",
+    "_adjust",
     "_amount",
     "_currency",
     "_enqueue_processing",

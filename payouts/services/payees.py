@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from django.db import transaction
 
-from jobs.ops.audit import audit
+from audit.services import audit
 from payouts.errors import PayoutError
 from payouts.models import LedgerEntry, Payee
 from payouts.services import locks

@@ -8,8 +8,8 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from audit.services import audit
 from jobs.notifications import NotificationError, notify
-from jobs.ops.audit import audit
 from payouts.models import LedgerEntry, Payee, Payout
 from payouts.providers import ProviderDeclined, ProviderError, get_provider
 from payouts.services import locks

@@ -8,8 +8,8 @@ from datetime import datetime
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from audit.services import audit
 from jobs.core.timing import next_fire_after, timing_errors
-from jobs.ops.audit import audit
 from payouts.errors import PayoutError
 from payouts.models import RecurringPayout
 from payouts.services import locks

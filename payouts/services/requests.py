@@ -11,7 +11,7 @@ from django.db import transaction
 from django.db.models import Sum
 from django.utils import timezone
 
-from jobs.ops.audit import audit
+from audit.services import audit
 from jobs.ops.enqueue import enqueue
 from payouts.errors import PayoutError
 from payouts.models import Payee, Payout

@@ -12,7 +12,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from jobs.ops.audit import audit
+from audit.services import audit
 from jobs.ops.enqueue import JobSpec, enqueue_many
 from payouts.errors import PayoutError
 from payouts.models import Payee, Payout, PayoutRun

@@ -13,9 +13,10 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from rest_framework.test import APIClient
 
+from audit.models import AuditEntry
 from jobs.api.auth import token_create
 from jobs.core.states import State
-from jobs.models import AuditEntry, JobRecord, Notification, QueueState, Schedule
+from jobs.models import JobRecord, Notification, QueueState, Schedule
 from jobs.ops.enqueue import enqueue
 from payouts import services as payouts
 from payouts.models import LedgerEntry, Payee, Payout

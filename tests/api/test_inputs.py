@@ -10,9 +10,10 @@ import pytest
 from django.db import DataError, connection
 from rest_framework.test import APIClient
 
+from audit.models import AuditEntry
 from jobs.api.auth import token_create
 from jobs.core.errors import InvalidJob
-from jobs.models import AuditEntry, JobRecord
+from jobs.models import JobRecord
 from jobs.ops.enqueue import enqueue
 from payouts import services as payouts
 from payouts.models import LedgerEntry, Payout

@@ -6,9 +6,10 @@ import uuid
 import pytest
 from rest_framework.test import APIClient
 
+from audit.models import AuditEntry
 from jobs.api.auth import token_create, token_revoke
 from jobs.core.states import State
-from jobs.models import ApiToken, AuditEntry, JobRecord
+from jobs.models import ApiToken, JobRecord
 from jobs.ops.enqueue import enqueue
 from tests.perms import grant_group
 

@@ -28,7 +28,7 @@ LISTS = [
     "/admin/reports/report/",
     "/admin/reports/import/",
     "/admin/jobs/queuestate/",
-    "/admin/jobs/auditentry/",
+    "/admin/audit/auditentry/",
     "/admin/jobs/notification/",
     "/admin/payouts/ledgerentry/",
 ]

@@ -2,8 +2,9 @@ import pytest
 from django.contrib.auth.models import Permission
 from django.urls import reverse
 
+from audit.models import AuditEntry
 from jobs.core.states import State
-from jobs.models import AuditEntry, JobRecord
+from jobs.models import JobRecord
 from jobs.ops.enqueue import enqueue
 
 pytestmark = pytest.mark.django_db(transaction=True)

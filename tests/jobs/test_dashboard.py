@@ -6,8 +6,9 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from audit.models import AuditEntry
 from jobs.core.states import State
-from jobs.models import AuditEntry, JobRecord, QueueState, WorkerHeartbeat
+from jobs.models import JobRecord, QueueState, WorkerHeartbeat
 from jobs.ops import metrics
 from jobs.ops.enqueue import enqueue
 from tests.perms import grant

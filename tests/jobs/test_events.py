@@ -5,9 +5,10 @@ import datetime as dt
 import pytest
 from django.utils import timezone
 
+from audit.models import AuditEntry
 from jobs.core import signals
 from jobs.core.states import State
-from jobs.models import AuditEntry, JobAttempt, JobRecord
+from jobs.models import JobAttempt, JobRecord
 from jobs.ops.control import job_cancel
 from jobs.ops.enqueue import enqueue
 from jobs.ops.sweep import sweep

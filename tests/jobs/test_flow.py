@@ -8,11 +8,12 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
+from audit.models import AuditEntry
 from jobs.core import keys
 from jobs.core.errors import InvalidJob
 from jobs.core.queues import Priority
 from jobs.core.states import State
-from jobs.models import AuditEntry, JobRecord, QueueState
+from jobs.models import JobRecord, QueueState
 from jobs.ops.control import queue_pause, queue_resume
 from jobs.ops.enqueue import JobSpec, enqueue, enqueue_many
 from jobs.ops.sweep import SWEEP_GRACE, sweep

@@ -4,8 +4,9 @@ import pytest
 from django.core import mail
 from django.urls import reverse
 
+from audit.models import AuditEntry
 from jobs.core.states import State
-from jobs.models import AuditEntry, JobRecord, Notification
+from jobs.models import JobRecord, Notification
 from jobs.notifications import NotificationError, notify
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -5,9 +5,10 @@ import datetime as dt
 import pytest
 from django.core.exceptions import ValidationError
 
+from audit.models import AuditEntry
 from jobs.core import keys, timing
 from jobs.core.states import State
-from jobs.models import AuditEntry, JobRecord, Schedule, ScheduleFire
+from jobs.models import JobRecord, Schedule, ScheduleFire
 from jobs.scheduling import firing
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -5,10 +5,11 @@ import datetime as dt
 import pytest
 from django.utils import timezone
 
+from audit.models import AuditEntry
 from jobs.core.errors import JobStateError
 from jobs.core.queues import Priority
 from jobs.core.states import State
-from jobs.models import AuditEntry, JobAttempt, JobRecord
+from jobs.models import JobAttempt, JobRecord
 from jobs.ops.control import job_cancel, job_requeue, job_retry
 from jobs.ops.enqueue import enqueue
 from jobs.ops.sweep import SWEEP_GRACE, sweep

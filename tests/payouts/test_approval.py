@@ -6,8 +6,9 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
+from audit.models import AuditEntry
 from jobs.core.states import State
-from jobs.models import AuditEntry, JobRecord
+from jobs.models import JobRecord
 from payouts import services
 from payouts.models import Payout
 from payouts.services import PayoutError

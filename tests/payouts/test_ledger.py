@@ -4,7 +4,7 @@ from decimal import Decimal
 
 import pytest
 
-from jobs.models import AuditEntry
+from audit.models import AuditEntry
 from payouts import services
 from payouts.models import LedgerEntry, Payee, Payout
 from payouts.services import PayoutError

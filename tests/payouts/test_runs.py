@@ -8,7 +8,8 @@ from django.core.management import call_command
 from django.urls import reverse
 from django.utils import timezone
 
-from jobs.models import AuditEntry, JobRecord
+from audit.models import AuditEntry
+from jobs.models import JobRecord
 from payouts import services
 from payouts.models import Payee, Payout, PayoutRun, RecurringPayout
 from payouts.services import PayoutError

@@ -2,7 +2,8 @@
 
 import pytest
 
-from jobs.models import AuditEntry, JobRecord
+from audit.models import AuditEntry
+from jobs.models import JobRecord
 from jobs.ops.enqueue import enqueue
 from payouts.models import Payee
 from payouts.sync import StatusRecord

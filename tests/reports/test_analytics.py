@@ -4,8 +4,9 @@ import pytest
 from django.core.management import call_command
 from rq import Queue
 
+from audit.models import AuditEntry
 from jobs.core.states import State
-from jobs.models import AuditEntry, JobRecord
+from jobs.models import JobRecord
 from reports.services import analytics_fan_out
 
 pytestmark = pytest.mark.django_db(transaction=True)

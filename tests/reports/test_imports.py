@@ -184,7 +184,7 @@ def test_usernames_made_by_an_import_pass_djangos_username_validator(run_worker)
 
 
 def test_every_change_an_import_makes_is_audited_in_the_uploaders_name(run_worker, django_user_model):
-    from jobs.models import AuditEntry
+    from audit.models import AuditEntry
 
     uploader = django_user_model.objects.create_user("fin")
     record = import_request("payees", upload("payees.csv", PAYEES), requested_by=uploader)

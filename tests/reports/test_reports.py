@@ -10,8 +10,9 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from audit.models import AuditEntry
 from jobs.core.states import State
-from jobs.models import AuditEntry, JobRecord
+from jobs.models import JobRecord
 from jobs.ops.enqueue import enqueue
 from payouts import services as payouts
 from reports import services

@@ -1,8 +1,8 @@
-"""The audit trail: one AuditEntry per staff (or system) action, written by the service that acts."""
+"""Writing the audit trail: one AuditEntry per staff (or system) action, written by the service that acts."""
 
 from __future__ import annotations
 
-from jobs.models import AuditEntry
+from audit.models import AuditEntry
 
 
 def audit(actor, action: str, object_type: str, object_id, reason: str = "", **details) -> AuditEntry:
