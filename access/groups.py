@@ -16,7 +16,7 @@ READ_ONLY = [
     "jobs.view_queuestate",
     "jobs.view_workerheartbeat",
     "jobs.view_schedule",
-    "jobs.view_notification",
+    "notifications.view_notification",
     "payouts.view_payee",
     "payouts.view_ledgerentry",
     "payouts.view_payout",
@@ -35,7 +35,7 @@ OPERATORS = READ_ONLY + [
     "jobs.pause_queue",
     "jobs.add_schedule",
     "jobs.change_schedule",
-    "jobs.change_notification",  # send a failed notification again
+    "notifications.change_notification",  # send a failed notification again
     "django_rq.admin",
     "reports.add_report",
     "payouts.change_reconciliationreport",  # run a reconciliation, mark one reviewed

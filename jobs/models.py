@@ -7,7 +7,7 @@ from django.db import models
 
 from jobs.core import timing
 from jobs.core.queues import Priority
-from jobs.core.states import ACTIVE, State, StateMachine
+from jobs.core.states import ACTIVE, State
 from jobs.fields import SafeJSONDecoder
 
 TRACEBACK_LIMIT = 16_000
@@ -238,51 +238,6 @@ class ScheduleFire(models.Model):
 
     def __str__(self) -> str:
         return f"{self.schedule} at {self.fire_time:%Y-%m-%d %H:%M:%S}"
-
-
-class Notification(models.Model):
-    """A message to a person (email, SMS, WhatsApp or push), sent by a job on its channel's queue."""
-
-    class Channel(models.TextChoices):
-        EMAIL = "email", "Email"
-        SMS = "sms", "SMS"
-        WHATSAPP = "whatsapp", "WhatsApp"
-        PUSH = "push", "Push"
-
-    class State(models.TextChoices):
-        PENDING = "pending", "Pending"
-        SENT = "sent", "Sent"
-        FAILED = "failed", "Failed"
-
-    STATES = StateMachine(
-        "notification",
-        {State.PENDING: {State.SENT, State.FAILED}, State.FAILED: {State.PENDING, State.SENT, State.FAILED}, State.SENT: set()},
-    )
-
-    channel = models.CharField(max_length=16, choices=Channel.choices)
-    recipient = models.CharField(max_length=255)
-    template = models.CharField(max_length=100, help_text="Under templates/notifications/: <name>.txt (first line: subject).")
-    context = models.JSONField(default=dict, blank=True, decoder=SafeJSONDecoder)
-    state = models.CharField(max_length=16, choices=State.choices, default=State.PENDING, db_index=True)
-    attempts = models.PositiveSmallIntegerField(default=0)
-    provider_message_id = models.CharField(max_length=100, blank=True)
-    error = models.TextField(blank=True)
-    dedup_key = models.CharField(
-        max_length=200,
-        null=True,
-        blank=True,
-        unique=True,
-        help_text="At most one notification per key (e.g. one notice per payout outcome).",
-    )
-    job = models.ForeignKey(JobRecord, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
-    sent_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        ordering = ["-created_at"]
-
-    def __str__(self) -> str:
-        return f"{self.channel} to {self.recipient} ({self.state})"
 
 
 class ApiToken(models.Model):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 
-from jobs import notifications
 from jobs.core.policies import Exponential
 from jobs.core.registry import task
 from jobs.ops import retention
@@ -43,9 +42,3 @@ def flaky(ctx, fail_times: int = 2):
 def cleanup(ctx):
     """The retention cleanup (jobs/retention.py), fired by the "Retention cleanup" schedule."""
     return retention.cleanup()
-
-
-@task("notifications.send", queue="notifications")
-def send_notification(ctx, notification_id: int):
-    """Deliver one notification (queue: emails for email, notifications for the other channels)."""
-    return {"notification": notification_id, "state": notifications.send(notification_id, last_attempt=ctx.is_last_attempt)}

@@ -9,15 +9,38 @@ import jobs.fields
 
 
 def move_content_type(apps, schema_editor):
-    ContentType = apps.get_model("contenttypes", "ContentType")
-    if not ContentType.objects.filter(app_label="audit", model="auditentry").exists():
-        ContentType.objects.filter(app_label="jobs", model="auditentry").update(app_label="audit")
+    """The model's content type, and so its permissions, moves from jobs to audit. If audit already
+    has one (post_migrate made it before this ran), the jobs one's grants move onto it."""
+    _move(apps, "jobs", "audit")
 
 
 def move_content_type_back(apps, schema_editor):
+    _move(apps, "audit", "jobs")
+
+
+def _move(apps, source: str, target: str) -> None:
     ContentType = apps.get_model("contenttypes", "ContentType")
-    if not ContentType.objects.filter(app_label="jobs", model="auditentry").exists():
-        ContentType.objects.filter(app_label="audit", model="auditentry").update(app_label="jobs")
+    Permission = apps.get_model("auth", "Permission")
+    LogEntry = apps.get_model("admin", "LogEntry")
+    old = ContentType.objects.filter(app_label=source, model="auditentry").first()
+    if old is None:
+        return
+    new = ContentType.objects.filter(app_label=target, model="auditentry").first()
+    if new is None:
+        ContentType.objects.filter(pk=old.pk).update(app_label=target)
+        return
+    for perm in Permission.objects.filter(content_type=old):
+        twin = Permission.objects.filter(content_type=new, codename=perm.codename).first()
+        if twin is None:
+            Permission.objects.filter(pk=perm.pk).update(content_type=new)
+            continue
+        for group in perm.group_set.all():
+            group.permissions.add(twin)
+        for user in perm.user_set.all():
+            user.user_permissions.add(twin)
+        perm.delete()
+    LogEntry.objects.filter(content_type=old).update(content_type=new)
+    old.delete()
 
 
 class Migration(migrations.Migration):
@@ -25,6 +48,8 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ("contenttypes", "0002_remove_content_type_name"),
+        ("auth", "0012_alter_user_first_name_max_length"),
+        ("admin", "0003_logentry_add_action_flag_choices"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
         ("jobs", "0015_auditentry_moves_to_audit"),
     ]

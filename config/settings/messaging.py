@@ -13,12 +13,12 @@ EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", False)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", "conveyor@localhost")
 
-# --- Notifications (jobs/notifications.py) --------------------------------------
+# --- Notifications (notifications/services.py) --------------------------------------
 # Channel classes for SMS, WhatsApp and push; email uses EMAIL_BACKEND. The sandbox fails at
 # SANDBOX_CHANNEL_ERROR_RATE (0..1), to show retries.
 NOTIFICATION_CHANNELS = {
-    "sms": env.str("NOTIFICATION_SMS_CHANNEL", "jobs.notifications.SandboxChannel"),
-    "whatsapp": env.str("NOTIFICATION_WHATSAPP_CHANNEL", "jobs.notifications.SandboxChannel"),
-    "push": env.str("NOTIFICATION_PUSH_CHANNEL", "jobs.notifications.SandboxChannel"),
+    "sms": env.str("NOTIFICATION_SMS_CHANNEL", "notifications.services.SandboxChannel"),
+    "whatsapp": env.str("NOTIFICATION_WHATSAPP_CHANNEL", "notifications.services.SandboxChannel"),
+    "push": env.str("NOTIFICATION_PUSH_CHANNEL", "notifications.services.SandboxChannel"),
 }
 SANDBOX_CHANNEL_ERROR_RATE = env.float("SANDBOX_CHANNEL_ERROR_RATE", 0.0, minimum=0)

@@ -19,6 +19,7 @@ INSTALLED_APPS = [
     "axes",  # login throttling for the admin (django-axes)
     "audit",  # the audit trail (who did what, when, why), written by every app's services
     "jobs",
+    "notifications",  # email, SMS, WhatsApp and push, each message sent by a job
     "payouts",
     "reports",
     "access",  # who may do what: the shipped groups and the permission rules (docs/api.md)

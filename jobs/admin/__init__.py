@@ -1,4 +1,4 @@
-"""Staff screens for jobs, queues, schedules, notifications, API tokens and the audit trail.
+"""Staff screens for jobs, queues, schedules and API tokens (the audit trail and notifications have their own apps).
 
 Every screen and action asks for a Django permission (access.rules; docs/api.md has the
 table): view_ to see, change_ or a named permission (pause_queue, enqueue_task, a task's own)
@@ -31,8 +31,7 @@ from jobs.api.auth import token_create, token_revoke
 from jobs.core.errors import FieldError, JobStateError
 from jobs.core.registry import all_tasks, find_task
 from jobs.core.states import State
-from jobs.models import ApiToken, DeadLetterJob, JobRecord, Notification, QueueState, Schedule, ScheduleFire, WorkerHeartbeat
-from jobs.notifications import notification_retry
+from jobs.models import ApiToken, DeadLetterJob, JobRecord, QueueState, Schedule, ScheduleFire, WorkerHeartbeat
 from jobs.ops import control, selectors
 from jobs.scheduling import control as schedule_control
 from jobs.scheduling import firing
@@ -601,40 +600,6 @@ class ScheduleAdmin(admin.ModelAdmin):
             noun="schedule",
             refusal=(lambda pk: self._refusal(request, schedules[pk])) if enabled else None,
         )
-
-
-@admin.register(Notification)
-class NotificationAdmin(admin.ModelAdmin):
-    list_display = ("id", "channel", "recipient", "template", "state", "attempts", "created_at", "sent_at", "provider_message_id")
-    list_filter = ("channel", "state", "template", ("created_at", admin.DateFieldListFilter))
-    search_fields = ("recipient", "=provider_message_id", "dedup_key")
-    readonly_fields = (
-        "channel",
-        "recipient",
-        "template",
-        "context",
-        "state",
-        "attempts",
-        "provider_message_id",
-        "error",
-        "dedup_key",
-        "job",
-        "created_at",
-        "sent_at",
-    )
-    actions = ["send_again"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        # The change permission allows the "send again" action; a notification itself is never
-        # edited, so its page is view-only for everyone.
-        return obj is None and super().has_change_permission(request)
-
-    @admin.action(description="Send failed notifications again", permissions=["change"])
-    def send_again(self, request, queryset):
-        run_each(self, request, queryset.values_list("pk", flat=True), notification_retry, "sent again", noun="notification")
 
 
 @admin.register(ApiToken)

@@ -9,7 +9,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from audit.services import audit
-from jobs.notifications import NotificationError, notify
+from notifications.services import NotificationError, notify
 from payouts.models import LedgerEntry, Payee, Payout
 from payouts.providers import ProviderDeclined, ProviderError, get_provider
 from payouts.services import locks

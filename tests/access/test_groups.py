@@ -15,7 +15,11 @@ pytestmark = pytest.mark.django_db
 
 # Permissions whose model moved to another app after access/migrations/0001 froze its lists
 # (the content type moves with the model, so a group keeps the permission: decision 42).
-MOVED = {"jobs.view_auditentry": "audit.view_auditentry"}
+MOVED = {
+    "jobs.view_auditentry": "audit.view_auditentry",
+    "jobs.view_notification": "notifications.view_notification",
+    "jobs.change_notification": "notifications.change_notification",
+}
 
 
 def _moved(perms) -> set:
@@ -55,24 +59,30 @@ def test_the_groups_are_documented():
 
 
 @pytest.mark.django_db(transaction=True)
-def test_moving_the_audit_trail_to_its_own_app_keeps_its_rows_and_the_groups_permission():
-    """audit/migrations/0001 takes over jobs_auditentry by state only: the rows stay, and the
-    content type moves, so a group that could read the audit trail still can."""
+def test_moving_models_to_their_own_apps_keeps_their_rows_and_the_groups_permissions():
+    """audit/ and notifications/ take over jobs_auditentry and jobs_notification by state only:
+    the rows stay, and the content types move, so a group that could read them still can."""
     from django.db import connection
     from django.db.migrations.executor import MigrationExecutor
 
-    before = [("jobs", "0014_schedule_declared_timing"), ("audit", None)]
+    before = [("jobs", "0014_schedule_declared_timing"), ("audit", None), ("notifications", None)]
     executor = MigrationExecutor(connection)
     executor.migrate(before)
-    old = executor.loader.project_state(("jobs", "0014_schedule_declared_timing")).apps
+    old = executor.loader.project_state([("jobs", "0014_schedule_declared_timing"), ("access", "0001_groups")]).apps
+    importlib.import_module("access.migrations.0001_groups").create_groups(old, None)  # a flush may have removed them
     old.get_model("jobs", "AuditEntry").objects.create(actor_label="ann", action="job.retry", object_type="job", object_id="7")
+    old.get_model("jobs", "Notification").objects.create(channel="sms", recipient="+4915112345678", template="t", dedup_key="moved")
     readers = Group.objects.get(name="Read only")
     assert readers.permissions.filter(content_type__app_label="jobs", codename="view_auditentry").exists()
+    assert readers.permissions.filter(content_type__app_label="jobs", codename="view_notification").exists()
 
     executor = MigrationExecutor(connection)
     executor.migrate(executor.loader.graph.leaf_nodes())
     from audit.models import AuditEntry
+    from notifications.models import Notification
 
     assert AuditEntry.objects.filter(actor_label="ann", action="job.retry", object_id="7").exists()
+    assert Notification.objects.filter(dedup_key="moved", recipient="+4915112345678").exists()
+    assert readers.permissions.filter(content_type__app_label="notifications", codename="view_notification").exists()
     assert readers.permissions.filter(content_type__app_label="audit", codename="view_auditentry").exists()
     assert not readers.permissions.filter(content_type__app_label="jobs", codename="view_auditentry").exists()

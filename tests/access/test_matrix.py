@@ -145,7 +145,7 @@ ACTIONS = {
     ("jobs.schedule", "fire_now"): ["jobs.change_schedule"],
     ("jobs.schedule", "enable"): ["jobs.change_schedule"],
     ("jobs.schedule", "disable"): ["jobs.change_schedule"],
-    ("jobs.notification", "send_again"): ["jobs.change_notification"],
+    ("notifications.notification", "send_again"): ["notifications.change_notification"],
     ("jobs.apitoken", "revoke"): ["jobs.change_apitoken"],
     ("payouts.payee", "pay_now"): ["payouts.run_payouts"],
     ("payouts.payee", "preview_payouts"): [],

@@ -16,8 +16,9 @@ from rest_framework.test import APIClient
 from audit.models import AuditEntry
 from jobs.api.auth import token_create
 from jobs.core.states import State
-from jobs.models import JobRecord, Notification, QueueState, Schedule
+from jobs.models import JobRecord, QueueState, Schedule
 from jobs.ops.enqueue import enqueue
+from notifications.models import Notification
 from payouts import services as payouts
 from payouts.models import LedgerEntry, Payee, Payout
 from reports.models import Import, Report
@@ -116,9 +117,9 @@ def test_staff_with_no_permissions_can_do_nothing_anywhere(bank, redis_db):
         admin.post("/admin/payouts/ledgerentry/add/", {"payee": bank["mine"].pk, "amount": "1000000.00", "memo": "gift"}),
         admin.post("/admin/payouts/payee/", {"action": "pay_now", "_selected_action": [payee.pk]}),
         admin.post("/admin/reports/import/add/", {"kind": "ledger", "upload": SimpleUploadedFile("l.csv", b"username,amount,reference\n")}),
-        admin.get("/admin/jobs/notification/"),
+        admin.get("/admin/notifications/notification/"),
         admin.post(
-            "/admin/jobs/notification/",
+            "/admin/notifications/notification/",
             {"action": "send_again", "_selected_action": list(Notification.objects.values_list("pk", flat=True))},
         ),
         admin.post(

@@ -29,7 +29,7 @@ LISTS = [
     "/admin/reports/import/",
     "/admin/jobs/queuestate/",
     "/admin/audit/auditentry/",
-    "/admin/jobs/notification/",
+    "/admin/notifications/notification/",
     "/admin/payouts/ledgerentry/",
 ]
 

@@ -32,7 +32,7 @@ def test_transition_is_compare_and_set():
 
 
 def _machines():
-    from jobs.models import Notification
+    from notifications.models import Notification
     from payouts.models import Payout
     from reports.models import Import, Report
 

@@ -28,8 +28,8 @@ from django.utils.module_loading import import_string
 
 from audit.services import audit
 from jobs.core.errors import FieldError, InvalidJob, JobStateError
-from jobs.models import Notification
 from jobs.ops.enqueue import _check_json, enqueue
+from notifications.models import Notification
 
 log = logging.getLogger(__name__)
 

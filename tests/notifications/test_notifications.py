@@ -6,8 +6,9 @@ from django.urls import reverse
 
 from audit.models import AuditEntry
 from jobs.core.states import State
-from jobs.models import JobRecord, Notification
-from jobs.notifications import NotificationError, notify
+from jobs.models import JobRecord
+from notifications.models import Notification
+from notifications.services import NotificationError, notify
 
 pytestmark = pytest.mark.django_db(transaction=True)
 MESSAGE = {"subject": "Your code", "text": "It is 123456 <b>"}
@@ -81,9 +82,9 @@ def test_staff_send_a_failed_one_again_from_the_admin(client, django_user_model,
     Notification.objects.filter(pk=notification.pk).update(state="failed")
     JobRecord.objects.filter(pk=notification.job_id).update(state=State.DEAD)
     client.force_login(staff)
-    assert client.get(reverse("admin:jobs_notification_changelist")).status_code == 200
+    assert client.get(reverse("admin:notifications_notification_changelist")).status_code == 200
     response = client.post(
-        reverse("admin:jobs_notification_changelist"), {"action": "send_again", "_selected_action": [notification.pk]}, follow=True
+        reverse("admin:notifications_notification_changelist"), {"action": "send_again", "_selected_action": [notification.pk]}, follow=True
     )
     assert b"Sent again: 1 notification(s)" in response.content
     run_worker()
