@@ -51,7 +51,7 @@ def main() -> None:
     env.update(API_THROTTLE_USER="100000000/min", API_THROTTLE_ANON="100000000/min", LOG_LEVEL="WARNING", RQ_LOG_LEVEL="WARNING")
     from django.contrib.auth import get_user_model
 
-    from jobs.api.auth import token_create
+    from api.auth import token_create
     from jobs.core.states import State
     from jobs.models import JobRecord
     from jobs.ops.enqueue import JobSpec, enqueue_many

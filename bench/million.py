@@ -117,7 +117,7 @@ def main() -> None:
     from django.test import Client
     from django.test.utils import setup_test_environment
 
-    from jobs.api.auth import token_create
+    from api.auth import token_create
     from jobs.models import JobRecord, QueueMinute
     from jobs.ops import metrics, selectors
 

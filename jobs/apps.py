@@ -14,7 +14,6 @@ class JobsConfig(AppConfig):
         # Django app loading: these modules import models, which can be imported only once the
         # app registry is ready, so not at the top of apps.py.
         from jobs import checks, receivers  # noqa: F401, PLC0415  (checks: registers the queue, task and schedule checks)
-        from jobs.api import schema  # noqa: F401, PLC0415  (the token scheme in the OpenAPI schema)
 
         post_migrate.connect(receivers.ensure_queue_rows, sender=self)
         post_migrate.connect(receivers.sync_schedules, sender=self)

@@ -240,24 +240,6 @@ class ScheduleFire(models.Model):
         return f"{self.schedule} at {self.fire_time:%Y-%m-%d %H:%M:%S}"
 
 
-class ApiToken(models.Model):
-    """A REST API token. Only a SHA-256 of the key is stored; the key is shown once, at creation."""
-
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens")
-    name = models.CharField(max_length=100, help_text="What the token is for, e.g. 'billing service'.")
-    prefix = models.CharField(max_length=12, db_index=True, help_text="The key's first characters, to recognise it.")
-    key_hash = models.CharField(max_length=64, unique=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    last_used_at = models.DateTimeField(null=True, blank=True)
-    revoked_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        ordering = ["-created_at"]
-
-    def __str__(self) -> str:
-        return f"{self.name} ({self.prefix}…)"
-
-
 class QueueMinute(models.Model):
     """Per queue and minute: jobs finished, retries, run times and the queue's depth. Written by
     the scheduler's rollup (jobs/metrics.py) from the jobs that finished in that minute, read by

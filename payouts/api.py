@@ -15,8 +15,9 @@ from rest_framework.response import Response
 
 from access import rules
 from access.drf import Needs
-from jobs.api.schema import PAGE, doc, page_of, query
-from jobs.api.views import JobPagination, service_action
+from api.actions import service_action
+from api.pagination import CreatedCursorPagination as JobPagination
+from api.schema import PAGE, doc, page_of, query
 from jobs.core.inputs import MAX_ID
 from payouts import selectors, services
 from payouts.models import Payout

@@ -18,8 +18,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from access import rules
-from jobs.api.parsers import check_body_length
-from jobs.api.schema import doc
+from api.parsers import check_body_length
+from api.schema import doc
 from reports import selectors
 from reports import views as report_views
 from reports.imports import import_request

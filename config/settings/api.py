@@ -15,7 +15,7 @@ API_TOKEN_FAILURE_LIMIT = env.int("API_TOKEN_FAILURE_LIMIT", 20, minimum=1)
 API_TOKEN_FAILURE_WINDOW = env.int("API_TOKEN_FAILURE_WINDOW", 600, minimum=1, maximum=24 * 3600, unit="seconds")
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "jobs.api.auth.TokenAuthentication",  # API clients: Authorization: Token <key>
+        "api.auth.TokenAuthentication",  # API clients: Authorization: Token <key>
         "rest_framework.authentication.SessionAuthentication",  # the browsable API, with CSRF
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -23,11 +23,11 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": {"anon": env.str("API_THROTTLE_ANON", "60/min"), "user": env.str("API_THROTTLE_USER", "1200/min")},
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PARSER_CLASSES": [
-        "jobs.api.parsers.StrictJSONParser",
+        "api.parsers.StrictJSONParser",
         "rest_framework.parsers.FormParser",
         "rest_framework.parsers.MultiPartParser",
     ],
-    "EXCEPTION_HANDLER": "jobs.api.handlers.exception_handler",
+    "EXCEPTION_HANDLER": "api.handlers.exception_handler",
 }
 # OpenAPI 3 schema at /api/v1/schema/, Swagger UI at /api/v1/docs/ (docs/api.md).
 SPECTACULAR_SETTINGS = {
@@ -43,7 +43,7 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "PATH_CONVERTER_OVERRIDES": {"id": {"type": "integer", "minimum": 1, "maximum": 2**63 - 1}},
-    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "jobs.api.schema.document_common_answers"],
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "api.schema.document_common_answers"],
     "ENUM_NAME_OVERRIDES": {
         "JobStateEnum": "jobs.core.states.State",
         "CleanStateEnum": ["cancelled", "dead", "succeeded"],

@@ -17,6 +17,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",  # Swagger UI's files, served by us (no CDN)
     "django_rq",
     "axes",  # login throttling for the admin (django-axes)
+    "api",  # the REST API toolkit: tokens, strict parsing, the exception handler, pagination
     "audit",  # the audit trail (who did what, when, why), written by every app's services
     "jobs",
     "notifications",  # email, SMS, WhatsApp and push, each message sent by a job

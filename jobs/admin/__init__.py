@@ -13,13 +13,11 @@ from functools import cached_property
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
-from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import Q
 from django.http import Http404, HttpResponseNotAllowed
 from django.shortcuts import redirect
-from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
@@ -27,11 +25,10 @@ from django.utils.html import format_html, format_html_join
 from access import rules
 from jobs.admin.display import clipped, compact_time
 from jobs.admin.fields import SafeJSONFormField
-from jobs.api.auth import token_create, token_revoke
 from jobs.core.errors import FieldError, JobStateError
 from jobs.core.registry import all_tasks, find_task
 from jobs.core.states import State
-from jobs.models import ApiToken, DeadLetterJob, JobRecord, QueueState, Schedule, ScheduleFire, WorkerHeartbeat
+from jobs.models import DeadLetterJob, JobRecord, QueueState, Schedule, ScheduleFire, WorkerHeartbeat
 from jobs.ops import control, selectors
 from jobs.scheduling import control as schedule_control
 from jobs.scheduling import firing
@@ -600,57 +597,3 @@ class ScheduleAdmin(admin.ModelAdmin):
             noun="schedule",
             refusal=(lambda pk: self._refusal(request, schedules[pk])) if enabled else None,
         )
-
-
-@admin.register(ApiToken)
-class ApiTokenAdmin(admin.ModelAdmin):
-    """Create a token here: its key is shown once, on the page after "Save" (never in a message,
-    which would travel in a cookie). Anyone with add_apitoken makes tokens for themselves; only a
-    superuser makes one for another user. A token acts as its user, with exactly the user's
-    permissions at the time of each request: never more."""
-
-    list_display = ("name", "user", "prefix", "created_at", "last_used_at", "revoked_at")
-    list_filter = (("revoked_at", admin.EmptyFieldListFilter),)
-    search_fields = ("name", "prefix", "user__username")
-    fields = ("user", "name")
-    actions = ["revoke"]
-
-    def get_autocomplete_fields(self, request):
-        return ("user",) if rules.is_superuser(request.user) else ()
-
-    def get_readonly_fields(self, request, obj=None):
-        return ("user", "name") if obj else ()
-
-    def get_changeform_initial_data(self, request):
-        return {**super().get_changeform_initial_data(request), "user": request.user.pk}
-
-    def formfield_for_foreignkey(self, db_field, request, **kwargs):
-        if db_field.name == "user" and not rules.is_superuser(request.user):
-            kwargs["queryset"] = get_user_model().objects.filter(pk=request.user.pk)
-        return super().formfield_for_foreignkey(db_field, request, **kwargs)
-
-    def save_model(self, request, obj, form, change):
-        if change:
-            return super().save_model(request, obj, form, change)
-        if obj.user_id != request.user.pk and not rules.is_superuser(request.user):
-            raise PermissionDenied("Only a superuser creates a token for another user.")
-
-        token, key = token_create(obj.user, obj.name, actor=request.user)
-        obj.pk = token.pk
-        obj.new_key = key
-
-    def response_add(self, request, obj, post_url_continue=None):
-        context = {
-            **self.admin_site.each_context(request),
-            "title": "API token created",
-            "token": obj,
-            "key": obj.new_key,
-            "opts": self.model._meta,
-        }
-        response = TemplateResponse(request, "admin/jobs/apitoken/created.html", context)
-        response["Cache-Control"] = "no-store"
-        return response
-
-    @admin.action(description="Revoke", permissions=["change"])
-    def revoke(self, request, queryset):
-        run_each(self, request, queryset.values_list("pk", flat=True), token_revoke, "revoked", noun="token")

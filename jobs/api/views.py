@@ -10,13 +10,14 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404
 from rest_framework import permissions, serializers, status
 from rest_framework.decorators import api_view, permission_classes
-from rest_framework.exceptions import NotFound, ValidationError
-from rest_framework.pagination import CursorPagination
+from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
 from access import rules
 from access.drf import Needs
-from jobs.api.schema import LIMIT, PAGE, doc, page_of
+from api.actions import ReasonSerializer, reason_of, service_action
+from api.pagination import CreatedCursorPagination
+from api.schema import LIMIT, PAGE, doc, page_of
 from jobs.core import inputs
 from jobs.core.errors import JobStateError
 from jobs.core.queues import Priority
@@ -26,26 +27,7 @@ from jobs.models import JobAttempt, JobRecord
 from jobs.ops import control, selectors
 from jobs.ops.enqueue import enqueue
 
-
-class JobPagination(CursorPagination):
-    """Cursor pages, newest first; a bad page_size or cursor is a 400 naming it."""
-
-    ordering = ("-created_at", "-id")
-    page_size = 50
-    page_size_query_param = "page_size"
-    max_page_size = 500
-
-    def get_page_size(self, request):
-        raw = request.query_params.get(self.page_size_query_param)
-        if raw is None:
-            return self.page_size
-        return inputs.parse_count(raw, "page_size", minimum=1, maximum=self.max_page_size)
-
-    def decode_cursor(self, request):
-        try:
-            return super().decode_cursor(request)
-        except NotFound:
-            raise ValidationError({"cursor": ["not a cursor from a next or previous link"]}) from None
+JobPagination = CreatedCursorPagination  # newest first
 
 
 class AttemptSerializer(serializers.ModelSerializer):
@@ -101,16 +83,6 @@ class EnqueueSerializer(serializers.Serializer):
     priority = serializers.ChoiceField(choices=[p.name.lower() for p in Priority], required=False)
     delay = serializers.FloatField(required=False, min_value=0, max_value=365 * 24 * 3600)
     dedup_key = serializers.CharField(max_length=255, required=False)
-
-
-class ReasonSerializer(serializers.Serializer):
-    reason = serializers.CharField(max_length=500, required=False, allow_blank=True, default="", help_text="Kept in the audit trail.")
-
-
-def _reason(request) -> str:
-    data = ReasonSerializer(data=request.data)
-    data.is_valid(raise_exception=True)
-    return data.validated_data["reason"] or "API"
 
 
 class QueueStatsSerializer(serializers.Serializer):
@@ -252,26 +224,6 @@ def job_detail(request, job_id):
     return Response(JobDetailSerializer(job).data)
 
 
-def service_action(model, service, serializer, *, tag: str, summary: str, permission, refusal=None):
-    """A POST that calls ``service(pk, actor=..., reason=...)`` on one object and returns it
-    serialised. ``permission``: the DRF permission class; ``refusal(request, obj)``: a reason to
-    refuse this object (403), or None. What the service refuses (a FieldError) is a 400 naming
-    its field (jobs.api.handlers)."""
-
-    @doc(tag, summary, serializer, request=ReasonSerializer)
-    @api_view(["POST"])
-    @permission_classes([permission])
-    def action(request, pk):
-        obj = get_object_or_404(model, pk=pk)
-        why = refusal(request, obj) if refusal else None
-        if why:
-            return Response({"detail": why}, status=status.HTTP_403_FORBIDDEN)
-        changed = service(pk, actor=request.user, reason=_reason(request))
-        return Response(serializer(model.objects.get(pk=changed.pk)).data)
-
-    return action
-
-
 def _rerun_refusal(request, job) -> str | None:
     return rules.refusal_to_rerun(request.user, find_task(job.task_name))
 
@@ -323,7 +275,7 @@ def _queue_action(service, summary):
     @permission_classes([Needs(rules.PAUSE_QUEUE)])
     def action(request, name):
         _queue_or_404(name)
-        service(name, actor=request.user, reason=_reason(request))
+        service(name, actor=request.user, reason=reason_of(request))
         return Response(_queue_or_404(name))
 
     return action

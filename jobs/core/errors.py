@@ -1,7 +1,7 @@
 """The one error shape for refused input: a field name and a message.
 
 Every surface turns a FieldError into the same answer: the API a 400 ``{field: [message]}``
-(jobs.api.handlers), the admin a form error on that field, a command a CommandError. The
+(api.handlers), the admin a form error on that field, a command a CommandError. The
 domain errors (InvalidJob, PayoutError, ReportError, NotificationError) are FieldErrors, so
 nothing refused by a service can reach a user as a 500. Pure: no Django imports.
 """

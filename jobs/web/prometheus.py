@@ -23,7 +23,7 @@ from rest_framework.exceptions import AuthenticationFailed, Throttled
 from rest_framework.request import Request
 
 from access.rules import has
-from jobs.api.auth import TokenAuthentication
+from api.auth import TokenAuthentication
 from jobs.models import QueueTotals, WorkerHeartbeat
 from jobs.ops import metrics, selectors
 

@@ -60,12 +60,13 @@ def test_the_groups_are_documented():
 
 @pytest.mark.django_db(transaction=True)
 def test_moving_models_to_their_own_apps_keeps_their_rows_and_the_groups_permissions():
-    """audit/ and notifications/ take over jobs_auditentry and jobs_notification by state only:
-    the rows stay, and the content types move, so a group that could read them still can."""
+    """audit/, notifications/ and api/ take over jobs_auditentry, jobs_notification and
+    jobs_apitoken by state only: the rows stay, and the content types move, so a group or user
+    that held their permissions still does."""
     from django.db import connection
     from django.db.migrations.executor import MigrationExecutor
 
-    before = [("jobs", "0014_schedule_declared_timing"), ("audit", None), ("notifications", None)]
+    before = [("jobs", "0014_schedule_declared_timing"), ("audit", None), ("notifications", None), ("api", None)]
     executor = MigrationExecutor(connection)
     executor.migrate(before)
     old = executor.loader.project_state([("jobs", "0014_schedule_declared_timing"), ("access", "0001_groups")]).apps
@@ -73,6 +74,11 @@ def test_moving_models_to_their_own_apps_keeps_their_rows_and_the_groups_permiss
     old.get_model("jobs", "AuditEntry").objects.create(actor_label="ann", action="job.retry", object_type="job", object_id="7")
     old.get_model("jobs", "Notification").objects.create(channel="sms", recipient="+4915112345678", template="t", dedup_key="moved")
     readers = Group.objects.get(name="Read only")
+    from django.contrib.auth.models import Permission, User
+
+    owner = User.objects.create_user("token-owner")
+    owner.user_permissions.add(Permission.objects.get(content_type__app_label="jobs", codename="add_apitoken"))
+    old.get_model("jobs", "ApiToken").objects.create(user_id=owner.pk, name="ci", prefix="abc", key_hash="0" * 64)
     assert readers.permissions.filter(content_type__app_label="jobs", codename="view_auditentry").exists()
     assert readers.permissions.filter(content_type__app_label="jobs", codename="view_notification").exists()
 
@@ -84,5 +90,9 @@ def test_moving_models_to_their_own_apps_keeps_their_rows_and_the_groups_permiss
     assert AuditEntry.objects.filter(actor_label="ann", action="job.retry", object_id="7").exists()
     assert Notification.objects.filter(dedup_key="moved", recipient="+4915112345678").exists()
     assert readers.permissions.filter(content_type__app_label="notifications", codename="view_notification").exists()
+    from api.models import ApiToken
+
+    assert ApiToken.objects.filter(user=owner, name="ci", key_hash="0" * 64).exists()
+    assert set(owner.user_permissions.values_list("content_type__app_label", "codename")) == {("api", "add_apitoken")}
     assert readers.permissions.filter(content_type__app_label="audit", codename="view_auditentry").exists()
     assert not readers.permissions.filter(content_type__app_label="jobs", codename="view_auditentry").exists()

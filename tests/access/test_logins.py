@@ -8,8 +8,8 @@ from django.test import Client, RequestFactory, override_settings
 from rest_framework.test import APIClient
 
 from access.clients import client_ip
-from jobs.api.auth import token_create
-from jobs.models import ApiToken
+from api.auth import token_create
+from api.models import ApiToken
 from tests.perms import grant
 
 pytestmark = pytest.mark.django_db
@@ -77,14 +77,14 @@ def test_a_token_carries_exactly_its_users_permissions_at_each_request(django_us
 
 def test_only_a_superuser_makes_a_token_for_someone_else(django_user_model):
     ann = django_user_model.objects.create_user("ann")
-    ops = grant(django_user_model.objects.create_user("ops", is_staff=True), "jobs.add_apitoken", "jobs.view_apitoken")
+    ops = grant(django_user_model.objects.create_user("ops", is_staff=True), "api.add_apitoken", "api.view_apitoken")
     client = Client()
     client.force_login(ops)
-    theirs = client.post("/admin/jobs/apitoken/add/", {"user": ann.pk, "name": "theirs"})
+    theirs = client.post("/admin/api/apitoken/add/", {"user": ann.pk, "name": "theirs"})
     assert theirs.status_code == 200 and b"Select a valid choice" in theirs.content and not ApiToken.objects.exists()
-    mine = client.post("/admin/jobs/apitoken/add/", {"user": ops.pk, "name": "mine"})
+    mine = client.post("/admin/api/apitoken/add/", {"user": ops.pk, "name": "mine"})
     assert mine.status_code == 200 and b"cvy_" in mine.content and ApiToken.objects.get().user == ops
     root = django_user_model.objects.create_superuser("root", "root@example.com", None)
     client.force_login(root)
-    assert client.post("/admin/jobs/apitoken/add/", {"user": ann.pk, "name": "for ann"}).status_code == 200
+    assert client.post("/admin/api/apitoken/add/", {"user": ann.pk, "name": "for ann"}).status_code == 200
     assert ApiToken.objects.filter(user=ann).exists()

@@ -30,7 +30,7 @@ from django.test import Client
 from django.urls import reverse
 from rest_framework.test import APIClient
 
-from jobs.api.auth import token_create
+from api.auth import token_create
 from jobs.core.states import State
 from jobs.models import JobRecord
 from jobs.ops.enqueue import enqueue
@@ -146,7 +146,7 @@ ACTIONS = {
     ("jobs.schedule", "enable"): ["jobs.change_schedule"],
     ("jobs.schedule", "disable"): ["jobs.change_schedule"],
     ("notifications.notification", "send_again"): ["notifications.change_notification"],
-    ("jobs.apitoken", "revoke"): ["jobs.change_apitoken"],
+    ("api.apitoken", "revoke"): ["api.change_apitoken"],
     ("payouts.payee", "pay_now"): ["payouts.run_payouts"],
     ("payouts.payee", "preview_payouts"): [],
     ("payouts.payout", "approve"): ["payouts.approve_payout"],

@@ -13,8 +13,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from rest_framework.test import APIClient
 
+from api.auth import token_create
 from audit.models import AuditEntry
-from jobs.api.auth import token_create
 from jobs.core.states import State
 from jobs.models import JobRecord, QueueState, Schedule
 from jobs.ops.enqueue import enqueue
@@ -141,7 +141,7 @@ def test_staff_with_no_permissions_can_do_nothing_anywhere(bank, redis_db):
         admin.get("/admin/django_rq/dashboard/"),
         admin.post("/admin/django_rq/dashboard/queues/0/empty/"),
         admin.get("/admin/django_rq/dashboard/stats.json"),
-        admin.post("/admin/jobs/apitoken/add/", {"user": bank["victim"].pk, "name": "theirs"}),
+        admin.post("/admin/api/apitoken/add/", {"user": bank["victim"].pk, "name": "theirs"}),
     ]
     assert [r.status_code for r in refused_admin] == [403] * len(refused_admin), [r.status_code for r in refused_admin]
     assert "Payouts" not in admin.get("/admin/").content.decode()

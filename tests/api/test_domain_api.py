@@ -6,7 +6,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from rest_framework.test import APIClient
 
-from jobs.api.auth import token_create
+from api.auth import token_create
 from payouts import services
 from payouts.models import Payout
 from reports.models import Import, Report

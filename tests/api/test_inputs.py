@@ -10,8 +10,8 @@ import pytest
 from django.db import DataError, connection
 from rest_framework.test import APIClient
 
+from api.auth import token_create
 from audit.models import AuditEntry
-from jobs.api.auth import token_create
 from jobs.core.errors import InvalidJob
 from jobs.models import JobRecord
 from jobs.ops.enqueue import enqueue

@@ -6,10 +6,11 @@ import uuid
 import pytest
 from rest_framework.test import APIClient
 
+from api.auth import token_create, token_revoke
+from api.models import ApiToken
 from audit.models import AuditEntry
-from jobs.api.auth import token_create, token_revoke
 from jobs.core.states import State
-from jobs.models import ApiToken, JobRecord
+from jobs.models import JobRecord
 from jobs.ops.enqueue import enqueue
 from tests.perms import grant_group
 
@@ -179,13 +180,13 @@ def test_staff_create_a_token_in_the_admin_and_see_the_key_once(client, people):
     from django.urls import reverse
 
     client.force_login(people["superuser"])
-    response = client.post(reverse("admin:jobs_apitoken_add"), {"user": people["user"].pk, "name": "ci"})
+    response = client.post(reverse("admin:api_apitoken_add"), {"user": people["user"].pk, "name": "ci"})
     assert response.status_code == 200 and "no-store" in response["Cache-Control"]
     key = re.search(r'value="(cvy_[^"]+)"', response.content.decode()).group(1)
     token = ApiToken.objects.get()
     assert key.startswith(token.prefix) and token.user == people["user"]
     assert key not in str(response.cookies) and not list(response.wsgi_request._messages)  # on the page only, never in a message
-    assert client.get(reverse("admin:jobs_apitoken_change", args=[token.pk])).content.count(key.encode()) == 0
+    assert client.get(reverse("admin:api_apitoken_change", args=[token.pk])).content.count(key.encode()) == 0
     api = APIClient()
     api.credentials(HTTP_AUTHORIZATION=f"Token {key}")
     assert api.get("/api/v1/jobs/").status_code == 200

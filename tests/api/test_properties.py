@@ -16,8 +16,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from rest_framework.test import APIClient
 
+from api.auth import token_create
 from audit.models import AuditEntry
-from jobs.api.auth import token_create
 from jobs.models import JobRecord, QueueState
 from jobs.ops.enqueue import enqueue
 from payouts import services as payouts

@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, settings
 from rest_framework.test import APIClient
 from schemathesis import GenerationMode, checks
 
-from jobs.api.auth import token_create
+from api.auth import token_create
 from jobs.ops.enqueue import enqueue
 
 schema = schemathesis.openapi.from_dict(SchemaGenerator().get_schema(request=None, public=True))

@@ -50,7 +50,7 @@ def test_conveyor_queue_clean_command(capsys):
 def test_api_token_command_shows_the_key_once_and_revokes(capsys, django_user_model):
     from rest_framework.test import APIClient
 
-    from jobs.models import ApiToken
+    from api.models import ApiToken
 
     django_user_model.objects.create_user("ci")
     call_command("api_token", "create", "ci", "--name", "deploy")

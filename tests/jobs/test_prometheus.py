@@ -8,7 +8,7 @@ from django.test import Client
 from django.utils import timezone
 from prometheus_client.parser import text_string_to_metric_families
 
-from jobs.api.auth import token_create
+from api.auth import token_create
 from jobs.core.states import State
 from jobs.models import JobRecord, WorkerHeartbeat
 from jobs.ops import metrics

@@ -12,7 +12,7 @@ from rest_framework import serializers
 
 
 class TokenScheme(OpenApiAuthenticationExtension):
-    target_class = "jobs.api.auth.TokenAuthentication"
+    target_class = "api.auth.TokenAuthentication"
     name = "tokenAuth"
 
     def get_security_definition(self, auto_schema):

@@ -1,8 +1,8 @@
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
-from jobs.api.auth import token_create, token_revoke
-from jobs.models import ApiToken
+from api.auth import token_create, token_revoke
+from api.models import ApiToken
 
 
 class Command(BaseCommand):

@@ -18,8 +18,8 @@ from django.utils import timezone
 from rest_framework import authentication, exceptions
 
 from access.clients import client_ip
+from api.models import ApiToken
 from audit.services import audit
-from jobs.models import ApiToken
 
 log = logging.getLogger(__name__)
 
