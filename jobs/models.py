@@ -113,6 +113,23 @@ class JobAttempt(models.Model):
         return int((self.finished_at - self.started_at).total_seconds() * 1000)
 
 
+class JobBacked(models.Model):
+    """A row a job produces (a report, an import): its state machine is the subclass's
+    (``State``, ``STATES``), the rest is shared. ``jobs.ops.enqueue.enqueue_for`` creates its
+    job and links it; the job's subject is the row."""
+
+    progress = models.PositiveSmallIntegerField(default=0)
+    error = models.TextField(blank=True)
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    job = models.ForeignKey(JobRecord, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        abstract = True
+
+
 class DeadLetterJob(JobRecord):
     """The dead-letter queue: jobs out of attempts. Never removed automatically."""
 

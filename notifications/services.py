@@ -28,7 +28,7 @@ from django.utils.module_loading import import_string
 
 from audit.services import audit
 from jobs.core.errors import FieldError, InvalidJob, JobStateError
-from jobs.ops.enqueue import _check_json, enqueue
+from jobs.ops.enqueue import _check_json, enqueue, enqueue_for
 from notifications.models import Notification
 
 log = logging.getLogger(__name__)
@@ -87,10 +87,7 @@ def notify(channel: str, recipient: str, template: str, context: dict | None = N
             notification = Notification.objects.create(
                 channel=channel, recipient=recipient, template=template, context=context, dedup_key=dedup_key or None
             )
-            notification.job = enqueue(
-                "notifications.send", [notification.pk], queue=QUEUES.get(channel, "notifications"), subject=notification
-            )
-            Notification.objects.filter(pk=notification.pk).update(job=notification.job)
+            enqueue_for(notification, "notifications.send", [notification.pk], queue=QUEUES.get(channel, "notifications"))
     except IntegrityError:  # the same key, concurrently
         return Notification.objects.get(dedup_key=dedup_key)
     return notification

@@ -34,7 +34,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from audit.services import audit
-from jobs.ops.enqueue import enqueue
+from jobs.ops.enqueue import enqueue_for
 from payouts import services as payouts
 from payouts import vault
 from payouts.models import Payee
@@ -159,8 +159,7 @@ def import_request(kind: str, upload, *, requested_by=None) -> Import:
             f"{kind}-{timezone.now():%Y%m%d-%H%M%S}.{fmt}{ENCRYPTED_SUFFIX}", ContentFile(vault.encrypt_bytes(data)), save=False
         )
         record.save()
-        record.job = enqueue("reports.import", [record.pk], queue="imports", subject=record, created_by=user)
-        Import.objects.filter(pk=record.pk).update(job=record.job)
+        enqueue_for(record, "reports.import", [record.pk], queue="imports", created_by=user)
         audit(requested_by, "import.request", "import", record.pk, kind=kind, file=record.original_name, sha256=record.sha256)
     return record
 

@@ -7,9 +7,10 @@ from django.db import models
 
 from jobs.core.states import StateMachine
 from jobs.fields import SafeJSONDecoder
+from jobs.models import JobBacked
 
 
-class Report(models.Model):
+class Report(JobBacked):
     class Kind(models.TextChoices):
         PAYOUT_SUMMARY = "payout_summary", "Payout summary for a period"
         DAILY_OPERATIONS = "daily_operations", "Daily operations report"
@@ -39,18 +40,12 @@ class Report(models.Model):
     parameters = models.JSONField(default=dict, blank=True, decoder=SafeJSONDecoder)
     requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="reports")
     state = models.CharField(max_length=16, choices=State.choices, default=State.REQUESTED, db_index=True)
-    progress = models.PositiveSmallIntegerField(default=0)
     progress_message = models.CharField(max_length=255, blank=True)
     file = models.FileField(upload_to="reports/%Y/%m/", blank=True, max_length=255)
     file_name = models.CharField(max_length=255, blank=True, help_text="The name the download gets.")
     content_type = models.CharField(max_length=100, blank=True)
     size = models.PositiveBigIntegerField(default=0)
     row_count = models.PositiveIntegerField(default=0)
-    error = models.TextField(blank=True)
-    job = models.ForeignKey("jobs.JobRecord", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
     expires_at = models.DateTimeField(null=True, blank=True, db_index=True)
 
     class Meta:
@@ -83,7 +78,7 @@ class UserFigures(models.Model):
         return f"figures of user {self.user_id}"
 
 
-class Import(models.Model):
+class Import(JobBacked):
     """An uploaded CSV or XLSX of payees or ledger credits, applied row by row by a job."""
 
     class Kind(models.TextChoices):
@@ -116,7 +111,6 @@ class Import(models.Model):
     original_name = models.CharField(max_length=255)
     sha256 = models.CharField(max_length=64, db_index=True)
     state = models.CharField(max_length=16, choices=State.choices, default=State.PENDING, db_index=True)
-    progress = models.PositiveSmallIntegerField(default=0)
     rows = models.PositiveIntegerField(default=0)
     created = models.PositiveIntegerField(default=0)
     updated = models.PositiveIntegerField(default=0)
@@ -126,11 +120,6 @@ class Import(models.Model):
         default=list, blank=True, decoder=SafeJSONDecoder, help_text="Row, field and message of each failed row (the first 1,000)."
     )
     error = models.TextField(blank=True, help_text="Why the whole import failed, if it did.")
-    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-    job = models.ForeignKey("jobs.JobRecord", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
     file_deleted_at = models.DateTimeField(null=True, blank=True, help_text="When the retention rule deleted the uploaded file.")
 
     class Meta:

@@ -17,7 +17,7 @@ from audit.services import audit
 from jobs.core import inputs
 from jobs.core.errors import FieldError
 from jobs.models import JobRecord
-from jobs.ops.enqueue import JobSpec, enqueue, enqueue_many
+from jobs.ops.enqueue import JobSpec, enqueue_for, enqueue_many
 from payouts.models import LedgerEntry, Payee, Payout
 from reports import builders, exports
 from reports.models import Report, UserFigures
@@ -88,9 +88,7 @@ def report_request(kind: str, parameters: dict | None = None, *, requested_by=No
     user = requested_by if getattr(requested_by, "is_authenticated", False) else None
     with transaction.atomic():
         report = Report.objects.create(kind=kind, parameters=clean, requested_by=user)
-        job = enqueue("reports.generate", [report.pk], queue=REPORT_QUEUES.get(kind, "reports"), subject=report, created_by=user)
-        Report.objects.filter(pk=report.pk).update(job=job)
-        report.job = job
+        enqueue_for(report, "reports.generate", [report.pk], queue=REPORT_QUEUES.get(kind, "reports"), created_by=user)
         audit(requested_by, "report.request", "report", report.pk, kind=kind, parameters=clean)
     return report
 

@@ -65,6 +65,16 @@ def enqueue(
     return enqueue_many([JobSpec(task_name, args, kwargs, **options)], created_by=created_by, correlation_id=correlation_id)[0]
 
 
+def enqueue_for(obj: Model, task_name: str, args=(), *, created_by=None, **options) -> JobRecord:
+    """Enqueue the job that produces ``obj`` (a job-backed row: a report, an import, a
+    notification) and link them: the job's subject is ``obj`` and ``obj.job`` the job. Call it in
+    the transaction that created ``obj``, so both or neither exist."""
+    job = enqueue(task_name, args, subject=obj, created_by=created_by, **options)
+    type(obj).objects.filter(pk=obj.pk).update(job=job)
+    obj.job = job
+    return job
+
+
 def enqueue_many(specs: Iterable[JobSpec], *, created_by=None, correlation_id=None) -> list[JobRecord]:
     """Create many jobs with one bulk INSERT and one pipelined Redis push after commit.
 

@@ -164,3 +164,15 @@ def test_a_committed_job_whose_push_never_happened_is_sent_by_the_sweep(redis_db
     )
     assert sweep()["lost"] == 1
     assert str(job.pk) in Queue("default", connection=redis_db).job_ids
+
+
+def test_enqueue_for_links_the_row_and_its_job_both_ways(redis_db):
+    """A job-backed row (a report here) gets its job, and the job names the row as its subject."""
+    from jobs.ops.enqueue import enqueue_for
+    from reports.models import Report
+
+    report = Report.objects.create(kind=Report.Kind.PAYOUT_SUMMARY, parameters={})
+    job = enqueue_for(report, "test.count", queue="reports")
+    report.refresh_from_db()
+    assert report.job_id == job.pk
+    assert (job.subject_type, job.subject_id) == ("report", str(report.pk))
