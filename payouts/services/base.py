@@ -1,8 +1,7 @@
-"""What every payouts service shares: the state machine's move, amounts and currencies, payee lookups and the balance/hold arithmetic."""
+"""What every payouts service shares: the state machine's move, amounts and currencies, and the balance/hold arithmetic."""
 
 from __future__ import annotations
 
-import logging
 from decimal import Decimal
 
 from django.utils import timezone
@@ -12,8 +11,6 @@ from jobs.core.errors import FieldError
 from payouts.errors import PayoutError
 from payouts.models import Payee, Payout
 from payouts.services import locks
-
-log = logging.getLogger(__name__)
 
 S = Payout.State
 IN_FLIGHT = (S.REQUESTED, S.APPROVED, S.PROCESSING)
@@ -52,14 +49,6 @@ def _currency(payee: Payee, currency) -> str:
     if not isinstance(currency, str) or currency.upper() != payee.currency:
         raise PayoutError("currency", f"this payee's account is in {payee.currency}, not {currency}")
     return payee.currency
-
-
-def _payee(payee_id) -> Payee:
-    """A payee, unlocked (locks.payee takes its row lock)."""
-    try:
-        return Payee.objects.get(pk=inputs.parse_id(payee_id, "payee"))
-    except (Payee.DoesNotExist, FieldError):
-        raise PayoutError("payee", f"no payee with id {payee_id!r}") from None
 
 
 def _adjust(payee_id, *, balance: Decimal = Decimal("0"), held: Decimal = Decimal("0")) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from decimal import Decimal
 
 from django.db import transaction
@@ -12,8 +11,6 @@ from payouts.errors import PayoutError
 from payouts.models import LedgerEntry, Payee
 from payouts.services import locks
 from payouts.services.base import _adjust, _amount, _currency
-
-log = logging.getLogger(__name__)
 
 
 def payee_create(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from datetime import datetime
 
 from django.db import IntegrityError, transaction
@@ -15,8 +14,6 @@ from payouts.models import RecurringPayout
 from payouts.services import locks
 from payouts.services.base import _amount
 from payouts.services.requests import _create
-
-log = logging.getLogger(__name__)
 
 
 def recurring_due(now: datetime | None = None, limit: int = 500) -> dict:

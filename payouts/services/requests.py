@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from datetime import datetime, timedelta
 from decimal import Decimal
 
@@ -17,8 +16,6 @@ from payouts.errors import PayoutError
 from payouts.models import Payee, Payout
 from payouts.services import locks
 from payouts.services.base import CENT, S, _adjust, _amount, _currency, _move, _release
-
-log = logging.getLogger(__name__)
 
 
 def payout_request(payee_id, amount, *, currency=None, actor=None, reason: str = "") -> Payout:
