@@ -19,7 +19,7 @@ from django.utils import timezone
 from jobs.core.states import State
 from jobs.models import JobAttempt, JobRecord, WorkerHeartbeat
 from jobs.ops.runtime import WorkerLost, record_failure
-from jobs.store.sql import Claimed
+from jobs.store.sql import CLAIMED_FIELDS, Claimed
 
 log = logging.getLogger(__name__)
 
@@ -34,21 +34,7 @@ def rescue_lost_jobs(now=None) -> int:
     lost = list(
         JobRecord.objects.filter(state=State.RUNNING, started_at__lt=cutoff)
         .exclude(worker_name__in=live)
-        .values(
-            "id",
-            "task_name",
-            "queue",
-            "args",
-            "kwargs",
-            "attempts",
-            "max_attempts",
-            "total_attempts",
-            "timeout",
-            "correlation_id",
-            "retry_policy",
-            "worker_name",
-            "started_at",
-        )[:BATCH]
+        .values("id", *CLAIMED_FIELDS, "worker_name", "started_at")[:BATCH]
     )
     rescued = 0
     for row in lost:

@@ -25,7 +25,8 @@ from jobs.models import JobAttempt, JobRecord
 check_transition(WAITING, State.RUNNING)
 check_transition({State.RUNNING}, State.SUCCEEDED)
 
-_RETURNED = (
+# What a worker needs of a claimed job (Claimed, besides pk); a rescue reads the same fields.
+CLAIMED_FIELDS = (
     "task_name",
     "queue",
     "args",
@@ -72,7 +73,7 @@ def claim(job_id, worker_name: str, now, due_by) -> Claimed | None:
         "total_attempts = total_attempts + 1, started_at = %s, finished_at = NULL, worker_name = %s, "
         "progress = 0, progress_message = '' "
         f"WHERE id = %s AND state IN ({', '.join(['%s'] * len(waiting))}) AND (run_at IS NULL OR run_at <= %s) "
-        f"RETURNING {', '.join(_RETURNED)}"
+        f"RETURNING {', '.join(CLAIMED_FIELDS)}"
     )
     params = [
         State.RUNNING.value,
@@ -87,7 +88,7 @@ def claim(job_id, worker_name: str, now, due_by) -> Claimed | None:
         row = cursor.fetchone()
     if row is None:
         return None
-    values = dict(zip(_RETURNED, row))
+    values = dict(zip(CLAIMED_FIELDS, row))
     for name in ("args", "kwargs", "retry_policy"):
         values[name] = _json(values[name])
     return Claimed(pk=pk, **values)

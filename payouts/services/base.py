@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from jobs.core import inputs
 from jobs.core.errors import FieldError
+from jobs.core.states import IllegalTransition
 from payouts.errors import PayoutError
 from payouts.models import Payee, Payout
 from payouts.services import locks
@@ -21,10 +22,12 @@ TRANSITIONS = Payout.STATES.table  # the payout state machine (payouts.models.Pa
 
 def _move(payout: Payout, target: str, **fields) -> None:
     """Move a (locked) payout through the state machine, compare-and-set on its current state."""
-    if target not in TRANSITIONS[payout.state]:
-        raise PayoutError("state", f"a {payout.state} payout cannot become {target}")
     fields["updated_at"] = timezone.now()
-    if not Payout.STATES.move(Payout.objects.filter(pk=payout.pk), {payout.state}, target, **fields):
+    try:
+        moved = Payout.STATES.move(Payout.objects.filter(pk=payout.pk), {payout.state}, target, **fields)
+    except IllegalTransition:
+        raise PayoutError("state", f"a {payout.state} payout cannot become {target}") from None
+    if not moved:
         raise PayoutError("state", f"payout {payout.pk} changed meanwhile; reload it and try again")
     payout.state = target
     for name, value in fields.items():
