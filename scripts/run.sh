@@ -4,10 +4,11 @@ set -e
 python manage.py migrate --noinput
 python manage.py collectstatic --noinput --verbosity 0
 python manage.py seed_demo
-workers=$(python -c "from django.conf import settings; import django, os; os.environ.setdefault('DJANGO_SETTINGS_MODULE','config.settings'); django.setup(); print(settings.WORKER_INSTANCES * settings.WORKER_CONCURRENCY)")
+slots=$(python -c "from django.conf import settings; import django, os; os.environ.setdefault('DJANGO_SETTINGS_MODULE','config.settings'); django.setup(); print(settings.WORKER_CONCURRENCY)")
+workers=$(python -c "from django.conf import settings; import django, os; os.environ.setdefault('DJANGO_SETTINGS_MODULE','config.settings'); django.setup(); print(settings.WORKER_INSTANCES)")
 cat <<MSG
 
-  Conveyor is starting: web, ${workers} worker(s), scheduler.
+  Conveyor is starting: web, ${workers} worker process(es) of ${slots} slots each, scheduler.
     Admin:          http://127.0.0.1:${PORT}/admin/            (login: demo / demo)
     Dashboard:      http://127.0.0.1:${PORT}/admin/dashboard/
     Jobs:           http://127.0.0.1:${PORT}/admin/jobs/jobrecord/

@@ -21,12 +21,19 @@ def redis_db():
 
 
 @pytest.fixture
-def run_worker(redis_db):
+def worker_slots():
+    """Slots of the in-process worker: 1 runs jobs in the test's own thread (its transaction
+    sees them); modules with transactional tests override this to run them in slot threads too."""
+    return 1
+
+
+@pytest.fixture
+def run_worker(redis_db, worker_slots):
     """Run an in-process ConveyorWorker in burst mode over the given (default: all) queues."""
 
-    def run(*queues: str, max_jobs: int | None = None) -> ConveyorWorker:
+    def run(*queues: str, max_jobs: int | None = None, slots: int | None = None) -> ConveyorWorker:
         names = list(queues) or queue_names()
-        worker = ConveyorWorker([Queue(n, connection=redis_db) for n in names], connection=redis_db)
+        worker = ConveyorWorker([Queue(n, connection=redis_db) for n in names], connection=redis_db, slots=slots or worker_slots)
         worker.work(burst=True, max_jobs=max_jobs)
         return worker
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 import time
 
 from jobs.core.policies import Exponential, Fixed
@@ -41,6 +42,26 @@ def fail_fixed(ctx):
 @task("test.slow", queue="default", timeout=1, retry=Fixed(retries=0, delay=0))
 def slow(ctx, seconds: float = 5):
     time.sleep(seconds)
+
+
+@task("test.nap", queue="default")
+def nap(ctx, seconds: float = 0.3):
+    """Waits like a provider call; returns the thread it ran in, so tests see the slots used."""
+    time.sleep(seconds)
+    return {"thread": threading.get_ident()}
+
+
+@task("test.nap_capped", queue="maintenance")  # a queue capped at 1 job at a time, fleet-wide
+def nap_capped(ctx, seconds: float = 0.3):
+    time.sleep(seconds)
+
+
+@task("test.spin", queue="default", timeout=1, retry=Fixed(retries=0, delay=0))
+def spin(ctx, seconds: float = 5):
+    """Busy in Python code until stopped: its timeout lands at once."""
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        time.sleep(0.01)
 
 
 @task("test.progress", queue="default")

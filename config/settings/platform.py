@@ -17,8 +17,11 @@ JOB_ARGS_MAX_BYTES = env.int("JOB_ARGS_MAX_BYTES", 64 * 1024, minimum=1024, maxi
 JOB_RETRY_ATTEMPTS = env.int("JOB_RETRY_ATTEMPTS", 3, minimum=0)  # retries after the first try
 JOB_RETRY_DELAY = env.int("JOB_RETRY_DELAY", 5, minimum=0)
 MAX_QUEUE_CONCURRENCY = env.int("MAX_QUEUE_CONCURRENCY", env.int("QUEUE_CONCURRENCY", 5, minimum=1), minimum=1)
-WORKER_CONCURRENCY = env.int("WORKER_CONCURRENCY", 2, minimum=1)
-WORKER_INSTANCES = env.int("WORKER_INSTANCES", 1, minimum=1)
+# Jobs one worker process runs at once (its slots: threads, each with its own database
+# connection); a queue may allow fewer with QUEUE_OVERRIDES {"reports": {"slots": 1}}.
+WORKER_CONCURRENCY = env.int("WORKER_CONCURRENCY", 4, minimum=1, maximum=256, unit="slots")
+# Worker processes `make run` starts (a Procfile deploy scales its `worker` process instead).
+WORKER_INSTANCES = env.int("WORKER_INSTANCES", 1, minimum=1, maximum=64, unit="processes")
 FAILED_JOB_RETENTION = env.int("FAILED_JOB_RETENTION", 7 * 24 * 3600, minimum=0)
 QUEUE_CLEANUP_INTERVAL = env.int("QUEUE_CLEANUP_INTERVAL", 3600, minimum=1)
 ENABLE_CORRELATION_IDS = env.bool("ENABLE_CORRELATION_IDS", True)
@@ -33,8 +36,8 @@ USE_DISTRIBUTED_SCHEDULER = env.bool("USE_DISTRIBUTED_SCHEDULER", True)
 DISPATCH_INTERVAL = env.float("DISPATCH_INTERVAL", 1.0, minimum=0.05)
 # A worker writes a heartbeat every WORKER_HEARTBEAT_INTERVAL; one silent for WORKER_LOST_AFTER
 # is dead, and its running job is rescued (recorded as "worker lost" and retried by its policy).
-WORKER_HEARTBEAT_INTERVAL = env.float("WORKER_HEARTBEAT_INTERVAL", 5.0, minimum=0.1)
-WORKER_LOST_AFTER = env.float("WORKER_LOST_AFTER", 20.0, minimum=0.5)
+WORKER_HEARTBEAT_INTERVAL = env.float("WORKER_HEARTBEAT_INTERVAL", 2.0, minimum=0.1)
+WORKER_LOST_AFTER = env.float("WORKER_LOST_AFTER", 8.0, minimum=0.5)
 if WORKER_LOST_AFTER < 2 * WORKER_HEARTBEAT_INTERVAL:
     raise ImproperlyConfigured("WORKER_LOST_AFTER must be at least twice WORKER_HEARTBEAT_INTERVAL.")
 # After SIGTERM a busy worker finishes its job for up to this long, then stops (the job is retried).

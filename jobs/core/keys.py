@@ -21,3 +21,7 @@ SCHEDULERS_KEY = "conveyor:schedulers"
 PAUSED_KEY = "conveyor:paused"
 RUNNING_KEY = "conveyor:running:{}"
 RATE_KEY = "conveyor:rate:{}"
+# Hash per worker: job id -> queue of every job the worker took off a list and has not
+# finished (written by the pop itself, so a worker killed between taking a job and claiming
+# its row leaves a trace); the rescue hands a dead worker's untouched jobs back.
+TAKEN_KEY = "conveyor:taken:{}"

@@ -61,6 +61,8 @@ def _fixed(retries: int, delay: float) -> dict:
 # concurrency: jobs at once across all workers (None: MAX_QUEUE_CONCURRENCY; 0: unlimited);
 # rate_limit: (jobs, window seconds) or None; retry: the policy when neither the task nor the
 # enqueue call gives one (None: the default, JOB_RETRY_ATTEMPTS retries from JOB_RETRY_DELAY).
+# A deploy may also set "slots": how many of one worker process's WORKER_CONCURRENCY slots the
+# queue's jobs may hold at once (default: all of them).
 DECLARED: dict[str, dict] = {
     "payouts": {"concurrency": 5, "retry": _exp(3, 2), "rate_limit": None},
     "payout_expiry": {"concurrency": 3, "retry": _fixed(2, 5), "rate_limit": (50, 60)},
@@ -78,7 +80,7 @@ DECLARED: dict[str, dict] = {
     "maintenance": {"concurrency": 1, "retry": _fixed(1, 60), "rate_limit": None},
     "default": {"concurrency": None, "retry": None, "rate_limit": None},
 }
-OVERRIDABLE = ("concurrency", "rate_limit", "retry")
+OVERRIDABLE = ("concurrency", "rate_limit", "retry", "slots")
 
 
 def queue_problems(queues: dict) -> list[str]:
@@ -94,6 +96,9 @@ def queue_problems(queues: dict) -> list[str]:
             and all(isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0 for v in rate)
         ):
             problems.append(f"queue {name!r}: rate_limit must be (jobs, window seconds), both positive")
+        slots = queue.get("slots")
+        if slots is not None and (isinstance(slots, bool) or not isinstance(slots, int) or slots < 1):
+            problems.append(f"queue {name!r}: slots must be a whole number of at least 1 (or absent: all of a worker's slots)")
         if not isinstance(retry, dict):
             problems.append(f"queue {name!r}: retry must be a policy such as {{'kind': 'exponential', 'retries': 3, 'delay': 2}}")
     return problems
@@ -108,6 +113,7 @@ def resolve_queues(*, default_concurrency: int, default_retry: dict, overrides: 
         queue = dict(declared)
         queue["concurrency"] = default_concurrency if queue["concurrency"] is None else queue["concurrency"]
         queue["retry"] = dict(default_retry) if queue["retry"] is None else dict(queue["retry"])
+        queue.setdefault("slots", None)
         queues[name] = queue
     if not isinstance(overrides, dict):
         raise ValueError("must be a JSON object of queue name -> settings")

@@ -6,6 +6,11 @@ has been silent for WORKER_LOST_AFTER seconds is closed as a "worker lost"
 attempt and retried by its policy (or dead-lettered when out of attempts).
 The close is conditional on the row still running that same attempt, so a late
 worker and the rescuer cannot both record it.
+
+A dead worker is then settled: the jobs it took off Redis and never claimed (its taken
+hash, jobs.transport.flow) are sent again, the concurrency slots it
+held are released at once (not when their leases expire), and its heartbeat row and RQ
+registration are removed, so the dashboards list live workers only.
 """
 
 from __future__ import annotations
@@ -15,16 +20,20 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.utils import timezone
+from redis.exceptions import RedisError
 
 from jobs.core.states import State
 from jobs.models import JobAttempt, JobRecord, WorkerHeartbeat
 from jobs.ops.runtime import WorkerLost, record_failure
+from jobs.store import transitions
 from jobs.store.sql import CLAIMED_FIELDS, Claimed
+from jobs.transport import flow
+from jobs.transport.dispatch import dispatch
+from jobs.transport.redis import get_redis, unregister_rq_worker
 
 log = logging.getLogger(__name__)
 
 BATCH = 500
-FORGET_WORKERS_AFTER = timedelta(hours=1)
 
 
 def rescue_lost_jobs(now=None) -> int:
@@ -43,7 +52,31 @@ def rescue_lost_jobs(now=None) -> int:
         error = WorkerLost(f"worker {worker or '?'} stopped sending heartbeats for {settings.WORKER_LOST_AFTER:g}s")
         if record_failure(record, started, worker, JobAttempt.Outcome.WORKER_LOST, error) != "skipped":
             rescued += 1
-    WorkerHeartbeat.objects.filter(last_seen__lt=now - FORGET_WORKERS_AFTER).delete()
     if rescued:
         log.warning("rescued %d job(s) whose worker was lost", rescued)
+    rescued += settle_dead_workers(cutoff)
     return rescued
+
+
+def settle_dead_workers(cutoff) -> int:
+    """Hand back what dead workers took and never claimed, free their slots, forget them.
+    Returns how many jobs were handed back. A worker whose Redis state cannot be read now
+    keeps its row, and is settled on a later pass."""
+    handed_back = 0
+    connection = get_redis()
+    for name, queues in WorkerHeartbeat.objects.filter(last_seen__lt=cutoff).values_list("name", "queues")[:BATCH]:
+        try:
+            held = flow.settle_dead_worker(connection, name)
+            unregister_rq_worker(connection, name, queues or [])
+        except RedisError as exc:
+            log.warning("worker %s: lost, but Redis is unavailable to settle it (%s); next pass", name, exc)
+            break
+        if held:
+            # Queued rows only: a running one was rescued above, a finished one needs nothing.
+            moved = transitions.hand_back(list(held))
+            if moved:
+                log.warning("worker %s was lost holding %d job(s) it had not started; sent again", name, moved)
+                dispatch(list(held), {State.PENDING})
+            handed_back += moved
+        WorkerHeartbeat.objects.filter(name=name, last_seen__lt=cutoff).delete()
+    return handed_back

@@ -65,7 +65,7 @@ def execute(job_id: str, worker_name: str, death_penalty_class=UnixSignalDeathPe
     error = task = None
     try:
         task = get_task(record.task_name)
-        with death_penalty_class(record.timeout, JobTimeoutException, job_id=str(record.pk)):
+        with death_penalty_class(record.timeout, JobTimeoutException, job_id=str(record.pk), record=record, started=started):
             result = task.func(ctx, *record.args, **record.kwargs)
     except UnknownTask as exc:
         error, outcome = exc, JobAttempt.Outcome.FAILED

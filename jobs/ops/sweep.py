@@ -14,11 +14,13 @@ from datetime import timedelta
 
 from django.utils import timezone
 from redis.exceptions import RedisError
+from rq import Queue
 from rq.job import Job
 
-from jobs.core.keys import EPOCH_KEY
+from jobs.core.keys import EPOCH_KEY, TAKEN_KEY
+from jobs.core.queues import rq_queue_name
 from jobs.core.states import State
-from jobs.models import JobRecord
+from jobs.models import JobRecord, WorkerHeartbeat
 from jobs.ops.recovery import rescue_lost_jobs
 from jobs.store import transitions
 from jobs.transport.dispatch import dispatch, sync_paused
@@ -31,6 +33,13 @@ SWEEP_BUDGET = 10.0
 # Rows younger than this are left to their own on-commit push.
 SWEEP_GRACE = timedelta(seconds=5)
 SWEEP_BATCH = 1000  # rows per UPDATE
+# A queued row older than this whose id is in no Redis list and held by no worker is stranded
+# (a worker died in the instant between its blocking pop and recording what it took); checked
+# every STRANDED_CHECK_EVERY seconds, oldest first, STRANDED_BATCH rows at a time.
+STRANDED_AFTER = timedelta(seconds=60)
+STRANDED_CHECK_EVERY = 30.0
+STRANDED_BATCH = 200
+_last_stranded_check = float("-inf")
 
 
 def sweep(now=None) -> dict:
@@ -40,7 +49,7 @@ def sweep(now=None) -> dict:
     sync_paused()
     counts = {"pending": 0, "due": 0, "lost": 0, "rescued": rescue_lost_jobs(now)}
     deadline = time.monotonic() + SWEEP_BUDGET
-    lost = _queued_missing_from_redis(now)
+    lost = list(dict.fromkeys(_queued_missing_from_redis(now) + _stranded(now)))
     for chunk in _chunks(lost, SWEEP_BATCH):
         counts["lost"] += transitions.hand_back(chunk)
         counts["pending"] += dispatch(chunk, {State.PENDING}, now=now)
@@ -99,3 +108,34 @@ def _queued_missing_from_redis(now) -> list:
     except RedisError:
         return []
     return missing
+
+
+def _stranded(now) -> list:
+    """Old queued rows whose RQ job exists but sits in no list and in no worker's taken hash.
+    The oldest rows of a healthy backlog are at the head of their list, so LPOS finds them fast."""
+    global _last_stranded_check
+    if time.monotonic() - _last_stranded_check < STRANDED_CHECK_EVERY:
+        return []
+    _last_stranded_check = time.monotonic()
+    rows = list(
+        JobRecord.objects.filter(state=State.QUEUED, enqueued_at__lte=now - STRANDED_AFTER)
+        .order_by("enqueued_at")
+        .values_list("id", "queue", "priority")[:STRANDED_BATCH]
+    )
+    if not rows:
+        return []
+    connection = get_redis()
+    try:
+        with connection.pipeline(transaction=False) as pipe:
+            for job_id, queue, priority in rows:
+                pipe.lpos(Queue.redis_queue_namespace_prefix + rq_queue_name(queue, priority), str(job_id))
+            listed = pipe.execute()
+            for name in WorkerHeartbeat.objects.values_list("name", flat=True):
+                pipe.hkeys(TAKEN_KEY.format(name))
+            held = {job_id.decode() for keys in pipe.execute() for job_id in keys}
+    except RedisError:
+        return []
+    stranded = [job_id for (job_id, _, _), position in zip(rows, listed) if position is None and str(job_id) not in held]
+    if stranded:
+        log.warning("%d queued job(s) were in no Redis list and held by no worker; re-dispatched", len(stranded))
+    return stranded

@@ -9,8 +9,13 @@ do not fail and use no attempt. When nothing may run, the script returns the
 lists that are open but empty, and the worker blocks on those only.
 
 Slots are leases: the worker refreshes its slot from the heartbeat thread and
-releases it when the job ends; a dead worker's slot expires after WORKER_LOST_AFTER.
-Times come from Redis (TIME), so hosts with skewed clocks agree.
+releases it when the job ends; a dead worker's slot is released by the rescue (and
+expires after WORKER_LOST_AFTER anyway). Times come from Redis (TIME), so hosts with
+skewed clocks agree.
+
+The pop also records the job in the worker's taken hash (``conveyor:taken:<worker>``, in
+the same script), and the job's end removes it in the pipeline that releases the slot.
+What a dead worker took and never claimed is therefore known: the rescue hands it back.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 
-from jobs.core.keys import PAUSED_KEY, RUNNING_KEY
+from jobs.core.keys import PAUSED_KEY, RUNNING_KEY, TAKEN_KEY
 from jobs.core.queues import logical_queue_name
 
 _CHECK = """
@@ -51,7 +56,7 @@ local function take(q, id, cap, rn, rw, t, lease)
 end
 """
 
-# ARGV: lease, then per list: key, queue, cap, rate jobs, rate window
+# KEYS: the worker's taken hash. ARGV: lease, then per list: key, queue, cap, rate jobs, rate window
 POP = (
     _CHECK
     + """
@@ -64,6 +69,7 @@ for i = 2, #ARGV, 5 do
     local id = redis.call('LPOP', ARGV[i])
     if id then
       take(q, id, cap, rn, rw, t, lease)
+      redis.call('HSET', KEYS[1], id, q)
       return {ARGV[i], id}
     end
     table.insert(open, ARGV[i])
@@ -74,7 +80,8 @@ return open
 """
 )
 
-# A job popped by BLPOP: take its slot, or put it back at the front. ARGV: lease, key, queue, cap, rn, rw, id
+# A job popped by BLPOP: take its slot, or put it back at the front.
+# KEYS: the worker's taken hash. ARGV: lease, key, queue, cap, rn, rw, id
 ACQUIRE = (
     _CHECK
     + """
@@ -82,6 +89,7 @@ local t = now()
 local q, cap, rn, rw, id = ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6]), ARGV[7]
 if may_run(q, cap, rn, rw, t) then
   take(q, id, cap, rn, rw, t, tonumber(ARGV[1]))
+  redis.call('HSET', KEYS[1], id, q)
   return 1
 end
 redis.call('LPUSH', ARGV[2], id)
@@ -118,8 +126,10 @@ def lease_seconds() -> float:
 
 
 class FlowControl:
-    def __init__(self, connection):
+    def __init__(self, connection, holder: str):
+        """``holder``: the worker's name; what it takes is recorded under it."""
         self.connection = connection
+        self.taken_key = TAKEN_KEY.format(holder)
         self._pop = connection.register_script(POP)
         self._acquire = connection.register_script(ACQUIRE)
         self._refresh = connection.register_script(REFRESH)
@@ -129,7 +139,7 @@ class FlowControl:
         args = [lease_seconds()]
         for key, limits in lists:
             args += [key, *limits.args()]
-        reply = self._pop(args=args)
+        reply = self._pop(keys=[self.taken_key], args=args)
         if reply and reply[0]:
             return (reply[0].decode(), reply[1].decode()), []
         return None, [k.decode() for k in reply[1:]]
@@ -140,16 +150,30 @@ class FlowControl:
         if reply is None:
             return None
         key, job_id = reply[0].decode(), reply[1].decode()
-        if self._acquire(args=[lease_seconds(), key, *limits_by_key[key].args(), job_id]):
+        if self._acquire(keys=[self.taken_key], args=[lease_seconds(), key, *limits_by_key[key].args(), job_id]):
             return key, job_id
         return None
 
     def refresh(self, queue: str, job_id: str) -> None:
         self._refresh(keys=[RUNNING_KEY.format(queue)], args=[job_id, lease_seconds()])
 
+    def release(self, pipeline, queue: str, job_id: str) -> None:
+        """In ``pipeline``: the job's concurrency slot is free and it is no longer this worker's."""
+        pipeline.zrem(RUNNING_KEY.format(queue), job_id)
+        pipeline.hdel(self.taken_key, job_id)
 
-def release(pipeline, queue: str, job_id: str) -> None:
-    pipeline.zrem(RUNNING_KEY.format(queue), job_id)
+
+def settle_dead_worker(connection, holder: str) -> dict[str, str]:
+    """A dead worker's jobs: release their concurrency slots and forget what it took.
+    Returns job id -> queue of what it held (the caller hands back those never claimed)."""
+    key = TAKEN_KEY.format(holder)
+    held = {job_id.decode(): queue.decode() for job_id, queue in connection.hgetall(key).items()}
+    with connection.pipeline() as pipe:
+        for job_id, queue in held.items():
+            pipe.zrem(RUNNING_KEY.format(queue), job_id)
+        pipe.delete(key)
+        pipe.execute()
+    return held
 
 
 def sync_paused(connection, paused: list[str]) -> None:

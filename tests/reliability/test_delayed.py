@@ -5,10 +5,12 @@ import datetime as dt
 import pytest
 from django.utils import timezone
 
+from jobs.core.keys import SCHEDULER_ALIVE_KEY
 from jobs.core.states import State
-from jobs.models import JobRecord
+from jobs.models import JobRecord, WorkerHeartbeat
 from jobs.ops.enqueue import enqueue
 from jobs.ops.sweep import sweep
+from jobs.transport.redis import get_redis
 from tests.reliability.procs import Processes, finished, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -19,6 +21,12 @@ def test_delayed_jobs_start_within_a_second_or_two_of_their_time():
     try:
         procs.scheduler()
         procs.worker()
+        # Timed from when both run, not from their start-up (seconds on a loaded machine).
+        wait_for(
+            lambda: WorkerHeartbeat.objects.exists() and get_redis().exists(SCHEDULER_ALIVE_KEY),
+            timeout=60,
+            message="worker and scheduler up",
+        )
         delays = {}
         for delay in (2, 3, 4):
             job = enqueue("test.chaos", kwargs={"seconds": 0.01}, delay=delay)

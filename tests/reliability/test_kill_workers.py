@@ -19,6 +19,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 KILLS = int(os.environ.get("CHAOS_KILLS", "20"))
 
 
+@pytest.mark.parametrize("processes", [1, 4], indirect=True, ids=["1-slot", "4-slots"])
 def test_kill_9_workers_mid_job_repeatedly(processes):
     rng = random.Random(1234)
     jobs = enqueue_many([JobSpec("test.chaos", kwargs={"seconds": 0.25}) for _ in range(max(60, KILLS * 4))])

@@ -18,24 +18,31 @@ def running(job):
     return JobRecord.objects.filter(pk=job.pk, state=State.RUNNING).exists()
 
 
-def test_sigterm_lets_the_running_job_finish_and_takes_no_new_one():
-    procs = Processes()
+@pytest.mark.parametrize("slots", [1, 4])
+def test_sigterm_lets_the_running_jobs_finish_and_takes_no_new_one(slots):
+    procs = Processes(WORKER_CONCURRENCY=str(slots))
     try:
-        job = enqueue("test.chaos", kwargs={"seconds": 1.5})
+        jobs = [enqueue("test.chaos", kwargs={"seconds": 1.5}) for _ in range(slots)]  # every slot busy
         worker = procs.worker()
-        wait_for(lambda: running(job), timeout=30, message="the job to start")
+        wait_for(lambda: all(running(job) for job in jobs), timeout=30, message="the jobs to start")
         later = enqueue("test.chaos", kwargs={"seconds": 0.01})
         worker.send_signal(signal.SIGTERM)
         assert worker.wait(timeout=30) == 0
-        assert JobRecord.objects.get(pk=job.pk).state == State.SUCCEEDED
+        assert {JobRecord.objects.get(pk=job.pk).state for job in jobs} == {State.SUCCEEDED}
         assert JobRecord.objects.get(pk=later.pk).state == State.QUEUED  # waits for the next worker
     finally:
         procs.stop_all()
 
 
+@pytest.mark.parametrize("slots", [1, 4])
 @pytest.mark.parametrize("second_signal", [False, True], ids=["grace-runs-out", "second-signal"])
-def test_a_job_cut_short_by_shutdown_is_recorded_and_retried_at_once(second_signal):
-    procs = Processes(WORKER_SHUTDOWN_GRACE="30" if second_signal else "1", WORKER_LOST_AFTER="60", WORKER_HEARTBEAT_INTERVAL="5")
+def test_a_job_cut_short_by_shutdown_is_recorded_and_retried_at_once(second_signal, slots):
+    procs = Processes(
+        WORKER_CONCURRENCY=str(slots),
+        WORKER_SHUTDOWN_GRACE="30" if second_signal else "1",
+        WORKER_LOST_AFTER="60",
+        WORKER_HEARTBEAT_INTERVAL="5",
+    )
     try:
         job = enqueue("test.chaos", kwargs={"seconds": 60})
         worker = procs.worker()

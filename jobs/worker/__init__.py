@@ -5,7 +5,10 @@ Selected by settings.RQ["WORKER_CLASS"]; run as
     python manage.py rqworker payouts notifications default
 
 It listens to every priority tier of the named queues, tier-major, and runs
-each job in-process (no fork per job; see docs/decisions.md). The database row,
+each job in-process (no fork per job; see docs/decisions.md), in one of its
+WORKER_CONCURRENCY slots (threads, jobs.worker.slots; with one slot, in the main
+thread as stock RQ does). The main thread is the dequeue loop: it takes a job
+only when a slot is free and hands it over. The database row,
 not RQ's job hash, holds the job's state: ``jobs.ops.runtime.execute`` claims it,
 runs the task under its timeout and records the outcome, retry or dead-letter.
 RQ is told every delivered job finished, so its registries only ever describe
@@ -26,6 +29,8 @@ import socket
 import sys
 import threading
 import time
+from datetime import timedelta
+from functools import partial
 
 from django.conf import settings
 from django.db import close_old_connections, connection
@@ -33,16 +38,21 @@ from django.utils import timezone
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
+from rq import worker_registration
 from rq.exceptions import NoSuchJobError
 from rq.job import JobStatus
+from rq.timeouts import JobTimeoutException
 from rq.utils import now
 from rq.worker import SimpleWorker, WorkerStatus
 
 from jobs.core.queues import logical_queue_name, tiered_rq_names
-from jobs.models import WorkerHeartbeat
+from jobs.models import JobAttempt, WorkerHeartbeat
 from jobs.ops import runtime
 from jobs.store import transitions
 from jobs.transport import flow
+from jobs.worker import timeouts
+from jobs.worker.slots import SlotPool, Work
+from jobs.worker.timeouts import ThreadDeathPenalty
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +60,35 @@ log = logging.getLogger(__name__)
 HEARTBEAT_EVERY = 5.0
 # While idle, how often a worker re-checks paused, capped and rate-limited queues.
 FLOW_RECHECK = 1.0
+# While Redis does not answer, the dequeue loop retries after MIN_BACKOFF, doubling up to
+# MAX_BACKOFF seconds: it resumes within a second of Redis coming back.
+MIN_BACKOFF = 0.1
+MAX_BACKOFF = 1.0
+
+
+def _wait_for_redis(connection) -> None:
+    """A worker started while Redis is down waits for it (django-rq's command would exit 1 at
+    the first connection error, and a process manager restart-loop it), then starts within a
+    second of Redis answering."""
+    waiting = False
+    while True:
+        try:
+            connection.ping()
+        except (RedisConnectionError, RedisTimeoutError) as exc:
+            if not waiting:
+                log.error("worker: Redis unavailable at start (%s); waiting for it", exc)
+                waiting = True
+            time.sleep(MAX_BACKOFF)
+            continue
+        if waiting:
+            log.warning("worker: Redis answers; starting")
+        return
+
+
+def _slots_for(queue: str, slots: int) -> int:
+    """How many of a worker's slots one queue's jobs may hold at once (QUEUE_OVERRIDES "slots")."""
+    limit = settings.CONVEYOR_QUEUES.get(queue, {}).get("slots")
+    return slots if limit is None else min(limit, slots)
 
 
 class ConveyorWorker(SimpleWorker):
@@ -57,15 +96,22 @@ class ConveyorWorker(SimpleWorker):
     _last_beat = float("-inf")
     _current_job = None
     _jobs_done = 0
+    _outage_logged = float("-inf")
 
-    def __init__(self, queues, *args, **kwargs):
+    def __init__(self, queues, *args, slots: int | None = None, **kwargs):
+        if queues and kwargs.get("connection") is not None:  # a worker to run, not django-rq's statistics reader
+            _wait_for_redis(kwargs["connection"])
         super().__init__(queues, *args, **kwargs)
         self.queues = self._tiered(self.queues)
         self._ordered_queues = self.queues[:]
         self._queue_by_key = {q.key: q for q in self.queues}
-        self._flow = flow.FlowControl(self.connection)
+        self._flow = flow.FlowControl(self.connection, self.name)
         self._owed_hand_backs: set[str] = set()
         self._current_queue = None
+        self.slots = settings.WORKER_CONCURRENCY if slots is None else slots
+        self._pool: SlotPool | None = None
+        self._done_lock = threading.Lock()
+        self._claims: dict[str, tuple] = {}  # job id -> (claimed row, start) of each job in a slot
 
     def _tiered(self, queues):
         """Replace each logical queue by its four tier lists, tier-major; keep explicit tier lists as given."""
@@ -87,6 +133,16 @@ class ConveyorWorker(SimpleWorker):
 
     def bootstrap(self, *args, **kwargs):
         super().bootstrap(*args, **kwargs)
+        self._started_stamp = timezone.now()
+        self._register_heartbeat()
+        self._beating = threading.Event()
+        self._beat_thread = threading.Thread(target=self._beat_loop, name="conveyor-heartbeat", daemon=True)
+        self._beat_thread.start()
+        if self.slots > 1:
+            self._pool = SlotPool(self.slots, self._run_in_slot, name=f"conveyor-slot-{os.getpid()}")
+        log.info("worker %s started with concurrency: %d (queues: %s)", self.name, self.slots, ", ".join(self._logical_names()))
+
+    def _register_heartbeat(self) -> None:
         stamp = timezone.now()
         WorkerHeartbeat.objects.update_or_create(
             name=self.name,
@@ -94,33 +150,54 @@ class ConveyorWorker(SimpleWorker):
                 "hostname": socket.gethostname()[:255],
                 "pid": os.getpid(),
                 "queues": self.queue_names(),
-                "started_at": stamp,
+                "started_at": self._started_stamp,
                 "last_seen": stamp,
                 "current_job": None,
-                "jobs_done": 0,
+                "jobs_done": self._jobs_done,
             },
         )
-        self._beating = threading.Event()
-        self._beat_thread = threading.Thread(target=self._beat_loop, name="conveyor-heartbeat", daemon=True)
-        self._beat_thread.start()
+
+    def _logical_names(self) -> list[str]:
+        return list(dict.fromkeys(logical_queue_name(q.name) for q in self.queues))
+
+    def _held(self) -> list[tuple[str, str]]:
+        """(queue, job id) of every job this process is running or about to run."""
+        if self._pool is not None:
+            return self._pool.job_ids()
+        job_id, queue = self._current_job, self._current_queue
+        return [] if job_id is None else [(queue, str(job_id))]
 
     def _beat_loop(self) -> None:
         try:
             while not self._beating.wait(settings.WORKER_HEARTBEAT_INTERVAL):
-                try:
-                    job_id, queue = self._current_job, self._current_queue
-                    WorkerHeartbeat.objects.filter(name=self.name).update(
-                        last_seen=timezone.now(), current_job=job_id, jobs_done=self._jobs_done
-                    )
-                    if job_id is not None:
-                        self._flow.refresh(queue, str(job_id))  # keep this job's concurrency slot
-                except Exception:
-                    log.exception("worker %s: heartbeat failed", self.name)
-                    close_old_connections()
+                self._beat()
         finally:
             connection.close()  # this thread's own connection
 
+    def _beat(self) -> None:
+        try:
+            held = self._held()
+            beat = {"last_seen": timezone.now(), "current_job": held[0][1] if held else None, "jobs_done": self._jobs_done}
+            if not WorkerHeartbeat.objects.filter(name=self.name).update(**beat):
+                # Silent long enough to be taken for dead (the database was down): the rescue
+                # forgot this worker. It registers again, or it would be rescued forever.
+                log.warning("worker %s: was taken for lost; registering again", self.name)
+                self._register_heartbeat()
+                worker_registration.register(self)
+            for queue, job_id in held:
+                self._flow.refresh(queue, job_id)  # keep these jobs' concurrency slots
+        except Exception:
+            log.exception("worker %s: heartbeat failed", self.name)
+            close_old_connections()
+
     def teardown(self):
+        if self._pool is not None:
+            try:
+                if not self._pool.drain(settings.WORKER_SHUTDOWN_GRACE):
+                    log.warning("worker %s: jobs still running after %gs; stopping them", self.name, settings.WORKER_SHUTDOWN_GRACE)
+                    self._stop_slots()
+            finally:
+                self._pool.close()
         beating = getattr(self, "_beating", None)
         if beating is not None:
             beating.set()
@@ -140,22 +217,56 @@ class ConveyorWorker(SimpleWorker):
             deadline.start()
         super().request_stop(signum, frame)
 
+    def request_force_stop(self, signum, frame):
+        """Cold shutdown. Jobs in slot threads are stopped too, each recording its attempt as cut
+        short (retried by its policy at once, not after the heartbeat rescue)."""
+        requested = self._shutdown_requested_date
+        if self._pool is not None and not (requested and now() - requested < timedelta(seconds=1)):
+            self._stop_slots()
+        super().request_force_stop(signum, frame)
+
+    def _stop_slots(self) -> None:
+        """Stop the jobs in the slots: each is told to stop (SystemExit in its thread: it records its
+        attempt as cut short); one blocked in a C call cannot hear it, so after a second its attempt
+        is recorded from here. Either way the job is retried at once by its policy."""
+        self._pool.interrupt(SystemExit, wait=1.0)
+        for job_id, (record, started) in list(self._claims.items()):
+            try:
+                runtime.record_failure(
+                    record, started, self.name, JobAttempt.Outcome.WORKER_LOST, runtime.WorkerLost("the worker was stopped during the job")
+                )
+            except Exception:
+                log.exception("job %s: could not record it as stopped; the heartbeat rescue will", job_id)
+
     # --- Dequeue with flow control (jobs/flow.py) -----------------------------
 
     def dequeue_job_and_maintain_ttl(self, timeout, max_idle_time=None):
         """Take the next job this worker may run: priority order, skipping paused, capped and
         rate-limited queues (their jobs wait in Redis, untouched). Blocks on the open lists when idle."""
-        self.set_state(WorkerStatus.IDLE)
+        pool = self._pool
+        if pool is None or not pool.busy():
+            self.set_state(WorkerStatus.IDLE)
         self.procline("Listening on " + ",".join(self.queue_names()))
         idle_since = time.monotonic()
-        backoff = 1.0
+        backoff = MIN_BACKOFF
         while True:
             self.heartbeat()
             if self._owed_hand_backs:
                 self._settle_hand_backs()
             if self.should_run_maintenance_tasks:
                 self.run_maintenance_tasks()
-            lists = [(q.key, flow.limits_for(q.name)) for q in self.queues]
+            if pool is not None:
+                if self._stop_requested:
+                    return None
+                if not pool.wait_for_free(FLOW_RECHECK):
+                    idle_since = time.monotonic()
+                    continue
+                if not pool.busy():
+                    self.set_state(WorkerStatus.IDLE)
+            lists = self._lists_with_room()
+            if not lists and pool is not None:  # every queue has this process's slots for it full
+                pool.wait_for_change(FLOW_RECHECK)
+                continue
             try:
                 popped, open_keys = self._flow.pop(lists)
                 if popped is None and timeout is not None:
@@ -164,11 +275,15 @@ class ConveyorWorker(SimpleWorker):
                         popped = self._flow.wait(open_keys, wait, dict(lists))
                     else:
                         time.sleep(FLOW_RECHECK)
-                backoff = 1.0
+                if backoff > MIN_BACKOFF:
+                    log.warning("worker %s: Redis answers again; resuming", self.name)
+                backoff = MIN_BACKOFF
             except (RedisConnectionError, RedisTimeoutError) as exc:
-                log.error("worker %s: Redis unavailable (%s); retrying in %.0fs", self.name, exc, backoff)
+                if backoff == MIN_BACKOFF or time.monotonic() - self._outage_logged >= 30:
+                    self._outage_logged = time.monotonic()
+                    log.error("worker %s: Redis unavailable (%s); retrying every %gs", self.name, exc, MAX_BACKOFF)
                 time.sleep(backoff)
-                backoff = min(backoff * 2, self.max_connection_wait_time)
+                backoff = min(backoff * 2, MAX_BACKOFF)
                 continue
             if popped is not None:
                 key, job_id = popped
@@ -185,10 +300,27 @@ class ConveyorWorker(SimpleWorker):
                     continue
                 self._current_queue = logical_queue_name(queue.name)
                 return job, queue
+            if pool is not None and pool.busy():
+                idle_since = time.monotonic()
+                if timeout is None:  # burst mode: what the running jobs lead to is run too
+                    pool.wait_for_change(FLOW_RECHECK)
+                    continue
             if timeout is None:
                 return None  # burst mode: nothing this worker may run now
             if max_idle_time is not None and time.monotonic() - idle_since >= max_idle_time:
                 return None
+
+    def _lists_with_room(self) -> list:
+        """The lists to take from, with their flow limits: all of them, less the queues whose
+        per-process slot limit (QUEUE_OVERRIDES "slots") is reached."""
+        held = self._pool.per_queue() if self._pool is not None else {}
+        lists = []
+        for q in self.queues:
+            limits = flow.limits_for(q.name)
+            if held and held[limits.queue] >= _slots_for(limits.queue, self.slots):
+                continue
+            lists.append((q.key, limits))
+        return lists
 
     def _hand_back(self, queue, job_id, exc) -> None:
         """A job popped from Redis that Redis then failed to start: its id is off the list, so
@@ -219,13 +351,76 @@ class ConveyorWorker(SimpleWorker):
             self._hand_back(queue, job.id, exc)
             self.set_state(WorkerStatus.IDLE)
             return
-        self.perform_job(job, queue, execution)
-        self.set_state(WorkerStatus.IDLE)
+        if self._pool is None:
+            self.perform_job(job, queue, execution)
+            self.set_state(WorkerStatus.IDLE)
+            return
+        try:
+            self.prepare_job_execution(job, remove_from_intermediate_queue=len(self.queues) == 1)
+        except RedisError as exc:
+            self._hand_back(queue, job.id, exc)  # not run, not claimed
+            return
+        job.started_at = now()
+        self._pool.submit(job.id, logical_queue_name(queue.name), (job, queue, execution))
+        self.set_state(WorkerStatus.BUSY)
+
+    # --- Slots (jobs.worker.slots) ------------------------------------------------------
+
+    def _run_in_slot(self, work: Work) -> None:
+        """One job in a slot thread: what perform_job does after RQ's bookkeeping."""
+        job, queue, execution = work.payload
+        close_old_connections()
+        try:
+            runtime.execute(job.id, worker_name=self.name, death_penalty_class=partial(self._slot_penalty, job, queue))
+            self._count_done()
+            job.ended_at = now()
+            job._status = JobStatus.FINISHED
+            try:
+                self._finish_transport(job, queue, execution, idle=False)
+            except RedisError as exc:
+                log.warning("job %s: recorded, but Redis bookkeeping failed (%s)", job.id, exc)
+        except Exception:
+            log.exception("job %s: could not be run or recorded", job.id)
+            self._release(queue, job.id)
+            self._finalize_failure(job, queue, execution, sys.exc_info())
+        finally:
+            self._claims.pop(str(job.id), None)
+            close_old_connections()
+
+    def _slot_penalty(self, job, queue, timeout, exception, *, record=None, started=None, **kwargs):
+        if record is not None:
+            self._claims[str(job.id)] = (record, started)
+        on_stuck = partial(self._abandon, job, queue, record, started, timeout) if record is not None else None
+        return ThreadDeathPenalty(timeout, exception, on_stuck=on_stuck, **kwargs)
+
+    def _abandon(self, job, queue, record, started, timeout) -> None:
+        """A job still running timeouts.STUCK_AFTER seconds after its timeout (blocked in a C call): its
+        attempt is recorded as timed out, its slot goes to a fresh thread and its concurrency
+        lease is released. The stuck thread is left to end by itself; the store refuses what it records."""
+        error = JobTimeoutException(
+            f"Task exceeded maximum timeout value ({timeout} seconds) and did not stop within {timeouts.STUCK_AFTER:g}s; its thread was abandoned"
+        )
+        try:
+            runtime.record_failure(record, started, self.name, JobAttempt.Outcome.TIMED_OUT, error)
+        except Exception:
+            log.exception("job %s: could not record its timeout; the heartbeat rescue will", job.id)
+        finally:
+            connection.close()  # the timer thread's own connection
+        self._pool.abandon(job.id)
+        self._release(queue, job.id)
+        log.error("job %s: did not stop after its %ss timeout; its slot thread was abandoned", job.id, timeout)
+        if self._pool.stuck_threads() >= self.slots:
+            log.error("worker %s: %d slot threads are stuck in jobs that will not stop; restarting the worker", self.name, self.slots)
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    def _count_done(self) -> None:
+        with self._done_lock:
+            self._jobs_done += 1
 
     def _release(self, queue, job_id) -> None:
         try:
             with self.connection.pipeline() as pipe:
-                flow.release(pipe, logical_queue_name(queue.name), job_id)
+                self._flow.release(pipe, logical_queue_name(queue.name), job_id)
                 pipe.execute()
         except RedisError as exc:
             log.warning("job %s: could not release its slot (%s); the lease expires by itself", job_id, exc)
@@ -281,7 +476,7 @@ class ConveyorWorker(SimpleWorker):
             job.started_at = now()
             self._current_job = job.id
             runtime.execute(job.id, worker_name=self.name, death_penalty_class=self.death_penalty_class)
-            self._jobs_done += 1
+            self._count_done()
             job.ended_at = now()
             job._status = JobStatus.FINISHED
             try:
@@ -300,14 +495,15 @@ class ConveyorWorker(SimpleWorker):
             close_old_connections()
         return True
 
-    def _finish_transport(self, job, queue, execution) -> None:
+    def _finish_transport(self, job, queue, execution, idle: bool = True) -> None:
         """What RQ's handle_job_success does for a result_ttl=0 job without dependents, plus
         releasing the concurrency slot, in one round trip."""
         with self.connection.pipeline() as pipe:
-            flow.release(pipe, logical_queue_name(queue.name), job.id)
+            self._flow.release(pipe, logical_queue_name(queue.name), job.id)
             self.increment_successful_job_count(pipeline=pipe)
             self.increment_total_working_time(job.ended_at - job.started_at, pipe)
             execution.delete(job=job, pipeline=pipe)
             pipe.delete(job.key, job.dependents_key, job.dependencies_key, job.execution_registry.key)
-            self.set_state(WorkerStatus.IDLE, pipeline=pipe)
+            if idle:
+                self.set_state(WorkerStatus.IDLE, pipeline=pipe)
             pipe.execute()

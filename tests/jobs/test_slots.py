@@ -1,0 +1,133 @@
+"""Concurrency slots: one worker process running several jobs at once, in threads, each with
+its own database connection, its timeout, progress and cancellation; the fleet-wide caps and
+the per-queue slot limit still hold. Real Redis, real database, in-process worker."""
+
+import threading
+import time
+
+import pytest
+from django.db import connection
+from django.test import override_settings
+
+from jobs.core.states import State
+from jobs.models import JobAttempt, JobRecord
+from jobs.ops.enqueue import enqueue
+from jobs.worker import timeouts
+from jobs.worker.slots import SlotPool
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def max_overlap(jobs) -> int:
+    """The most attempts of these jobs that were running at the same moment."""
+    edges = []
+    for attempt in JobAttempt.objects.filter(job__in=jobs):
+        edges += [(attempt.started_at, 1), (attempt.finished_at, -1)]
+    running = peak = 0
+    for _, step in sorted(edges, key=lambda e: (e[0], e[1])):
+        running += step
+        peak = max(peak, running)
+    return peak
+
+
+def test_a_worker_runs_jobs_at_once_in_its_slots(run_worker):
+    jobs = [enqueue("test.nap", kwargs={"seconds": 0.4}) for _ in range(8)]
+    run_worker("default", slots=4)
+    rows = list(JobRecord.objects.filter(pk__in=[j.pk for j in jobs]))
+    assert {row.state for row in rows} == {State.SUCCEEDED}
+    assert max_overlap(jobs) == 4  # never more than its slots, and all of them used
+    assert len({row.result["thread"] for row in rows}) == 4
+    assert threading.get_ident() not in {row.result["thread"] for row in rows}
+
+
+def test_each_slot_has_its_own_database_connection():
+    seen = {}
+    done = threading.Event()
+
+    def handler(work):
+        connection.ensure_connection()
+        seen[work.job_id] = id(connection.connection)
+        if len(seen) == 3:
+            done.set()
+        done.wait(5)  # all three hold their connection at once
+
+    pool = SlotPool(3, handler)
+    for i in range(3):
+        pool.submit(str(i), "default", ())
+    assert pool.drain(10)
+    pool.close()
+    assert len(set(seen.values())) == 3
+
+
+def test_a_timeout_is_enforced_in_each_slot(run_worker):
+    spinning = [enqueue("test.spin", kwargs={"seconds": 30}) for _ in range(2)]
+    quick = enqueue("test.nap", kwargs={"seconds": 0.1})
+    started = time.monotonic()
+    run_worker("default", slots=4)
+    assert time.monotonic() - started < 10  # not the 30 s the bodies asked for
+    for job in spinning:
+        job.refresh_from_db()
+        assert job.state == State.DEAD
+        assert job.attempt_set.get().outcome == JobAttempt.Outcome.TIMED_OUT
+        assert "timeout" in job.last_error
+    quick.refresh_from_db()
+    assert quick.state == State.SUCCEEDED
+
+
+def test_a_body_that_ignores_its_timeout_is_abandoned_and_its_slot_reused(run_worker, monkeypatch):
+    monkeypatch.setattr(timeouts, "STUCK_AFTER", 0.3)
+    stuck = enqueue("test.slow", kwargs={"seconds": 3})  # one C-level sleep: the timeout exception waits for it
+    after = [enqueue("test.nap", kwargs={"seconds": 0.1}) for _ in range(2)]
+    before = set(threading.enumerate())
+    started = time.monotonic()
+    worker = run_worker("default", slots=2)
+    assert time.monotonic() - started < 2.9  # the worker did not wait for the stuck body
+    stuck.refresh_from_db()
+    assert stuck.state == State.DEAD
+    attempt = stuck.attempt_set.get()
+    assert attempt.outcome == JobAttempt.Outcome.TIMED_OUT and "abandoned" in attempt.exc_message
+    assert all(JobRecord.objects.get(pk=j.pk).state == State.SUCCEEDED for j in after)
+    assert worker._pool.abandoned_total == 1
+    # The abandoned thread ends when its sleep does; what it then records is refused.
+    for thread in set(threading.enumerate()) - before:
+        thread.join(10)
+    stuck.refresh_from_db()
+    assert stuck.state == State.DEAD and stuck.attempt_set.count() == 1
+
+
+def test_progress_and_cancellation_work_in_slots(run_worker):
+    progress = enqueue("test.progress")
+    cancelled = enqueue("test.cancel_me")
+    run_worker("default", slots=4)
+    progress.refresh_from_db()
+    cancelled.refresh_from_db()
+    assert progress.state == State.SUCCEEDED and progress.result == "done"
+    assert cancelled.state == State.CANCELLED
+
+
+def test_a_fleet_wide_cap_holds_across_slots(run_worker):
+    jobs = [enqueue("test.nap_capped", kwargs={"seconds": 0.2}) for _ in range(4)]
+    run_worker("maintenance", slots=4)
+    assert {JobRecord.objects.get(pk=j.pk).state for j in jobs} == {State.SUCCEEDED}
+    assert max_overlap(jobs) == 1
+
+
+def test_a_queue_may_use_fewer_of_a_workers_slots(run_worker, settings):
+    queues = {name: dict(config) for name, config in settings.CONVEYOR_QUEUES.items()}
+    queues["default"]["slots"] = 2
+    with override_settings(CONVEYOR_QUEUES=queues):
+        jobs = [enqueue("test.nap", kwargs={"seconds": 0.3}) for _ in range(6)]
+        run_worker("default", slots=4)
+    assert max_overlap(jobs) == 2
+
+
+def test_a_pool_refuses_work_beyond_its_slots():
+    release = threading.Event()
+    pool = SlotPool(1, lambda work: release.wait(5))
+    pool.submit("a", "default", ())
+    assert pool.free() == 0 and not pool.wait_for_free(0.05)
+    with pytest.raises(RuntimeError):
+        pool.submit("b", "default", ())
+    release.set()
+    assert pool.drain(5) and pool.free() == 1
+    pool.close()
