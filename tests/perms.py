@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from django.contrib.auth.models import Permission
 
+from access.groups import GROUPS
+
 
 def permissions(*perms: str) -> list[Permission]:
     found = []
@@ -23,6 +25,4 @@ def grant(user, *perms: str):
 def grant_group(user, name: str):
     """The permissions of one of the shipped groups (access.groups), given to ``user`` directly:
     transactional tests flush the groups the migration made."""
-    from access.groups import GROUPS
-
     return grant(user, *GROUPS[name])

@@ -8,6 +8,7 @@ import time
 
 from jobs.core.policies import Exponential, Fixed
 from jobs.core.registry import task
+from jobs.ops.control import job_cancel
 from jobs.transport.redis import get_redis
 
 
@@ -93,8 +94,6 @@ def per_user(ctx, user_id: int):
 @task("test.cancel_me", queue="default")
 def cancel_me(ctx):
     """Staff cancel this job while it runs (simulated from inside); it stops at its next progress report."""
-    from jobs.ops.control import job_cancel
-
     ctx.progress(10, "working")
     job_cancel(ctx.job_id, actor="system:test", reason="stop it")
     ctx.progress(50, "never recorded")

@@ -4,7 +4,9 @@ import json
 import logging
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.urls import reverse
+from django.utils import timezone
 
 from jobs.core import keys
 from jobs.core.context import current_correlation_id
@@ -48,8 +50,6 @@ def test_the_worker_restores_the_id_and_passes_it_to_jobs_the_job_enqueues(run_w
         producer = enqueue("analytics.fan_out")
     finally:
         current_correlation_id.reset(token)
-    from django.contrib.auth import get_user_model
-
     get_user_model().objects.create_user("u1")
     run_worker("analytics")
     assert set(JobRecord.objects.values_list("correlation_id", flat=True)) == {"flow-7"}
@@ -77,8 +77,6 @@ def test_the_filter_adds_the_current_correlation_id_to_any_line():
 
 
 def test_health_live_and_ready(client, redis_db):
-    from django.utils import timezone
-
     assert client.get(reverse("health-live")).json() == {"status": "ok"}
     ready = client.get(reverse("health-ready"))
     assert ready.status_code == 503 and ready.json()["checks"] == {"database": True, "redis": True, "workers": False, "scheduler": False}

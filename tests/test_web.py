@@ -1,7 +1,12 @@
 """Web-side platform behaviour: Redis-backed sessions, admin chrome, the RQ stats endpoints."""
 
+from pathlib import Path
+
 import pytest
 from django.conf import settings
+from rq import Queue
+
+from jobs.worker import ConveyorWorker
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -36,10 +41,6 @@ def test_rq_stats_are_refused_without_the_rq_dashboard_permission(client, django
 def test_the_rq_dashboards_metrics_answer_with_metrics(client, django_user_model, redis_db):
     """For each registered worker django-rq builds one with no queues, then reads its queues
     from Redis (it used to be an IndexError in ConveyorWorker, a 500 on the first hit)."""
-    from rq import Queue
-
-    from jobs.worker import ConveyorWorker
-
     worker = ConveyorWorker([Queue("default", connection=redis_db)], connection=redis_db)
     worker.register_birth()
     client.force_login(django_user_model.objects.create_superuser("boss", "boss@example.com", "pw"))
@@ -60,8 +61,6 @@ def test_the_site_root_is_a_page_or_the_way_in(client, django_user_model):
 
 def test_the_docs_describe_what_exists():
     """Phrases that once announced work not yet done, and stayed after it was done."""
-    from pathlib import Path
-
     root = Path(__file__).resolve().parent.parent
     for doc in [root / "README.md", *sorted((root / "docs").glob("*.md")), root / ".env.example"]:
         text = doc.read_text()

@@ -5,11 +5,18 @@ releasing it."""
 from __future__ import annotations
 
 import importlib
+from pathlib import Path
 
 import pytest
-from django.contrib.auth.models import Group
+from django.contrib.auth.models import Group, Permission, User
+from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
+from django.db.migrations.loader import MigrationLoader
 
 from access.groups import GROUPS
+from api.models import ApiToken
+from audit.models import AuditEntry
+from notifications.models import Notification
 
 pytestmark = pytest.mark.django_db
 
@@ -27,9 +34,6 @@ def _moved(perms) -> set:
 
 
 def test_the_migration_creates_the_groups_access_groups_describes():
-    from django.db import connection
-    from django.db.migrations.loader import MigrationLoader
-
     migration = importlib.import_module("access.migrations.0001_groups")
     state = MigrationLoader(connection).project_state(("access", "0001_groups"))
     migration.create_groups(state.apps, None)  # with the migration's own (historical) apps; idempotent
@@ -51,8 +55,6 @@ def test_money_is_in_two_hands():
 
 
 def test_the_groups_are_documented():
-    from pathlib import Path
-
     text = (Path(__file__).resolve().parents[2] / "docs" / "api.md").read_text()
     for name in GROUPS:
         assert f"**{name}**" in text
@@ -63,9 +65,6 @@ def test_moving_models_to_their_own_apps_keeps_their_rows_and_the_groups_permiss
     """audit/, notifications/ and api/ take over jobs_auditentry, jobs_notification and
     jobs_apitoken by state only: the rows stay, and the content types move, so a group or user
     that held their permissions still does."""
-    from django.db import connection
-    from django.db.migrations.executor import MigrationExecutor
-
     before = [("jobs", "0014_schedule_declared_timing"), ("audit", None), ("notifications", None), ("api", None)]
     executor = MigrationExecutor(connection)
     executor.migrate(before)
@@ -74,8 +73,6 @@ def test_moving_models_to_their_own_apps_keeps_their_rows_and_the_groups_permiss
     old.get_model("jobs", "AuditEntry").objects.create(actor_label="ann", action="job.retry", object_type="job", object_id="7")
     old.get_model("jobs", "Notification").objects.create(channel="sms", recipient="+4915112345678", template="t", dedup_key="moved")
     readers = Group.objects.get(name="Read only")
-    from django.contrib.auth.models import Permission, User
-
     owner = User.objects.create_user("token-owner")
     owner.user_permissions.add(Permission.objects.get(content_type__app_label="jobs", codename="add_apitoken"))
     old.get_model("jobs", "ApiToken").objects.create(user_id=owner.pk, name="ci", prefix="abc", key_hash="0" * 64)
@@ -84,14 +81,9 @@ def test_moving_models_to_their_own_apps_keeps_their_rows_and_the_groups_permiss
 
     executor = MigrationExecutor(connection)
     executor.migrate(executor.loader.graph.leaf_nodes())
-    from audit.models import AuditEntry
-    from notifications.models import Notification
-
     assert AuditEntry.objects.filter(actor_label="ann", action="job.retry", object_id="7").exists()
     assert Notification.objects.filter(dedup_key="moved", recipient="+4915112345678").exists()
     assert readers.permissions.filter(content_type__app_label="notifications", codename="view_notification").exists()
-    from api.models import ApiToken
-
     assert ApiToken.objects.filter(user=owner, name="ci", key_hash="0" * 64).exists()
     assert set(owner.user_permissions.values_list("content_type__app_label", "codename")) == {("api", "add_apitoken")}
     assert readers.permissions.filter(content_type__app_label="audit", codename="view_auditentry").exists()

@@ -24,16 +24,20 @@ from decimal import Decimal
 
 import pytest
 from django.contrib import admin
-from django.contrib.auth.models import Permission
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AnonymousUser, Permission
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.test import Client
-from django.urls import reverse
+from django.test import Client, RequestFactory
+from django.urls import URLResolver, get_resolver, resolve, reverse
+from django_rq.models import Dashboard
+from drf_spectacular.generators import SchemaGenerator
 from rest_framework.test import APIClient
 
 from api.auth import token_create
 from jobs.core.states import State
 from jobs.models import JobRecord
 from jobs.ops.enqueue import enqueue
+from jobs.web import dashboard
 from payouts import services as payouts
 from payouts.models import Payout
 from reports.models import Import, Report
@@ -242,9 +246,6 @@ def _session(users, role, perms) -> Client:
 
 def _superuser_request():
     """A request from an unsaved superuser, for asking a ModelAdmin what it offers."""
-    from django.contrib.auth import get_user_model
-    from django.test import RequestFactory
-
     request = RequestFactory().get("/admin/")
     request.user = get_user_model()(is_superuser=True, is_staff=True, is_active=True)
     return request
@@ -298,8 +299,6 @@ def test_other_urls(world, method, path, auth, perms, role, expected):
 
 def _routes(patterns=None, prefix=""):
     """Every URL pattern of the project as (route, pattern), includes expanded."""
-    from django.urls import URLResolver, get_resolver
-
     for pattern in get_resolver().url_patterns if patterns is None else patterns:
         route = prefix + str(pattern.pattern)
         if isinstance(pattern, URLResolver):
@@ -309,8 +308,6 @@ def _routes(patterns=None, prefix=""):
 
 
 def test_every_url_outside_the_admin_and_the_api_has_a_row():
-    from django.urls import resolve
-
     served = {pattern.callback for route, pattern in _routes() if not route.startswith(("admin/", "api/v1/"))}
     rows = {resolve(path.format(report=1)).func for _, path, *_ in OTHER}
     assert served <= rows, sorted(getattr(f, "__name__", repr(f)) for f in served - rows)
@@ -373,9 +370,6 @@ def _action_cases():
 @pytest.mark.parametrize("label, action, perms", _action_cases())
 def test_admin_actions_are_offered_to_exactly_their_permission_holders(world, label, action, perms):
     """Django runs only the actions it offers (get_actions), so who is offered one is who may run it."""
-    from django.contrib.auth.models import AnonymousUser
-    from django.test import RequestFactory
-
     users, _ = world
     app, name = label.split(".")
     model_admin = next(a for lbl, _m, a in _registered() if lbl == label)
@@ -396,8 +390,6 @@ def test_admin_actions_are_offered_to_exactly_their_permission_holders(world, la
 
 
 def _rq_cases():
-    from django_rq.models import Dashboard
-
     patterns = admin.site._registry[Dashboard].get_urls()
     cases = []
     for pattern in patterns:
@@ -428,10 +420,6 @@ def test_rq_dashboard(world, method, url, role, expected):
 
 
 def test_every_api_operation_and_dashboard_url_has_a_row():
-    from drf_spectacular.generators import SchemaGenerator
-
-    from jobs.web import dashboard
-
     documented = {
         (method, path) for path, ops in SchemaGenerator().get_schema(request=None, public=True)["paths"].items() for method in ops
     }
@@ -441,8 +429,6 @@ def test_every_api_operation_and_dashboard_url_has_a_row():
     }
     normalised = {(m, re.sub(r"\{\w+\}", "{x}", p)) for m, p in documented}
     assert normalised <= covered, sorted(normalised - covered)
-    from django.urls import resolve
-
     names = {p.name for p in dashboard.urls()} | {"jobs_jobrecord_act", "jobs_deadletterjob_act"}
     rows = {
         resolve(path.format(dead="00000000-0000-0000-0000-000000000000", dead_payout_job="00000000-0000-0000-0000-000000000000")).url_name

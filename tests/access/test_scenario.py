@@ -6,11 +6,13 @@ changes. Then the same acts by people who hold exactly the permission for each."
 
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from api.auth import token_create
@@ -171,10 +173,6 @@ def test_each_act_needs_exactly_its_permission(bank, django_user_model, settings
 
 
 def test_the_approval_threshold_applies_to_a_payees_total_over_the_window(bank, settings):
-    from datetime import timedelta
-
-    from django.utils import timezone
-
     settings.PAYOUT_APPROVAL_THRESHOLD = Decimal("100.00")
     settings.PAYOUT_APPROVAL_WINDOW = 3600
     payee = bank["payee"]

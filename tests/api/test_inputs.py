@@ -8,6 +8,7 @@ import json
 
 import pytest
 from django.db import DataError, connection
+from django.test import Client
 from rest_framework.test import APIClient
 
 from api.auth import token_create
@@ -171,8 +172,6 @@ def test_a_stored_unpaired_surrogate_never_breaks_a_page(client, root, django_us
         response = client.get(path)
         assert response.status_code == 200, path
         assert "\ufffd" in response.content.decode()
-    from django.test import Client
-
     admin = Client()
     admin.force_login(root)
     for path in (

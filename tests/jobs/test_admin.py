@@ -3,6 +3,7 @@ from django.contrib.auth.models import Permission
 from django.urls import reverse
 
 from audit.models import AuditEntry
+from jobs.admin import CappedCountPaginator
 from jobs.core.states import State
 from jobs.models import JobRecord
 from jobs.ops.enqueue import enqueue
@@ -110,9 +111,6 @@ def test_jobs_cannot_be_added_or_deleted_in_the_admin(client, superuser, dead_jo
 
 
 def test_the_task_filter_comes_from_the_registry_and_counts_are_capped(client, superuser, dead_job, monkeypatch):
-    from jobs.admin import CappedCountPaginator
-    from jobs.ops.enqueue import enqueue
-
     client.force_login(superuser)
     assert str(dead_job.pk)[:8].encode() in client.get(reverse(CHANGELIST), {"task_name": "test.fail"}).content
     assert str(dead_job.pk)[:8].encode() not in client.get(reverse(CHANGELIST), {"task_name": "test.count"}).content

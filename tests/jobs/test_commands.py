@@ -1,9 +1,13 @@
 import pytest
+from django.core.checks import run_checks
 from django.core.management import CommandError, call_command
 
 from jobs.core.queues import Priority
 from jobs.core.states import State
-from jobs.models import JobRecord
+from jobs.core.timing import DefaultSchedule
+from jobs.models import JobRecord, Schedule
+from jobs.ops.enqueue import enqueue
+from jobs.scheduling.defaults import declared_schedule_problems, sync_default_schedules
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -35,8 +39,6 @@ def test_dispatch_command(capsys):
 
 
 def test_conveyor_queue_clean_command(capsys):
-    from jobs.ops.enqueue import enqueue
-
     job = enqueue("test.count")
     JobRecord.objects.filter(pk=job.pk).update(state=State.SUCCEEDED, finished_at="2020-01-01T00:00:00Z")
     call_command("conveyor_queue", "clean", "default", "--grace", "60")
@@ -47,39 +49,14 @@ def test_conveyor_queue_clean_command(capsys):
         call_command("conveyor_queue", "clean", "default", "--grace", "-1")
 
 
-def test_api_token_command_shows_the_key_once_and_revokes(capsys, django_user_model):
-    from rest_framework.test import APIClient
-
-    from api.models import ApiToken
-
-    django_user_model.objects.create_user("ci")
-    call_command("api_token", "create", "ci", "--name", "deploy")
-    key = capsys.readouterr().out.strip()
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
-    assert client.get("/api/v1/jobs/").status_code == 200
-    call_command("api_token", "list", "ci")
-    listed = capsys.readouterr().out
-    assert "deploy" in listed and key not in listed
-    call_command("api_token", "revoke", str(ApiToken.objects.get().pk))
-    assert client.get("/api/v1/jobs/").status_code == 401
-    for argv, message in [(["create", "nobody"], "no active user"), (["revoke", "x"], "no token"), (["create"], "needs a username")]:
-        with pytest.raises(CommandError, match=message):
-            call_command("api_token", *argv)
-
-
 @pytest.mark.django_db(transaction=True)
 def test_conveyor_worker_works_every_declared_queue_with_the_configured_worker_class(redis_db):
-    from jobs.ops.enqueue import enqueue
-
     jobs = [enqueue("test.count", kwargs={"key": queue}, queue=queue) for queue in ("reports", "maintenance", "default")]
     call_command("conveyor_worker", "--burst", verbosity=0)
     assert set(JobRecord.objects.filter(pk__in=[j.pk for j in jobs]).values_list("state", flat=True)) == {State.SUCCEEDED}
 
 
 def test_the_queue_declarations_are_checked(settings):
-    from django.core.checks import run_checks
-
     assert not [e for e in run_checks() if e.id.startswith("jobs.")]
     declared = settings.CONVEYOR_QUEUES
     settings.CONVEYOR_QUEUES = {**declared, "reports": {"concurrency": -1, "rate_limit": (0, 60), "retry": None}}
@@ -90,11 +67,6 @@ def test_the_queue_declarations_are_checked(settings):
 
 
 def test_the_declared_schedules_are_checked():
-    from django.core.checks import run_checks
-
-    from jobs.core.timing import DefaultSchedule
-    from jobs.scheduling.defaults import declared_schedule_problems
-
     assert not [e for e in run_checks() if e.id == "jobs.E004"]
     problems = declared_schedule_problems(
         [
@@ -114,10 +86,6 @@ def test_the_declared_schedules_are_checked():
 
 
 def test_a_new_cron_in_code_reaches_an_untouched_schedule_and_leaves_its_switch_alone():
-    from jobs.core.timing import DefaultSchedule
-    from jobs.models import Schedule
-    from jobs.scheduling.defaults import sync_default_schedules
-
     assert sync_default_schedules([DefaultSchedule("Nightly", "jobs.cleanup", cron="0 1 * * *")])["created"] == 1
     Schedule.objects.filter(name="Nightly").update(enabled=False)  # staff switch it off
     assert sync_default_schedules([DefaultSchedule("Nightly", "jobs.cleanup", cron="30 2 * * *")])["updated"] == 1

@@ -5,12 +5,16 @@ import pytest
 from django.db import transaction
 from django.utils import timezone
 from rq import Queue
+from rq.job import Job
 
 from jobs.core.errors import InvalidJob
 from jobs.core.queues import Priority
 from jobs.core.states import State
 from jobs.models import JobRecord
-from jobs.ops.enqueue import JobSpec, enqueue, enqueue_many
+from jobs.ops.enqueue import JobSpec, enqueue, enqueue_for, enqueue_many
+from jobs.ops.sweep import sweep
+from jobs.store import sql
+from reports.models import Report
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -92,8 +96,6 @@ def test_several_bulk_enqueues_in_one_transaction_each_insert_their_own_rows(red
 def test_small_and_large_inserts_store_the_same_rows(redis_db):
     """PostgreSQL inserts a few rows with one INSERT ... VALUES and many through COPY; SQLite
     with executemany. Every path must store every field the same way."""
-    from jobs.store import sql
-
     when = timezone.now() + dt.timedelta(hours=1)
     spec = dict(kwargs={"amount": "1.50", "nested": {"a": [1, None]}}, subject=("user", 7), run_at=when, timeout=9)
     small = enqueue_many([JobSpec("test.anything", **spec)])
@@ -105,8 +107,6 @@ def test_small_and_large_inserts_store_the_same_rows(redis_db):
 
 
 def test_pushed_jobs_are_complete_rq_jobs(redis_db):
-    from rq.job import Job
-
     jobs = enqueue_many([JobSpec("test.count", kwargs={"key": "x"}, timeout=7) for _ in range(3)])
     queue = Queue("default", connection=redis_db)
     assert queue.job_ids == [str(j.pk) for j in jobs]  # in order
@@ -149,10 +149,6 @@ def test_one_bad_spec_in_a_bulk_call_writes_none(redis_db):
 
 def test_a_committed_job_whose_push_never_happened_is_sent_by_the_sweep(redis_db):
     """The process died between commit and push: the row says queued, Redis has nothing."""
-    import datetime as dt
-
-    from jobs.ops.sweep import sweep
-
     JobRecord.objects.create(
         task_name="test.count", queue="default", state=State.QUEUED, timeout=5, enqueued_at=timezone.now() - dt.timedelta(seconds=30)
     )
@@ -168,9 +164,6 @@ def test_a_committed_job_whose_push_never_happened_is_sent_by_the_sweep(redis_db
 
 def test_enqueue_for_links_the_row_and_its_job_both_ways(redis_db):
     """A job-backed row (a report here) gets its job, and the job names the row as its subject."""
-    from jobs.ops.enqueue import enqueue_for
-    from reports.models import Report
-
     report = Report.objects.create(kind=Report.Kind.PAYOUT_SUMMARY, parameters={})
     job = enqueue_for(report, "test.count", queue="reports")
     report.refresh_from_db()

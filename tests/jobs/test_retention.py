@@ -8,11 +8,12 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from jobs.core.states import State
-from jobs.models import JobAttempt, JobRecord, WorkerHeartbeat
+from jobs.models import JobAttempt, JobRecord, Schedule, WorkerHeartbeat
 from jobs.ops import retention
 from jobs.ops.enqueue import JobSpec, enqueue_many
 from jobs.ops.selectors import health
 from jobs.ops.sweep import sweep
+from jobs.scheduling.defaults import sync_default_schedules
 from jobs.transport.redis import reset_redis
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -60,9 +61,6 @@ def test_retention_is_configurable_per_queue(settings):
 
 
 def test_the_apps_default_schedules_are_created_after_migrate_and_follow_their_settings(settings):
-    from jobs.models import Schedule
-    from jobs.scheduling.defaults import sync_default_schedules
-
     Schedule.objects.all().delete()
     assert sync_default_schedules()["created"] == 10
     schedule = Schedule.objects.get(task_name="jobs.cleanup")

@@ -1,15 +1,18 @@
 """Recurring schedules: validation, fire arithmetic, exactly-once ticks, missed fires, edits."""
 
 import datetime as dt
+import time
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.utils import timezone
 
 from audit.models import AuditEntry
+from jobs import scheduler
 from jobs.core import keys, timing
 from jobs.core.states import State
 from jobs.models import JobRecord, Schedule, ScheduleFire
-from jobs.scheduling import firing
+from jobs.scheduling import control, firing
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -169,8 +172,6 @@ def test_a_stopping_leader_hands_over_at_once(settings, redis_db):
 
 
 def test_the_scheduler_loop_releases_the_lock_when_it_stops(settings, redis_db):
-    from jobs import scheduler
-
     settings.USE_DISTRIBUTED_SCHEDULER = False
     ticks = []
     scheduler.run_forever(0.05, stop=lambda: ticks.append(1) or len(ticks) > 2)
@@ -197,12 +198,6 @@ def test_seconds_to_next_fire(minutely):
 
 def test_the_loop_wakes_for_a_fire_time_between_sweeps(redis_db, settings):
     """A schedule due 0.3 s from now fires then, not at the next sweep 3 s later."""
-    import time
-
-    from django.utils import timezone
-
-    from jobs import scheduler
-
     Schedule.objects.all().delete()
     schedule = Schedule.objects.create(name="soon", task_name="test.count", interval_seconds=3600)
     Schedule.objects.filter(pk=schedule.pk).update(next_fire_at=timezone.now() + dt.timedelta(seconds=0.3))
@@ -214,8 +209,6 @@ def test_the_loop_wakes_for_a_fire_time_between_sweeps(redis_db, settings):
 
 def test_a_failing_scheduler_duty_is_logged_and_the_others_still_run(caplog):
     """The loop's duties are independent: a broken one (the rollup, say) cannot stop dispatching."""
-    from jobs import scheduler
-
     ran = []
 
     class Broken(scheduler.Duty):
@@ -240,8 +233,6 @@ def test_a_failing_scheduler_duty_is_logged_and_the_others_still_run(caplog):
 @pytest.mark.django_db
 def test_schedule_changes_are_written_and_audited_by_the_service(django_user_model):
     """The admin's add, edit, enable and disable all go through jobs.scheduling.control."""
-    from jobs.scheduling import control
-
     boss = django_user_model.objects.create_user("sched-boss")
     schedule = control.schedule_save(Schedule(name="Nightly", task_name="test.count", cron="0 1 * * *"), actor=boss, changed=["name"])
     control.schedule_set_enabled(schedule.pk, False, actor=boss, reason="paused for the migration")

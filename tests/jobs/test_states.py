@@ -2,6 +2,9 @@ import pytest
 
 from jobs.core.states import ACTIVE, TERMINAL, TRANSITIONS, WAITING, IllegalTransition, State, check_transition, transition
 from jobs.models import JobRecord
+from notifications.models import Notification
+from payouts.models import Payout
+from reports.models import Import, Report
 
 
 def test_table_covers_every_state_and_terminal_states_only_restart():
@@ -32,10 +35,6 @@ def test_transition_is_compare_and_set():
 
 
 def _machines():
-    from notifications.models import Notification
-    from payouts.models import Payout
-    from reports.models import Import, Report
-
     return [Payout, Report, Import, Notification]
 
 
@@ -49,8 +48,6 @@ def test_every_state_backed_model_declares_a_machine_over_all_its_states(model):
 
 @pytest.mark.django_db
 def test_a_state_machine_refuses_what_its_table_does_not_allow_and_moves_once():
-    from reports.models import Report
-
     report = Report.objects.create(kind=Report.Kind.PAYOUT_SUMMARY, parameters={})
     rows = Report.objects.filter(pk=report.pk)
     with pytest.raises(IllegalTransition, match="cannot move a report from requested to expired"):

@@ -4,6 +4,8 @@ import datetime as dt
 
 import pytest
 from django.utils import timezone
+from redis.exceptions import ConnectionError as RedisConnectionError
+from rq.job import Job
 
 from audit.models import AuditEntry
 from jobs.core.errors import JobStateError
@@ -13,7 +15,9 @@ from jobs.models import JobAttempt, JobRecord
 from jobs.ops.control import job_cancel, job_requeue, job_retry
 from jobs.ops.enqueue import enqueue
 from jobs.ops.sweep import SWEEP_GRACE, sweep
+from jobs.store import transitions
 from jobs.transport import dispatch
+from jobs.worker import ConveyorWorker
 from tests.sample_tasks import runs
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -185,11 +189,6 @@ def test_redis_failing_between_pop_and_start_hands_the_job_back(run_worker, monk
     """Redis going away after a job was popped but before it started must neither end the
     worker (RQ's loop quits on any unexpected error) nor strand the job: its row goes back to
     pending, the dispatcher sends it again, and it runs once."""
-    from redis.exceptions import ConnectionError as RedisConnectionError
-    from rq.job import Job
-
-    from jobs.worker import ConveyorWorker
-
     first = enqueue("test.count", kwargs={"key": "handed-back"})
     second = enqueue("test.count", kwargs={"key": "next"})
     target = Job if failing == "fetch" else ConveyorWorker
@@ -218,11 +217,6 @@ def test_redis_failing_between_pop_and_start_hands_the_job_back(run_worker, monk
 def test_a_hand_back_the_database_refused_is_retried_on_the_next_pass(run_worker, monkeypatch):
     """Redis and the database both failing at the hand-back: the worker keeps the job id and
     hands it back once the database answers, instead of leaving the row queued forever."""
-    from redis.exceptions import ConnectionError as RedisConnectionError
-    from rq.job import Job
-
-    from jobs.store import transitions
-
     first = enqueue("test.count", kwargs={"key": "owed"})
     second = enqueue("test.count", kwargs={"key": "next"})
     fetch, hand_back = Job.fetch, transitions.hand_back

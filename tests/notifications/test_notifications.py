@@ -3,10 +3,12 @@
 import pytest
 from django.core import mail
 from django.urls import reverse
+from django.utils import timezone
 
 from audit.models import AuditEntry
 from jobs.core.states import State
 from jobs.models import JobRecord
+from jobs.ops.sweep import sweep
 from notifications.models import Notification
 from notifications.services import NotificationError, notify
 
@@ -35,10 +37,6 @@ def test_other_channels_go_through_their_channel_on_the_rate_limited_queue(run_w
 
 
 def test_a_failing_gateway_is_retried_and_finally_marked_failed(run_worker, settings):
-    from django.utils import timezone
-
-    from jobs.ops.sweep import sweep
-
     settings.SANDBOX_CHANNEL_ERROR_RATE = 1.0
     notification = notify("sms", "+9779800000000", "message", MESSAGE)
     for _ in range(4):  # 1 + 3 retries (the notifications queue's policy: 2 s, 4 s, 8 s)

@@ -7,7 +7,11 @@ from decimal import Decimal
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.utils import timezone
 
+from jobs.core.states import State
+from jobs.models import JobRecord
+from jobs.ops.sweep import sweep
 from payouts import providers, services
 from payouts.models import SandboxTransfer
 from payouts.providers import ProviderDeclined, ProviderError, ProviderTimeout, SandboxProvider
@@ -96,11 +100,6 @@ def transfers(payout=None, provider=None) -> int:
 @pytest.fixture
 def drain(run_worker):
     """Run every job that can run now, including retries (their backoff skipped), until none is left."""
-    from django.utils import timezone
-
-    from jobs.core.states import State
-    from jobs.models import JobRecord
-    from jobs.ops.sweep import sweep
 
     def run(rounds: int = 12) -> None:
         for _ in range(rounds):

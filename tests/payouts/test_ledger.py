@@ -3,6 +3,8 @@
 from decimal import Decimal
 
 import pytest
+from django.db import IntegrityError
+from django.db.models import F
 
 from audit.models import AuditEntry
 from payouts import services
@@ -79,9 +81,6 @@ def test_holds_stop_a_second_payout_from_overdrawing(make_payee):
 
 
 def test_the_database_refuses_a_negative_balance_even_if_code_tried(make_payee):
-    from django.db import IntegrityError
-    from django.db.models import F
-
     payee = make_payee(balance="10.00")
     with pytest.raises(IntegrityError):
         Payee.objects.filter(pk=payee.pk).update(balance=F("balance") - 11)

@@ -1,16 +1,20 @@
 """Paying: exactly one transfer per paid payout under retries, duplicates, crashes and fallback."""
 
+import subprocess
+import sys
 from decimal import Decimal
 
 import pytest
 from django.core import mail
 
+from jobs.core import signals
 from jobs.core.states import State
 from jobs.models import JobRecord
 from payouts import services
 from payouts.models import LedgerEntry, Payout
 from payouts.providers import get_provider
 from tests.payouts.conftest import transfers
+from tests.reliability.procs import ROOT, Processes
 
 pytestmark = pytest.mark.django_db(transaction=True)
 P = Payout.State
@@ -121,8 +125,6 @@ def test_a_dead_processing_job_gets_a_settle_job(make_payee, drain, script):
     payee = payout.payee
     get_provider("sandbox").transfer(str(payout.idempotency_key), payout.amount, "EUR", payee.account(), payee.destination)
     job = JobRecord.objects.get(task_name="payouts.process")
-    from jobs.core import signals
-
     JobRecord.objects.filter(pk=job.pk).update(state=State.DEAD)
     signals.job_dead.send(JobRecord, job_id=job.pk, task_name=job.task_name, queue=job.queue, attempt=4, error="lost")
     assert JobRecord.objects.filter(task_name="payouts.settle", subject_id=str(payout.pk)).exists()
@@ -131,11 +133,6 @@ def test_a_dead_processing_job_gets_a_settle_job(make_payee, drain, script):
 
 
 def test_concurrent_requests_in_separate_processes_cannot_overdraw(make_payee):
-    import subprocess
-    import sys
-
-    from tests.reliability.procs import ROOT, Processes
-
     payee = make_payee(balance="100.00")
     code = (
         "import django, os; os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'config.settings'); django.setup()\n"

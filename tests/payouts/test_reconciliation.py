@@ -5,11 +5,12 @@ from decimal import Decimal
 
 import pytest
 from django.core.management import call_command
+from django.urls import reverse
 
 from jobs.core.states import State
 from jobs.models import JobRecord
 from payouts import reconciliation, services
-from payouts.models import Payee, Payout, ReconciliationReport, SandboxTransfer
+from payouts.models import Payee, Payout, PayoutRun, ReconciliationReport, SandboxTransfer
 from payouts.providers import get_provider
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -85,8 +86,6 @@ def test_recovery_leaves_payouts_whose_job_is_still_active(make_payee):
 
 
 def test_the_admin_runs_a_reconciliation_without_a_selection(client, django_user_model, paid):
-    from django.urls import reverse
-
     client.force_login(django_user_model.objects.create_superuser("ops", "o@example.com", "pw"))
     response = client.post(reverse("admin:payouts_reconciliationreport_changelist"), {"action": "run_reconciliation"}, follow=True)
     assert b"Reconciliation done: 0 mismatch(es) in 3 payouts" in response.content
@@ -95,8 +94,6 @@ def test_the_admin_runs_a_reconciliation_without_a_selection(client, django_user
 
 
 def test_a_run_is_marked_finished_once_its_payouts_have_ended(make_payee, drain):
-    from payouts.models import PayoutRun
-
     make_payee(balance="50.00")
     plan = services.payout_run(run_key="r1")
     assert reconciliation.finish_runs() == 0

@@ -10,8 +10,9 @@ from django.utils import timezone
 
 from audit.models import AuditEntry
 from jobs.models import JobRecord
+from jobs.ops.enqueue import enqueue
 from payouts import services
-from payouts.models import Payee, Payout, PayoutRun, RecurringPayout
+from payouts.models import LedgerEntry, Payee, Payout, PayoutRun, RecurringPayout
 from payouts.services import PayoutError
 from tests.payouts.conftest import transfers
 
@@ -61,8 +62,6 @@ def test_a_run_for_selected_payees_and_unknown_ids(payees):
 
 
 def test_the_daily_task_runs_once_a_day(payees, run_worker):
-    from jobs.ops.enqueue import enqueue
-
     enqueue("payouts.daily_run")
     enqueue("payouts.daily_run")
     run_worker("payouts")
@@ -190,8 +189,6 @@ def test_admin_adds_payees_and_credits_through_the_services(client, staff, djang
     ],
 )
 def test_admin_forms_show_bad_money_input_as_errors(client, staff, make_payee, url, data, message):
-    from payouts.models import LedgerEntry
-
     payee = make_payee()
     entries = LedgerEntry.objects.count()
     response = client.post(reverse(url), {"payee": payee.pk, **data})

@@ -3,10 +3,11 @@
 import pytest
 
 from audit.models import AuditEntry
+from jobs.core.states import State
 from jobs.models import JobRecord
 from jobs.ops.enqueue import enqueue
 from payouts.models import Payee
-from payouts.sync import StatusRecord
+from payouts.sync import StatusRecord, sync_payee_status
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -32,8 +33,6 @@ def test_the_sandbox_directory_closes_accounts_the_bank_declines(make_payee, run
 
 
 def test_a_custom_source_activates_deactivates_and_reports_unknowns(make_payee, settings):
-    from payouts.sync import sync_payee_status
-
     a, b = make_payee(), make_payee()
     Payee.objects.filter(pk=b.pk).update(active=False)
     settings.PAYEE_STATUS_SOURCE = "tests.payouts.test_sync.FakeSource"
@@ -61,8 +60,6 @@ class BrokenSource:
 
 
 def test_a_source_that_is_down_fails_the_attempt_and_the_job_retries(make_payee, run_worker, settings):
-    from jobs.core.states import State
-
     make_payee()
     settings.PAYEE_STATUS_SOURCE = "tests.payouts.test_sync.BrokenSource"
     job = enqueue("integrations.sync_payees")

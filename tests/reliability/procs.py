@@ -16,6 +16,9 @@ from pathlib import Path
 from django.conf import settings
 from django.db import connection
 
+from jobs.core.states import TERMINAL, State
+from jobs.models import JobRecord
+
 ROOT = Path(__file__).resolve().parents[2]
 
 FAST_RECOVERY = {
@@ -101,9 +104,6 @@ class Processes:
         return by_job
 
     def assert_no_run_after_success(self, jobs) -> None:
-        from jobs.core.states import State
-        from jobs.models import JobRecord
-
         starts = self.starts()
         for job in JobRecord.objects.filter(pk__in=[j.pk for j in jobs]):
             assert job.state == State.SUCCEEDED, f"job {job.pk} is {job.state}"
@@ -113,9 +113,6 @@ class Processes:
 
 def finished(jobs) -> bool:
     """True once every one of these jobs is terminal (other jobs, like the scheduler's cleanup, aside)."""
-    from jobs.core.states import TERMINAL
-    from jobs.models import JobRecord
-
     return not JobRecord.objects.filter(pk__in=[j.pk for j in jobs]).exclude(state__in=TERMINAL).exists()
 
 

@@ -1,6 +1,7 @@
 """Redis loses its data, or goes away and comes back, in the middle of a run."""
 
 import shutil
+import socket
 import subprocess
 import tempfile
 
@@ -32,8 +33,6 @@ class PrivateRedis:
     """A redis-server of this test's own, so it can be stopped and started again on the same port."""
 
     def __init__(self):
-        import socket
-
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             self.port = s.getsockname()[1]

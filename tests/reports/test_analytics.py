@@ -1,5 +1,7 @@
 """The hourly per-user analytics fan-out and its manual paths."""
 
+from decimal import Decimal
+
 import pytest
 from django.core.management import call_command
 from rq import Queue
@@ -7,7 +9,10 @@ from rq import Queue
 from audit.models import AuditEntry
 from jobs.core.states import State
 from jobs.models import JobRecord
-from reports.services import analytics_fan_out
+from jobs.ops.enqueue import enqueue
+from payouts import services as payouts
+from reports.models import UserFigures
+from reports.services import analytics_fan_out, user_figures
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -29,8 +34,6 @@ def test_one_job_per_active_user_and_none_while_one_waits(users, redis_db):
 
 
 def test_the_hourly_job_fans_out_and_the_per_user_jobs_run(users, run_worker):
-    from jobs.ops.enqueue import enqueue
-
     producer = enqueue("analytics.fan_out")
     run_worker("analytics")  # runs the producer, then the five per-user jobs it enqueued
     producer.refresh_from_db()
@@ -55,12 +58,6 @@ def test_manual_paths_one_user_and_all(users, client, django_user_model, capsys)
 
 
 def test_per_user_figures_are_stored_and_recomputed_idempotently(django_user_model, run_worker):
-    from decimal import Decimal
-
-    from payouts import services as payouts
-    from reports.models import UserFigures
-    from reports.services import user_figures
-
     user = django_user_model.objects.create_user("earner")
     payee = payouts.payee_create(user, currency="EUR", account="DE89370400440532013000")
     payouts.ledger_credit(payee.pk, "80.00")

@@ -1,16 +1,23 @@
 """Imports: row-by-row validation and counts, no duplicates on re-import, malformed files refused."""
 
 import io
+import os
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
+from django.utils import timezone
+from openpyxl import Workbook
 
+from audit.models import AuditEntry
+from jobs.core.states import State
 from jobs.models import JobRecord
+from jobs.ops.sweep import sweep
 from payouts.models import LedgerEntry, Payee
 from reports.exports import ReportError
-from reports.imports import import_request
+from reports.imports import import_expire_files, import_request
 from reports.models import Import
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -65,8 +72,6 @@ def test_importing_the_same_file_again_creates_nothing(run_worker):
 
 
 def test_ledger_credits_from_xlsx_count_once_by_reference(run_worker):
-    from openpyxl import Workbook
-
     run("payees", "payees.csv", PAYEES, run_worker)
     book = Workbook()
     sheet = book.active
@@ -125,11 +130,6 @@ def test_staff_upload_from_the_admin(client, django_user_model, run_worker):
 
 
 def test_an_import_whose_file_vanished_is_retried_then_marked_failed(run_worker):
-    from django.utils import timezone
-
-    from jobs.core.states import State
-    from jobs.ops.sweep import sweep
-
     record = import_request("payees", upload("payees.csv", PAYEES))
     record.file.delete(save=False)  # the storage lost it
     JobRecord.objects.filter(pk=record.job_id).update(retry_policy={"kind": "fixed", "retries": 1, "delay": 0}, max_attempts=2)
@@ -155,12 +155,6 @@ def test_uploaded_files_are_encrypted_at_rest_and_read_back(run_worker):
 
 
 def test_uploaded_files_are_deleted_after_the_retention_period(run_worker, settings):
-    from datetime import timedelta
-
-    from django.utils import timezone
-
-    from reports.imports import import_expire_files
-
     settings.IMPORT_FILE_RETENTION = 3600
     record = run("payees", "payees.csv", PAYEES, run_worker)
     path = record.file.path
@@ -169,8 +163,6 @@ def test_uploaded_files_are_deleted_after_the_retention_period(run_worker, setti
     assert import_expire_files() == 1
     record.refresh_from_db()
     assert not record.file and record.file_deleted_at is not None and record.created == 2 and record.errors
-    import os
-
     assert not os.path.exists(path)
     assert import_expire_files() == 0
 
@@ -184,8 +176,6 @@ def test_usernames_made_by_an_import_pass_djangos_username_validator(run_worker)
 
 
 def test_every_change_an_import_makes_is_audited_in_the_uploaders_name(run_worker, django_user_model):
-    from audit.models import AuditEntry
-
     uploader = django_user_model.objects.create_user("fin")
     record = import_request("payees", upload("payees.csv", PAYEES), requested_by=uploader)
     run_worker("imports")

@@ -3,19 +3,21 @@
 import csv
 import io
 import json
+import os
 from datetime import timedelta
 from decimal import Decimal
 
 import pytest
 from django.urls import reverse
 from django.utils import timezone
+from openpyxl import load_workbook
 
 from audit.models import AuditEntry
 from jobs.core.states import State
 from jobs.models import JobRecord
 from jobs.ops.enqueue import enqueue
 from payouts import services as payouts
-from reports import services
+from reports import builders, services
 from reports.exports import ReportError
 from reports.models import Report
 
@@ -94,8 +96,6 @@ def test_exports_in_each_format_with_filters(run_worker, books, fmt):
         rows = json.loads(content(report))
         assert [r["memo"] for r in rows] == ["sale", "bonus"]
     else:
-        from openpyxl import load_workbook
-
         with report.file.open("rb") as fh:
             sheet = load_workbook(fh, read_only=True).active
             values = list(sheet.iter_rows(values_only=True))
@@ -147,16 +147,12 @@ def test_files_expire_by_the_retention_rule(client, run_worker, staff, books):
     assert services.report_expire_files() == 0
     assert services.report_expire_files(timezone.now() + timedelta(days=8)) == 1
     report.refresh_from_db()
-    import os
-
     assert report.state == "expired" and not report.file and not os.path.exists(path)
     client.force_login(staff)
     assert client.get(reverse("reports:download", args=[report.pk])).status_code == 410
 
 
 def test_a_report_failing_on_its_last_attempt_is_marked_failed(run_worker, monkeypatch, books):
-    from reports import builders
-
     def broken(parameters):
         raise RuntimeError("database on fire")
         yield  # pragma: no cover
