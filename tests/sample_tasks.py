@@ -79,11 +79,13 @@ def unserialisable_result(ctx):
 
 @task("test.chaos", queue="default", retry=Fixed(retries=50, delay=0.2))
 def chaos(ctx, seconds: float = 0.3):
-    """Appends every start to CONVEYOR_TEST_STARTS (outside Redis, which the tests flush),
-    so a run after success is detectable."""
+    """Appends every start, and every end of its body, to CONVEYOR_TEST_STARTS (outside Redis,
+    which the tests flush), so a run after success, or after a completed body, is detectable."""
     with open(os.environ["CONVEYOR_TEST_STARTS"], "a") as log:
         log.write(f"{ctx.job_id} {time.time()}\n")
     time.sleep(seconds)
+    with open(os.environ["CONVEYOR_TEST_STARTS"], "a") as log:
+        log.write(f"{ctx.job_id} {time.time()} end\n")
 
 
 @task("test.per_user", queue="analytics", dedup=lambda user_id: f"user analytics for user {user_id}")

@@ -94,14 +94,21 @@ class Processes:
         os.unlink(self.starts_path)
         shutil.rmtree(self.logs, ignore_errors=True)
 
-    def starts(self) -> dict[str, list[float]]:
-        """Start times of test.chaos runs, by job id."""
+    def starts(self, kind: str = "start") -> dict[str, list[float]]:
+        """Start times of test.chaos runs (kind "end": the ends of their bodies), by job id."""
         by_job = defaultdict(list)
         with open(self.starts_path) as log:
             for line in log:
-                job_id, stamp = line.split()
-                by_job[job_id].append(float(stamp))
+                job_id, stamp, *end = line.split()
+                if ("end" if end else "start") == kind:
+                    by_job[job_id].append(float(stamp))
         return by_job
+
+    def reruns_after_a_completed_body(self, jobs) -> int:
+        """Jobs whose body ran to its end and which then ran again: killed in the window between
+        the body's return and the commit of its success (at-least-once; docs/flow-control.md)."""
+        starts, ends = self.starts(), self.starts("end")
+        return sum(1 for job in jobs if ends[str(job.pk)] and max(starts[str(job.pk)]) > min(ends[str(job.pk)]))
 
     def assert_no_run_after_success(self, jobs) -> None:
         starts = self.starts()
