@@ -1,7 +1,7 @@
 """OpenAPI 3 documentation of the API (drf-spectacular): the token scheme, the shared error
 answers, paginated pages, and one ``doc`` decorator the views use. The schema is served at
 /api/v1/schema/ and shown at /api/v1/docs/; tests/api/test_schema.py fuzzes it with schemathesis.
-Imported by JobsConfig.ready() so the token extension is registered."""
+Imported by every view module that documents an endpoint, which registers the token scheme."""
 
 from __future__ import annotations
 

@@ -11,7 +11,7 @@ from jobs.core.registry import all_tasks
 from jobs.scheduling.defaults import declared_schedule_problems
 
 
-@register()
+@register("conveyor")
 def queues_are_sound(app_configs=None, **kwargs):
     errors = [Error(problem, hint="Check QUEUE_OVERRIDES.", id="jobs.E001") for problem in queue_problems(settings.CONVEYOR_QUEUES)]
     missing = [name for name in tiered_rq_names(list(settings.CONVEYOR_QUEUES)) if name not in settings.RQ_QUEUES]
@@ -22,7 +22,7 @@ def queues_are_sound(app_configs=None, **kwargs):
     return errors
 
 
-@register()
+@register("conveyor")
 def tasks_name_declared_queues(app_configs=None, **kwargs):
     return [
         Error(f"task {task.name!r} uses queue {task.queue!r}, which is not declared", id="jobs.E003")
@@ -31,6 +31,6 @@ def tasks_name_declared_queues(app_configs=None, **kwargs):
     ]
 
 
-@register()
+@register("conveyor")
 def declared_schedules_are_sound(app_configs=None, **kwargs):
     return [Error(problem, hint="Fix the app's schedules.py.", id="jobs.E004") for problem in declared_schedule_problems()]

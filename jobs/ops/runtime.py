@@ -44,10 +44,23 @@ def run_job(job_id: str) -> str:
     raise RuntimeError(f"job {job_id}: Conveyor jobs must be run by jobs.worker.ConveyorWorker (see settings.RQ)")
 
 
-def execute(job_id: str, worker_name: str, death_penalty_class=UnixSignalDeathPenalty) -> str:
-    """Run the job ``job_id`` once, if it is still waiting. Returns its new state, or "skipped"."""
+def claim_batch(job_ids, worker_name: str) -> tuple[dict, object]:
+    """Claim a worker's batch in one statement: (claimed rows by id, the start they share).
+    Each is then run by ``execute(..., claimed=(row or None, started))``."""
     started = timezone.now()
-    record = transitions.claim(job_id, worker_name[:255], started, started + EARLY_TOLERANCE)
+    return transitions.claim_many(job_ids, worker_name[:255], started, started + EARLY_TOLERANCE), started
+
+
+def execute(job_id: str, worker_name: str, death_penalty_class=UnixSignalDeathPenalty, *, claimed=None, record_success=None) -> str:
+    """Run the job ``job_id`` once, if it is still waiting. Returns its new state, or "skipped".
+    ``claimed``: (row, start) when the row was claimed already, with a batch (row None: not claimed).
+    ``record_success``: how a success is written (the worker's slots batch them; same signature
+    and answer as jobs.store.transitions.record_success)."""
+    if claimed is None:
+        started = timezone.now()
+        record = transitions.claim(job_id, worker_name[:255], started, started + EARLY_TOLERANCE)
+    else:
+        record, started = claimed
     if record is None:
         log.info("job %s: not waiting, not due, or claimed elsewhere; delivery skipped", job_id)
         return SKIPPED
@@ -89,7 +102,7 @@ def execute(job_id: str, worker_name: str, death_penalty_class=UnixSignalDeathPe
 
     if error is None:
         result = _json_result(result)
-        if not transitions.record_success(record, started, timezone.now(), worker_name[:255], result):
+        if not (record_success or transitions.record_success)(record, started, timezone.now(), worker_name[:255], result):
             return _taken_over(record)
         signals.job_succeeded.send(JobRecord, result=result, **_event(record))
         if log.isEnabledFor(logging.INFO):  # the hot path: build the line's context only if it is written

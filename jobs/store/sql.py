@@ -1,7 +1,8 @@
 """The two statements every job runs, written by hand because they are the hot path.
 
-* claim: one ``UPDATE ... RETURNING`` moves a waiting, due row to ``running`` and
-  returns what the worker needs (the ORM would need a SELECT and an UPDATE).
+* claim: one ``UPDATE ... RETURNING`` moves waiting, due rows (one, or a worker's whole
+  batch) to ``running`` and returns what the worker needs (the ORM would need a SELECT and
+  an UPDATE).
 * success: on PostgreSQL one statement (a data-modifying CTE) marks the row
   succeeded and inserts its attempt; elsewhere two statements in a transaction.
 
@@ -64,34 +65,46 @@ def _json(value):
 
 
 def claim(job_id, worker_name: str, now, due_by) -> Claimed | None:
+    pk = uuid.UUID(str(job_id))
+    return claim_many([pk], worker_name, now, due_by).get(pk)
+
+
+def claim_many(job_ids, worker_name: str, now, due_by) -> dict[uuid.UUID, Claimed]:
+    """Claim every one of these rows that is waiting and due, in one statement. Returns the
+    claimed ones by id; the others (not waiting, not due, claimed elsewhere) are absent."""
+    pks = [uuid.UUID(str(job_id)) for job_id in job_ids]
+    if not pks:
+        return {}
     connection = _connection()
     ops = connection.ops
-    pk = uuid.UUID(str(job_id))
     waiting = sorted(WAITING)
     query = (
         f"UPDATE {ops.quote_name(JobRecord._meta.db_table)} SET state = %s, attempts = attempts + 1, "
         "total_attempts = total_attempts + 1, started_at = %s, finished_at = NULL, worker_name = %s, "
         "progress = 0, progress_message = '' "
-        f"WHERE id = %s AND state IN ({', '.join(['%s'] * len(waiting))}) AND (run_at IS NULL OR run_at <= %s) "
-        f"RETURNING {', '.join(CLAIMED_FIELDS)}"
+        f"WHERE id IN ({', '.join(['%s'] * len(pks))}) AND state IN ({', '.join(['%s'] * len(waiting))}) "
+        "AND (run_at IS NULL OR run_at <= %s) "
+        f"RETURNING id, {', '.join(CLAIMED_FIELDS)}"
     )
     params = [
         State.RUNNING.value,
         ops.adapt_datetimefield_value(now),
         worker_name,
-        JobRecord._meta.pk.get_db_prep_value(pk, connection),
+        *[JobRecord._meta.pk.get_db_prep_value(pk, connection) for pk in pks],
         *[s.value for s in waiting],
         ops.adapt_datetimefield_value(due_by),
     ]
     with connection.cursor() as cursor:
         cursor.execute(query, params)
-        row = cursor.fetchone()
-    if row is None:
-        return None
-    values = dict(zip(CLAIMED_FIELDS, row))
-    for name in ("args", "kwargs", "retry_policy"):
-        values[name] = _json(values[name])
-    return Claimed(pk=pk, **values)
+        rows = cursor.fetchall()
+    claimed = {}
+    for row in rows:
+        values = dict(zip(CLAIMED_FIELDS, row[1:]))
+        for name in ("args", "kwargs", "retry_policy"):
+            values[name] = _json(values[name])
+        pk = row[0] if isinstance(row[0], uuid.UUID) else uuid.UUID(str(row[0]))
+        claimed[pk] = Claimed(pk=pk, **values)
+    return claimed
 
 
 def record_success(record: Claimed, started, finished, worker_name: str, result) -> bool:
@@ -126,6 +139,50 @@ def record_success(record: Claimed, started, finished, worker_name: str, result)
                 f"INSERT INTO {attempt_table} {insert_columns} VALUES (%s, %s, %s, %s, %s, %s, '', '', '')", [pk, *attempt_params]
             )
             return True
+
+
+def record_successes(outcomes: list[tuple], worker_name: str) -> set[uuid.UUID]:
+    """record_success for several jobs in one transaction: ``outcomes`` holds (claimed row,
+    started, finished, result). Returns the ids recorded (each only if its row still runs that
+    attempt). PostgreSQL: one statement for all; elsewhere two statements a job, one commit."""
+    if not outcomes:
+        return set()
+    connection = _connection()
+    if connection.vendor != "postgresql":
+        with transaction.atomic(using=connection.alias):
+            return {
+                record.pk
+                for record, started, finished, result in outcomes
+                if record_success(record, started, finished, worker_name, result)
+            }
+    ops = connection.ops
+    job_table = ops.quote_name(JobRecord._meta.db_table)
+    attempt_table = ops.quote_name(JobAttempt._meta.db_table)
+    result_field = JobRecord._meta.get_field("result")
+    rows, params = [], []
+    for record, started, finished, result in outcomes:
+        rows.append("(%s::uuid, %s::integer, %s::integer, %s::timestamptz, %s::timestamptz, %s::jsonb)")
+        params += [
+            record.pk,
+            record.attempts,
+            record.total_attempts,
+            ops.adapt_datetimefield_value(started),
+            ops.adapt_datetimefield_value(finished),
+            result_field.get_db_prep_value(result, connection),
+        ]
+    query = (
+        f"WITH done (id, attempts, number, started, finished, result) AS (VALUES {', '.join(rows)}), "
+        f"moved AS (UPDATE {job_table} AS job SET state = %s, finished_at = done.finished, result = done.result, "
+        "progress = 100, last_error = '', run_at = NULL FROM done "
+        "WHERE job.id = done.id AND job.state = %s AND job.attempts = done.attempts "
+        "RETURNING job.id, done.number, done.started, done.finished) "
+        f"INSERT INTO {attempt_table} (job_id, number, started_at, finished_at, outcome, worker_name, exc_type, exc_message, traceback) "
+        "SELECT id, number, started, finished, %s, %s, '', '', '' FROM moved RETURNING job_id"
+    )
+    params += [State.SUCCEEDED.value, State.RUNNING.value, JobAttempt.Outcome.SUCCEEDED.value, worker_name]
+    with transaction.atomic(using=connection.alias), connection.cursor() as cursor:
+        cursor.execute(query, params)
+        return {row[0] for row in cursor.fetchall()}
 
 
 def bulk_insert_jobs(records: list[JobRecord], ignore_conflicts: bool) -> set | None:

@@ -46,7 +46,9 @@ def hand_back(ids, *, stamps=None) -> int:
 # --- The worker: running and its outcome ------------------------------------------------
 
 claim = sql.claim  # waiting and due -> running, returning what the worker needs (one statement)
+claim_many = sql.claim_many  # the same for a worker's batch, still one statement
 record_success = sql.record_success  # running (this attempt) -> succeeded, with its attempt row
+record_successes = sql.record_successes  # the same for jobs that finished together, one transaction
 
 
 def report_progress(record, percent: int, message: str) -> bool:

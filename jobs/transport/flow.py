@@ -2,7 +2,7 @@
 
 A worker pops with one Lua script: it walks its lists in priority order, skips
 queues that are paused, at their concurrency cap or out of rate budget, pops
-the first id it may run, and in the same step takes a concurrency slot (a lease
+the first ids it may run (as many as it has free slots), and for each takes a concurrency slot (a lease
 in ``conveyor:running:<queue>``) and a rate-window entry
 (``conveyor:rate:<queue>``). Held-back jobs stay in their list: they wait, they
 do not fail and use no attempt. When nothing may run, the script returns the
@@ -56,25 +56,39 @@ local function take(q, id, cap, rn, rw, t, lease)
 end
 """
 
-# KEYS: the worker's taken hash. ARGV: lease, then per list: key, queue, cap, rate jobs, rate window
+# Takes up to ``want`` jobs in priority order, at most ``room`` of one queue (0: no limit but
+# ``want``), rechecking the queue's cap and rate before each one. An empty list costs one LLEN:
+# the checks run only where there is something to take, once per queue until it takes.
+# KEYS: the worker's taken hash. ARGV: lease, want, then per list: key, queue, cap, rate jobs,
+# rate window, room. Returns key, id pairs; when it took nothing, '' and the empty lists (a
+# blocking wait on one of them gives a job back if its queue may not run: ACQUIRE).
 POP = (
     _CHECK
     + """
 local t = now()
-local lease = tonumber(ARGV[1])
-local open = {}
-for i = 2, #ARGV, 5 do
-  local q, cap, rn, rw = ARGV[i + 1], tonumber(ARGV[i + 2]), tonumber(ARGV[i + 3]), tonumber(ARGV[i + 4])
-  if may_run(q, cap, rn, rw, t) then
-    local id = redis.call('LPOP', ARGV[i])
-    if id then
+local lease, want = tonumber(ARGV[1]), tonumber(ARGV[2])
+local got, open, per_queue, verdict = {}, {}, {}, {}
+for i = 3, #ARGV, 6 do
+  local key, q, cap, rn, rw, room = ARGV[i], ARGV[i + 1], tonumber(ARGV[i + 2]), tonumber(ARGV[i + 3]), tonumber(ARGV[i + 4]), tonumber(ARGV[i + 5])
+  if redis.call('LLEN', key) == 0 then
+    table.insert(open, key)
+  else
+    while #got < 2 * want and (room == 0 or (per_queue[q] or 0) < room) do
+      if verdict[q] == nil then verdict[q] = may_run(q, cap, rn, rw, t) end
+      if not verdict[q] then break end
+      local id = redis.call('LPOP', key)
+      if not id then break end
       take(q, id, cap, rn, rw, t, lease)
       redis.call('HSET', KEYS[1], id, q)
-      return {ARGV[i], id}
+      per_queue[q] = (per_queue[q] or 0) + 1
+      if cap > 0 or rn > 0 then verdict[q] = nil end
+      table.insert(got, key)
+      table.insert(got, id)
     end
-    table.insert(open, ARGV[i])
   end
+  if #got >= 2 * want then break end
 end
+if #got > 0 then return got end
 table.insert(open, 1, '')
 return open
 """
@@ -134,15 +148,17 @@ class FlowControl:
         self._acquire = connection.register_script(ACQUIRE)
         self._refresh = connection.register_script(REFRESH)
 
-    def pop(self, lists: list[tuple[str, Limits]]):
-        """Pop the first job that may run now. Returns ((key, job_id), []) or (None, open_but_empty_keys)."""
-        args = [lease_seconds()]
+    def pop(self, lists: list[tuple[str, Limits]], want: int = 1, room: dict[str, int] | None = None):
+        """Pop up to ``want`` jobs that may run now, in priority order, at most ``room[queue]`` of
+        a queue. Returns ([(key, job_id), ...], []) or ([], open_but_empty_keys)."""
+        room = room or {}
+        args = [lease_seconds(), want]
         for key, limits in lists:
-            args += [key, *limits.args()]
+            args += [key, *limits.args(), room.get(limits.queue, 0)]
         reply = self._pop(keys=[self.taken_key], args=args)
         if reply and reply[0]:
-            return (reply[0].decode(), reply[1].decode()), []
-        return None, [k.decode() for k in reply[1:]]
+            return [(reply[i].decode(), reply[i + 1].decode()) for i in range(0, len(reply), 2)], []
+        return [], [k.decode() for k in reply[1:]]
 
     def wait(self, keys: list[str], timeout: float, limits_by_key: dict[str, Limits]):
         """Block on open, empty lists; take the slot for what arrives, or give it back."""

@@ -29,6 +29,7 @@ import socket
 import sys
 import threading
 import time
+import uuid
 from datetime import timedelta
 from functools import partial
 
@@ -40,6 +41,7 @@ from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from rq import worker_registration
 from rq.exceptions import NoSuchJobError
+from rq.executions import Execution
 from rq.job import JobStatus
 from rq.timeouts import JobTimeoutException
 from rq.utils import now
@@ -51,6 +53,7 @@ from jobs.ops import runtime
 from jobs.store import transitions
 from jobs.transport import flow
 from jobs.worker import timeouts
+from jobs.worker.recorder import Outcome, Recorder
 from jobs.worker.slots import SlotPool, Work
 from jobs.worker.timeouts import ThreadDeathPenalty
 
@@ -112,6 +115,8 @@ class ConveyorWorker(SimpleWorker):
         self._pool: SlotPool | None = None
         self._done_lock = threading.Lock()
         self._claims: dict[str, tuple] = {}  # job id -> (claimed row, start) of each job in a slot
+        self._prepared: dict[str, tuple] = {}  # job id -> (RQ execution, claim) between _take and _submit
+        self._max_jobs = None
 
     def _tiered(self, queues):
         """Replace each logical queue by its four tier lists, tier-major; keep explicit tier lists as given."""
@@ -127,6 +132,7 @@ class ConveyorWorker(SimpleWorker):
     def work(self, *args, logging_level=None, **kwargs):
         """RQ's command line sets its logger to INFO whatever LOGGING says (a line per queue per
         maintenance pass: 60 at start); RQ_LOG_LEVEL decides. Per-job lines are jobs.ops.runtime's."""
+        self._max_jobs = kwargs.get("max_jobs")
         return super().work(*args, logging_level=settings.RQ_LOG_LEVEL, **kwargs)
 
     # --- Database heartbeat (crash detection; see jobs/recovery.py) ---------------
@@ -139,6 +145,7 @@ class ConveyorWorker(SimpleWorker):
         self._beat_thread = threading.Thread(target=self._beat_loop, name="conveyor-heartbeat", daemon=True)
         self._beat_thread.start()
         if self.slots > 1:
+            self._recorder = Recorder(self.name, self._settle_many)
             self._pool = SlotPool(self.slots, self._run_in_slot, name=f"conveyor-slot-{os.getpid()}")
         log.info("worker %s started with concurrency: %d (queues: %s)", self.name, self.slots, ", ".join(self._logical_names()))
 
@@ -198,6 +205,7 @@ class ConveyorWorker(SimpleWorker):
                     self._stop_slots()
             finally:
                 self._pool.close()
+                self._recorder.close()
         beating = getattr(self, "_beating", None)
         if beating is not None:
             beating.set()
@@ -268,11 +276,13 @@ class ConveyorWorker(SimpleWorker):
                 pool.wait_for_change(FLOW_RECHECK)
                 continue
             try:
-                popped, open_keys = self._flow.pop(lists)
-                if popped is None and timeout is not None:
+                want, room = self._batch_size(pool)
+                popped, open_keys = self._flow.pop(lists, want, room)
+                if not popped and timeout is not None:
                     if open_keys:
                         wait = FLOW_RECHECK if max_idle_time is None else max(0.1, min(FLOW_RECHECK, max_idle_time))
-                        popped = self._flow.wait(open_keys, wait, dict(lists))
+                        one = self._flow.wait(open_keys, wait, dict(lists))
+                        popped = [one] if one is not None else []
                     else:
                         time.sleep(FLOW_RECHECK)
                 if backoff > MIN_BACKOFF:
@@ -285,8 +295,15 @@ class ConveyorWorker(SimpleWorker):
                 time.sleep(backoff)
                 backoff = min(backoff * 2, MAX_BACKOFF)
                 continue
-            if popped is not None:
-                key, job_id = popped
+            if popped and pool is not None:
+                batch = self._take(popped)
+                if not batch:
+                    continue
+                for job, queue in batch[1:]:
+                    self._submit(job, queue)
+                return batch[0]  # RQ's loop hands it to execute_job, which submits it too
+            if popped:
+                key, job_id = popped[0]
                 queue = self._queue_by_key[key]
                 try:
                     job = self.job_class.fetch(job_id, connection=self.connection, serializer=self.serializer)
@@ -309,6 +326,77 @@ class ConveyorWorker(SimpleWorker):
                 return None  # burst mode: nothing this worker may run now
             if max_idle_time is not None and time.monotonic() - idle_since >= max_idle_time:
                 return None
+
+    def _batch_size(self, pool) -> tuple[int, dict]:
+        """How many jobs to take in one pop (the free slots; one without slots or with --max-jobs,
+        which counts jobs exactly), and how many more of each slot-limited queue fit."""
+        if pool is None or self._max_jobs is not None:
+            return 1, {}
+        limited = {name: config["slots"] for name, config in settings.CONVEYOR_QUEUES.items() if config.get("slots")}
+        held = pool.per_queue() if limited else {}
+        room = {}
+        for name, limit in limited.items():
+            left = min(limit, self.slots) - held[name]
+            room[name] = left if left > 0 else -1  # for the pop script 0 means "no limit"; -1 takes none
+        return pool.free(), room
+
+    def _take(self, popped: list[tuple[str, str]]) -> list:
+        """A popped batch made ready for the slots: the RQ jobs fetched in one round trip, RQ's
+        bookkeeping for all of them in one pipeline, their rows claimed in one statement.
+        Returns (job, queue) pairs; what could not start is handed back or let go."""
+        queues = [self._queue_by_key[key] for key, _ in popped]
+        try:
+            jobs = self.job_class.fetch_many([job_id for _, job_id in popped], connection=self.connection, serializer=self.serializer)
+        except RedisError as exc:
+            for queue, (_, job_id) in zip(queues, popped):
+                self._hand_back(queue, job_id, exc)
+            return []
+        batch = []
+        for queue, (_, job_id), job in zip(queues, popped, jobs):
+            if job is None:  # cancelled, or its hash was lost: the row decides; the dispatcher re-sends if needed
+                self._release(queue, job_id)
+            else:
+                batch.append((job, queue))
+        if not batch:
+            return []
+        try:
+            executions = self._prepare_batch([job for job, _ in batch])
+        except RedisError as exc:
+            for job, queue in batch:
+                self._hand_back(queue, job.id, exc)
+            return []
+        try:
+            claims, started = runtime.claim_batch([job.id for job, _ in batch], self.name)
+        except Exception as exc:
+            log.exception("worker %s: could not claim a batch of %d job(s); handing them back", self.name, len(batch))
+            close_old_connections()
+            for job, queue in batch:
+                self._hand_back(queue, job.id, exc)
+            return []
+        for (job, _), execution in zip(batch, executions):
+            self._prepared[job.id] = (execution, (claims.get(uuid.UUID(job.id)), started))
+        return batch
+
+    def _prepare_batch(self, jobs) -> list:
+        """What RQ's prepare_execution and prepare_job_execution write for each job, in one pipeline."""
+        with self.connection.pipeline() as pipe:
+            executions = []
+            ttl = 0
+            for job in jobs:
+                ttl = self.get_heartbeat_ttl(job)
+                executions.append(Execution.create(job, ttl, pipeline=pipe, worker_name=self.name))
+                job.heartbeat(now(), ttl, pipeline=pipe)
+                job.prepare_for_execution(self.name, pipeline=pipe)
+                pipe.persist(job.key)
+            self.heartbeat(ttl, pipeline=pipe)
+            self.set_state(WorkerStatus.BUSY, pipeline=pipe)
+            pipe.execute()
+        return executions
+
+    def _submit(self, job, queue) -> None:
+        execution, claimed = self._prepared.pop(job.id)
+        job.started_at = now()
+        self._pool.submit(job.id, logical_queue_name(queue.name), (job, queue, execution, claimed))
 
     def _lists_with_room(self) -> list:
         """The lists to take from, with their flow limits: all of them, less the queues whose
@@ -345,40 +433,48 @@ class ConveyorWorker(SimpleWorker):
             self._owed_hand_backs.discard(job_id)
 
     def execute_job(self, job, queue):
+        if self._pool is not None:  # taken, prepared and claimed with its batch (_take)
+            self._submit(job, queue)
+            return
         try:
             execution = self.prepare_execution(job)
         except RedisError as exc:
             self._hand_back(queue, job.id, exc)
             self.set_state(WorkerStatus.IDLE)
             return
-        if self._pool is None:
-            self.perform_job(job, queue, execution)
-            self.set_state(WorkerStatus.IDLE)
-            return
-        try:
-            self.prepare_job_execution(job, remove_from_intermediate_queue=len(self.queues) == 1)
-        except RedisError as exc:
-            self._hand_back(queue, job.id, exc)  # not run, not claimed
-            return
-        job.started_at = now()
-        self._pool.submit(job.id, logical_queue_name(queue.name), (job, queue, execution))
-        self.set_state(WorkerStatus.BUSY)
+        self.perform_job(job, queue, execution)
+        self.set_state(WorkerStatus.IDLE)
 
     # --- Slots (jobs.worker.slots) ------------------------------------------------------
 
     def _run_in_slot(self, work: Work) -> None:
         """One job in a slot thread: what perform_job does after RQ's bookkeeping."""
-        job, queue, execution = work.payload
+        job, queue, execution, claimed = work.payload
+        settled = []
+
+        def record_success(record, started, finished, worker_name, result) -> bool:
+            # Recorded with the other jobs finishing now, and settled in Redis with them.
+            recorded = self._recorder.record(Outcome(record, started, finished, result, (job, queue, execution)))
+            settled.append(True)
+            return recorded
+
         close_old_connections()
         try:
-            runtime.execute(job.id, worker_name=self.name, death_penalty_class=partial(self._slot_penalty, job, queue))
+            runtime.execute(
+                job.id,
+                worker_name=self.name,
+                death_penalty_class=partial(self._slot_penalty, job, queue),
+                claimed=claimed,
+                record_success=record_success,
+            )
             self._count_done()
-            job.ended_at = now()
-            job._status = JobStatus.FINISHED
-            try:
-                self._finish_transport(job, queue, execution, idle=False)
-            except RedisError as exc:
-                log.warning("job %s: recorded, but Redis bookkeeping failed (%s)", job.id, exc)
+            if not settled:  # failed, retried, cancelled or skipped: settled alone
+                job.ended_at = now()
+                job._status = JobStatus.FINISHED
+                try:
+                    self._finish_transport(job, queue, execution, idle=False)
+                except RedisError as exc:
+                    log.warning("job %s: recorded, but Redis bookkeeping failed (%s)", job.id, exc)
         except Exception:
             log.exception("job %s: could not be run or recorded", job.id)
             self._release(queue, job.id)
@@ -499,11 +595,23 @@ class ConveyorWorker(SimpleWorker):
         """What RQ's handle_job_success does for a result_ttl=0 job without dependents, plus
         releasing the concurrency slot, in one round trip."""
         with self.connection.pipeline() as pipe:
-            self._flow.release(pipe, logical_queue_name(queue.name), job.id)
-            self.increment_successful_job_count(pipeline=pipe)
-            self.increment_total_working_time(job.ended_at - job.started_at, pipe)
-            execution.delete(job=job, pipeline=pipe)
-            pipe.delete(job.key, job.dependents_key, job.dependencies_key, job.execution_registry.key)
+            self._settle_one(pipe, job, queue, execution)
             if idle:
                 self.set_state(WorkerStatus.IDLE, pipeline=pipe)
             pipe.execute()
+
+    def _settle_many(self, transports) -> None:
+        """_finish_transport for jobs that finished together (jobs.worker.recorder), one pipeline."""
+        with self.connection.pipeline() as pipe:
+            for job, queue, execution in transports:
+                job.ended_at = now()
+                job._status = JobStatus.FINISHED
+                self._settle_one(pipe, job, queue, execution)
+            pipe.execute()
+
+    def _settle_one(self, pipe, job, queue, execution) -> None:
+        self._flow.release(pipe, logical_queue_name(queue.name), job.id)
+        self.increment_successful_job_count(pipeline=pipe)
+        self.increment_total_working_time(job.ended_at - job.started_at, pipe)
+        execution.delete(job=job, pipeline=pipe)
+        pipe.delete(job.key, job.dependents_key, job.dependencies_key, job.execution_registry.key)

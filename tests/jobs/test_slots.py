@@ -8,11 +8,14 @@ import time
 import pytest
 from django.db import connection
 from django.test import override_settings
+from django.utils import timezone
 
 from jobs.core.states import State
 from jobs.models import JobAttempt, JobRecord
 from jobs.ops.enqueue import enqueue
+from jobs.store import transitions
 from jobs.worker import timeouts
+from jobs.worker.recorder import Outcome, Recorder
 from jobs.worker.slots import SlotPool
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -131,3 +134,63 @@ def test_a_pool_refuses_work_beyond_its_slots():
     release.set()
     assert pool.drain(5) and pool.free() == 1
     pool.close()
+
+
+def test_a_worker_takes_a_batch_for_its_free_slots_and_claims_it_in_one_statement(run_worker):
+    jobs = [enqueue("test.nap", kwargs={"seconds": 0.2}) for _ in range(4)]
+    run_worker("default", slots=4)
+    rows = list(JobRecord.objects.filter(pk__in=[j.pk for j in jobs]))
+    assert {row.state for row in rows} == {State.SUCCEEDED}
+    assert len({row.started_at for row in rows}) == 1  # one claim: one start for the batch
+
+
+def test_claim_many_takes_only_waiting_due_rows():
+    due = enqueue("test.count")
+    later = enqueue("test.count", delay=3600)
+    done = enqueue("test.count")
+    JobRecord.objects.filter(pk=done.pk).update(state=State.SUCCEEDED)
+    now = timezone.now()
+    claimed = transitions.claim_many([due.pk, later.pk, done.pk], "w", now, now)
+    assert list(claimed) == [due.pk]
+    assert claimed[due.pk].task_name == "test.count" and claimed[due.pk].attempts == 1
+    assert JobRecord.objects.get(pk=due.pk).state == State.RUNNING
+    assert transitions.claim_many([due.pk], "w2", now, now) == {}  # claimed once only
+
+
+def test_successes_finishing_together_are_recorded_in_one_transaction():
+    jobs = [enqueue("test.count") for _ in range(3)]
+    now = timezone.now()
+    claimed = transitions.claim_many([j.pk for j in jobs], "w", now, now)
+    taken_over = claimed[jobs[2].pk]
+    JobRecord.objects.filter(pk=taken_over.pk).update(state=State.CANCELLED)  # cancelled meanwhile
+    outcomes = [(claimed[j.pk], now, timezone.now(), {"n": i}) for i, j in enumerate(jobs)]
+    recorded = transitions.record_successes(outcomes, "w")
+    assert recorded == {jobs[0].pk, jobs[1].pk}
+    for i, job in enumerate(jobs[:2]):
+        row = JobRecord.objects.get(pk=job.pk)
+        assert (row.state, row.result, row.progress) == (State.SUCCEEDED, {"n": i}, 100)
+        assert row.attempt_set.get().outcome == JobAttempt.Outcome.SUCCEEDED
+    assert JobRecord.objects.get(pk=taken_over.pk).state == State.CANCELLED
+    assert not JobAttempt.objects.filter(job_id=taken_over.pk).exists()
+
+
+def test_the_recorder_answers_each_slot_and_settles_their_transport_once():
+    jobs = [enqueue("test.count") for _ in range(4)]
+    now = timezone.now()
+    claimed = transitions.claim_many([j.pk for j in jobs], "w", now, now)
+    settled = []
+    recorder = Recorder("w", settled.extend)
+    answers = {}
+
+    def finish(job):
+        answers[job.pk] = recorder.record(Outcome(claimed[job.pk], now, timezone.now(), None, (job.pk,)))
+
+    threads = [threading.Thread(target=finish, args=(job,)) for job in jobs]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    recorder.close()
+    assert answers == {job.pk: True for job in jobs}
+    assert sorted(settled) == sorted((job.pk,) for job in jobs)
+    assert set(JobRecord.objects.filter(pk__in=[j.pk for j in jobs]).values_list("state", flat=True)) == {State.SUCCEEDED}

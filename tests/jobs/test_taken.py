@@ -27,7 +27,7 @@ def list_key(job):
 def test_the_pop_records_the_job_as_taken_and_its_end_releases_it(redis_db):
     job = enqueue("test.nap_capped", kwargs={"seconds": 0})
     control = flow.FlowControl(redis_db, "w1")
-    (key, job_id), _ = control.pop([(list_key(job), flow.limits_for("maintenance"))])
+    [(key, job_id)], _ = control.pop([(list_key(job), flow.limits_for("maintenance"))])
     assert job_id == str(job.pk)
     assert redis_db.hget(TAKEN_KEY.format("w1"), job_id) == b"maintenance"
     assert redis_db.zscore(RUNNING_KEY.format("maintenance"), job_id) is not None
