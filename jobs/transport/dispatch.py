@@ -27,6 +27,7 @@ from django.utils import timezone
 from redis.exceptions import RedisError
 from rq import Queue
 from rq.job import Job, JobStatus
+from rq.serializers import DefaultSerializer
 from rq.utils import now as utcnow
 from rq.utils import utcformat
 
@@ -112,7 +113,8 @@ _PER_JOB = ("data", "description", "timeout")
 
 
 def push(rows, fresh: bool = False) -> None:
-    """Push (id, queue, priority, timeout, task_name) rows to their RQ lists in one pipeline.
+    """Push (id, queue, priority, timeout, task_name) rows to their RQ lists: one script call per
+    list (EVALSHA), several in one pipeline.
 
     RQ builds one template job per list; each job's hash is that template with its
     own id, data, description and timeout. The hash is what RQ's enqueue writes, at a
@@ -123,32 +125,53 @@ def push(rows, fresh: bool = False) -> None:
     by_list = defaultdict(list)
     for row in rows:
         by_list[rq_queue_name(row[1], row[2])].append(row)
-    enqueued_at = utcformat(utcnow())
+    stamp = utcformat(utcnow())
+    calls = []
+    for list_name, group in by_list.items():
+        queue_key, queues_key, base = _template(list_name)
+        base = [*base, "created_at", stamp, "enqueued_at", stamp]
+        head = [Job.redis_job_namespace_prefix, "1" if fresh else "0", len(base), *base]
+        for start in range(0, len(group), PUSH_CHUNK):
+            args = list(head)
+            for job_id, _, _, timeout, task_name in group[start : start + PUSH_CHUNK]:
+                job_id = str(job_id)
+                args += (job_id, zlib.compress(_dumps((RUN_FUNC, None, (job_id,), {}))), task_name, timeout + RQ_TIMEOUT_GRACE)
+            calls.append(([queue_key, queues_key], args))
+    if len(calls) == 1:  # the common case (one enqueue): one round trip, no MULTI/EXEC, no SCRIPT EXISTS
+        keys, args = calls[0]
+        script(keys=keys, args=args)
+        return
     with connection.pipeline() as pipe:
-        for list_name, group in by_list.items():
-            queue = Queue(list_name, connection=connection)
-            template = queue.create_job(
-                RUN_FUNC,
-                args=("",),
-                result_ttl=0,
-                failure_ttl=settings.FAILED_JOB_RETENTION,
-                status=JobStatus.QUEUED,
-            )
-            base = [
-                v
-                for field, value in {**template.to_dict(), "enqueued_at": enqueued_at}.items()
-                if field not in _PER_JOB
-                for v in (field, value)
-            ]
-            head = [Job.redis_job_namespace_prefix, "1" if fresh else "0", len(base), *base]
-            dumps = template.serializer.dumps
-            for start in range(0, len(group), PUSH_CHUNK):
-                args = list(head)
-                for job_id, _, _, timeout, task_name in group[start : start + PUSH_CHUNK]:
-                    job_id = str(job_id)
-                    args += (job_id, zlib.compress(dumps((RUN_FUNC, None, (job_id,), {}))), task_name, timeout + RQ_TIMEOUT_GRACE)
-                script(keys=[queue.key, queue.redis_queues_keys], args=args, client=pipe)
+        for keys, args in calls:
+            script(keys=keys, args=args, client=pipe)
         pipe.execute()
+
+
+_templates: dict[tuple, tuple] = {}
+_SERIALIZER = DefaultSerializer  # what RQ's jobs use unless told otherwise
+
+
+def _template(list_name: str) -> tuple:
+    """(list key, RQ's set of queues, the template hash's fields but the per-job ones and the
+    timestamps) for one RQ list, built once per process from a job RQ itself creates."""
+    cache_key = (list_name, settings.FAILED_JOB_RETENTION)
+    if cache_key not in _templates:
+        queue = Queue(list_name, connection=get_redis())
+        template = queue.create_job(
+            RUN_FUNC,
+            args=("",),
+            result_ttl=0,
+            failure_ttl=settings.FAILED_JOB_RETENTION,
+            status=JobStatus.QUEUED,
+        )
+        skip = {*_PER_JOB, "created_at", "enqueued_at"}
+        base = [v for field, value in template.to_dict().items() if field not in skip for v in (field, value)]
+        _templates[cache_key] = (queue.key, queue.redis_queues_keys, tuple(base))
+    return _templates[cache_key]
+
+
+def _dumps(value) -> bytes:
+    return _SERIALIZER.dumps(value)
 
 
 def sync_paused() -> None:
