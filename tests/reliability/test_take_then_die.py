@@ -16,9 +16,12 @@ from tests.sample_tasks import runs
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def test_a_job_taken_by_a_worker_killed_before_its_claim_is_run_once(processes):
+@pytest.mark.parametrize("slots", [1, 4])
+def test_a_job_taken_by_a_worker_killed_before_its_claim_is_run_once(processes, slots):
     job = enqueue("test.count", kwargs={"key": "taken"})
-    faulty = Processes(CONVEYOR_TASK_MODULES="tests.sample_tasks,tests.faults", CONVEYOR_TEST_DIE_AFTER_TAKE="1")
+    faulty = Processes(
+        CONVEYOR_TASK_MODULES="tests.sample_tasks,tests.faults", CONVEYOR_TEST_DIE_AFTER_TAKE="1", WORKER_CONCURRENCY=str(slots)
+    )
     try:
         victim = faulty.worker()
         victim.wait(timeout=30)
