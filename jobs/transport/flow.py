@@ -33,19 +33,20 @@ local function now()
   local t = redis.call('TIME')
   return tonumber(t[1]) + tonumber(t[2]) / 1000000
 end
+-- 'run', or why not: 'paused', or 'held' (at its concurrency cap or out of rate budget)
 local function may_run(q, cap, rn, rw, t)
-  if redis.call('SISMEMBER', 'conveyor:paused', q) == 1 then return false end
+  if redis.call('SISMEMBER', 'conveyor:paused', q) == 1 then return 'paused' end
   if cap > 0 then
     local running = 'conveyor:running:' .. q
     redis.call('ZREMRANGEBYSCORE', running, '-inf', t)
-    if redis.call('ZCARD', running) >= cap then return false end
+    if redis.call('ZCARD', running) >= cap then return 'held' end
   end
   if rn > 0 then
     local rate = 'conveyor:rate:' .. q
     redis.call('ZREMRANGEBYSCORE', rate, '-inf', t - rw)
-    if redis.call('ZCARD', rate) >= rn then return false end
+    if redis.call('ZCARD', rate) >= rn then return 'held' end
   end
-  return true
+  return 'run'
 end
 local function take(q, id, cap, rn, rw, t, lease)
   if cap > 0 then redis.call('ZADD', 'conveyor:running:' .. q, t + lease, id) end
@@ -60,14 +61,15 @@ end
 # ``want``), rechecking the queue's cap and rate before each one. An empty list costs one LLEN:
 # the checks run only where there is something to take, once per queue until it takes.
 # KEYS: the worker's taken hash. ARGV: lease, want, then per list: key, queue, cap, rate jobs,
-# rate window, room. Returns key, id pairs; when it took nothing, '' and the empty lists (a
-# blocking wait on one of them gives a job back if its queue may not run: ACQUIRE).
+# rate window, room. Returns key, id pairs; when it took nothing, a marker ('' or, when jobs wait
+# behind a cap or rate limit that may free any moment, '+') and the empty lists (a blocking wait
+# on one of them gives a job back if its queue may not run: ACQUIRE).
 POP = (
     _CHECK
     + """
 local t = now()
 local lease, want = tonumber(ARGV[1]), tonumber(ARGV[2])
-local got, open, per_queue, verdict = {}, {}, {}, {}
+local got, open, per_queue, verdict, held = {}, {}, {}, {}, false
 for i = 3, #ARGV, 6 do
   local key, q, cap, rn, rw, room = ARGV[i], ARGV[i + 1], tonumber(ARGV[i + 2]), tonumber(ARGV[i + 3]), tonumber(ARGV[i + 4]), tonumber(ARGV[i + 5])
   if redis.call('LLEN', key) == 0 then
@@ -75,7 +77,10 @@ for i = 3, #ARGV, 6 do
   else
     while #got < 2 * want and (room == 0 or (per_queue[q] or 0) < room) do
       if verdict[q] == nil then verdict[q] = may_run(q, cap, rn, rw, t) end
-      if not verdict[q] then break end
+      if verdict[q] ~= 'run' then
+        if verdict[q] == 'held' then held = true end
+        break
+      end
       local id = redis.call('LPOP', key)
       if not id then break end
       take(q, id, cap, rn, rw, t, lease)
@@ -89,7 +94,7 @@ for i = 3, #ARGV, 6 do
   if #got >= 2 * want then break end
 end
 if #got > 0 then return got end
-table.insert(open, 1, '')
+table.insert(open, 1, held and '+' or '')
 return open
 """
 )
@@ -101,7 +106,7 @@ ACQUIRE = (
     + """
 local t = now()
 local q, cap, rn, rw, id = ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6]), ARGV[7]
-if may_run(q, cap, rn, rw, t) then
+if may_run(q, cap, rn, rw, t) == 'run' then
   take(q, id, cap, rn, rw, t, tonumber(ARGV[1]))
   redis.call('HSET', KEYS[1], id, q)
   return 1
@@ -144,19 +149,22 @@ class FlowControl:
         """``holder``: the worker's name; what it takes is recorded under it."""
         self.connection = connection
         self.taken_key = TAKEN_KEY.format(holder)
+        self.held = False
         self._pop = connection.register_script(POP)
         self._acquire = connection.register_script(ACQUIRE)
         self._refresh = connection.register_script(REFRESH)
 
     def pop(self, lists: list[tuple[str, Limits]], want: int = 1, room: dict[str, int] | None = None):
         """Pop up to ``want`` jobs that may run now, in priority order, at most ``room[queue]`` of
-        a queue. Returns ([(key, job_id), ...], []) or ([], open_but_empty_keys)."""
+        a queue. Returns ([(key, job_id), ...], []) or ([], empty_keys); ``self.held`` says
+        whether jobs wait behind a cap or rate limit (worth a prompt second look)."""
         room = room or {}
         args = [lease_seconds(), want]
         for key, limits in lists:
             args += [key, *limits.args(), room.get(limits.queue, 0)]
         reply = self._pop(keys=[self.taken_key], args=args)
-        if reply and reply[0]:
+        self.held = reply[0] == b"+"
+        if reply[0] not in (b"", b"+"):
             return [(reply[i].decode(), reply[i + 1].decode()) for i in range(0, len(reply), 2)], []
         return [], [k.decode() for k in reply[1:]]
 

@@ -63,6 +63,8 @@ log = logging.getLogger(__name__)
 HEARTBEAT_EVERY = 5.0
 # While idle, how often a worker re-checks paused, capped and rate-limited queues.
 FLOW_RECHECK = 1.0
+# How soon it looks again when jobs wait behind a concurrency cap or rate limit.
+HELD_RECHECK = 0.02
 # While Redis does not answer, the dequeue loop retries after MIN_BACKOFF, doubling up to
 # MAX_BACKOFF seconds: it resumes within a second of Redis coming back.
 MIN_BACKOFF = 0.1
@@ -279,12 +281,16 @@ class ConveyorWorker(SimpleWorker):
                 want, room = self._batch_size(pool)
                 popped, open_keys = self._flow.pop(lists, want, room)
                 if not popped and timeout is not None:
+                    # Jobs held back by a cap or rate limit may go as soon as a slot or the window
+                    # frees (another worker's job ending): look again soon, not after a full second.
+                    wait = HELD_RECHECK if self._flow.held else FLOW_RECHECK
+                    if max_idle_time is not None:
+                        wait = max(0.1, min(wait, max_idle_time))
                     if open_keys:
-                        wait = FLOW_RECHECK if max_idle_time is None else max(0.1, min(FLOW_RECHECK, max_idle_time))
                         one = self._flow.wait(open_keys, wait, dict(lists))
                         popped = [one] if one is not None else []
                     else:
-                        time.sleep(FLOW_RECHECK)
+                        time.sleep(wait)
                 if backoff > MIN_BACKOFF:
                     log.warning("worker %s: Redis answers again; resuming", self.name)
                 backoff = MIN_BACKOFF
