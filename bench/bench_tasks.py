@@ -3,6 +3,10 @@
 import time
 
 from jobs.core.registry import task
+from jobs.transport.redis import get_redis
+
+# bench/engine.py's latency samples: the moment a body starts, pushed by the task itself.
+STARTED_KEY = "bench:started"
 
 
 @task("bench.noop", queue="default")
@@ -13,3 +17,8 @@ def noop(ctx):
 @task("bench.sleep", queue="default")
 def sleep(ctx, seconds: float):
     time.sleep(seconds)
+
+
+@task("bench.stamp", queue="default")
+def stamp(ctx):
+    get_redis().rpush(STARTED_KEY, repr(time.time()))

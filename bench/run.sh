@@ -5,6 +5,8 @@ python bench/throughput.py
 # Caps and a rate limit on the benchmark queue that never bind: the cost of checking them.
 QUEUE_OVERRIDES='{"default": {"concurrency": 1000, "rate_limit": [1000000, 60]}}' \
   python bench/throughput.py --label flow-configured --enqueue 10 --bulk 10
+# The worker engine beside RQ, Celery and Dramatiq (requirements-bench.txt), all in one run.
+python bench/engine.py
 python bench/flow.py
 python bench/payouts.py
 python bench/exports.py
