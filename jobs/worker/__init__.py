@@ -475,12 +475,7 @@ class ConveyorWorker(SimpleWorker):
             )
             self._count_done()
             if not settled:  # failed, retried, cancelled or skipped: settled alone
-                job.ended_at = now()
-                job._status = JobStatus.FINISHED
-                try:
-                    self._finish_transport(job, queue, execution, idle=False)
-                except RedisError as exc:
-                    log.warning("job %s: recorded, but Redis bookkeeping failed (%s)", job.id, exc)
+                self._settle_alone(job, queue, execution, idle=False)
         except Exception:
             log.exception("job %s: could not be run or recorded", job.id)
             self._release(queue, job.id)
@@ -579,12 +574,7 @@ class ConveyorWorker(SimpleWorker):
             self._current_job = job.id
             runtime.execute(job.id, worker_name=self.name, death_penalty_class=self.death_penalty_class)
             self._count_done()
-            job.ended_at = now()
-            job._status = JobStatus.FINISHED
-            try:
-                self._finish_transport(job, queue, execution)
-            except RedisError as exc:
-                log.warning("job %s: recorded, but Redis bookkeeping failed (%s)", job.id, exc)
+            self._settle_alone(job, queue, execution)
         except Exception:
             # Infrastructure trouble (database or Redis), not the task's own failure:
             # RQ records it; the row stays as it was and the recovery sweep takes over.
@@ -596,6 +586,14 @@ class ConveyorWorker(SimpleWorker):
             self._current_job = self._current_queue = None
             close_old_connections()
         return True
+
+    def _settle_alone(self, job, queue, execution, idle: bool = True) -> None:
+        job.ended_at = now()
+        job._status = JobStatus.FINISHED
+        try:
+            self._finish_transport(job, queue, execution, idle)
+        except RedisError as exc:
+            log.warning("job %s: recorded, but Redis bookkeeping failed (%s)", job.id, exc)
 
     def _finish_transport(self, job, queue, execution, idle: bool = True) -> None:
         """What RQ's handle_job_success does for a result_ttl=0 job without dependents, plus
