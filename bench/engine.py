@@ -1,10 +1,12 @@
 #!/usr/bin/env python
 """`make bench`: the worker engine beside bare RQ, Celery and Dramatiq, all in one run.
 
-* No-op jobs, 2 worker processes: Conveyor (`manage.py rqworker default`, WORKER_CONCURRENCY
-  slots, default 4), Conveyor on every declared queue (`manage.py conveyor_worker`: 15 queues
-  x 4 priority lists), RQ SimpleWorker x2, Celery prefork (one worker, 2 children) and
-  Dramatiq (2 processes x 8 threads). Also Conveyor with the stock queue cap (below).
+* No-op jobs, 2 worker processes: Conveyor (`manage.py conveyor_worker default`, the Procfile's
+  command, WORKER_CONCURRENCY slots, default 4), Conveyor on every declared queue
+  (`manage.py conveyor_worker` with no queue named: 15 queues x 4 priority lists), RQ
+  SimpleWorker x2, Celery prefork (one worker, 2 children) and Dramatiq (2 processes x 8
+  threads). Also Conveyor with the stock queue cap (below), and for reference Conveyor with
+  WORKER_CONCURRENCY=1 and =8.
 * Jobs that wait 50 ms (time.sleep(0.05)), 2 processes: Conveyor 2x8 slots, Celery threads
   pool 2x8, Dramatiq 2x8, and Conveyor 2x1 slot for reference.
 * Enqueue: one job per transaction and enqueue_many, beside RQ's enqueue and enqueue_many
@@ -12,7 +14,9 @@
 * enqueue->start latency at idle (p50/p99): one job at a time to an idle worker, the task
   pushing time.time() to a Redis list as its first act; Conveyor beside bare RQ.
 * Idle worker memory (RSS and USS, MB) after a few jobs: Conveyor with 1 and 8 slots, RQ
-  SimpleWorker, Celery prefork (main and child), Dramatiq (parent and worker process).
+  SimpleWorker, Celery prefork (main and child), Dramatiq (parent and worker process); for
+  reference Conveyor under django-rq's `rqworker` (which runs every system check, the URL
+  ones included, and so imports the views, the admin and the API schema tools).
 * Per job, for every throughput run: CPU of the worker processes (user+sys, all their
   processes), of the Redis server (INFO cpu) and of Conveyor's PostgreSQL backends, Redis
   commands (INFO commandstats, commands run inside Lua scripts included) and, on
@@ -24,7 +28,7 @@ Systems are interleaved over --rounds rounds and each keeps its best round; the 
 issue sets as goals are computed within this run. The peers have no global concurrency cap,
 so Conveyor's benchmark queue runs with QUEUE_OVERRIDES {"default": {"concurrency": 0}}
 (unlimited); `conveyor_stock_cap` is the same no-op run with the declared default
-(MAX_QUEUE_CONCURRENCY) instead. What is done: Conveyor's succeeded rows, RQ's queue and
+(MAX_QUEUE_CONCURRENCY) instead, in every round like the others. What is done: Conveyor's succeeded rows, RQ's queue and
 started registry, Dramatiq's unacknowledged messages, and for Celery (which acknowledges as a
 task starts) a byte per finished task in a local file (bench/peer_celery.py).
 
@@ -141,7 +145,7 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=3000, help="no-op jobs per system and round")
     parser.add_argument("--io-jobs", type=int, default=800, help="50 ms jobs per 2x8 system and round")
     parser.add_argument("--io-jobs-1-slot", type=int, default=200, help="50 ms jobs for Conveyor 2x1")
-    parser.add_argument("--stock-cap-jobs", type=int, default=1000, help="no-op jobs for Conveyor with the stock queue cap")
+    parser.add_argument("--stock-cap-jobs", type=int, default=3000, help="no-op jobs for Conveyor with the stock queue cap")
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--enqueue", type=int, default=1000, help="single enqueues to time")
     parser.add_argument("--bulk", type=int, default=10000, help="jobs in one bulk enqueue")
@@ -372,10 +376,11 @@ def run_all(opts, env: dict, fleet: Fleet, problems: list[str]) -> dict:
             e["QUEUE_OVERRIDES"] = overrides
         return e
 
-    def conveyor_argv(i: int, label: str, all_queues: bool = False) -> list[str]:
-        if all_queues:
-            return [py, "manage.py", "conveyor_worker", "--verbosity", "0", "--name", f"bench-{label}-{i}"]
-        return [py, "manage.py", "rqworker", "default", "--verbosity", "0", "--name", f"bench-{label}-{i}"]
+    def conveyor_argv(i: int, label: str, all_queues: bool = False, command: str = "conveyor_worker") -> list[str]:
+        """The Procfile's worker command (`conveyor_worker`): on queue default, or with no queue
+        named on every declared queue. command="rqworker" is django-rq's, for reference."""
+        queues = [] if all_queues else ["default"]
+        return [py, "manage.py", command, *queues, "--verbosity", "0", "--name", f"bench-{label}-{i}"]
 
     def rq_argv(i: int, label: str) -> list[str]:
         return [
@@ -432,7 +437,7 @@ def run_all(opts, env: dict, fleet: Fleet, problems: list[str]) -> dict:
     def conveyor_fill(spec: JobSpec, total: int):
         return lambda: enqueue_many([spec for _ in range(total)])
 
-    n, m = opts.jobs, opts.io_jobs
+    n, m, c = opts.jobs, opts.io_jobs, opts.stock_cap_jobs
     noop_systems = {
         "conveyor_1_queue": lambda: run_workers(
             "conveyor-noop",
@@ -448,6 +453,36 @@ def run_all(opts, env: dict, fleet: Fleet, problems: list[str]) -> dict:
             "conveyor-noop-all",
             [conveyor_argv(i, "conveyor-noop-all", all_queues=True) for i in range(2)],
             conveyor_env(),
+            conveyor_fill(JobSpec("bench.noop"), n),
+            conveyor_remaining(n),
+            rq_ready(2),
+            n,
+            sql=postgres,
+        ),
+        "conveyor_stock_cap": lambda: run_workers(
+            "conveyor-noop-capped",
+            [conveyor_argv(i, "conveyor-noop-capped") for i in range(2)],
+            conveyor_env(overrides=None),
+            conveyor_fill(JobSpec("bench.noop"), c),
+            conveyor_remaining(c),
+            rq_ready(2),
+            c,
+            sql=postgres,
+        ),
+        "conveyor_1_slot": lambda: run_workers(
+            "conveyor-noop-slots-1",
+            [conveyor_argv(i, "conveyor-noop-slots-1") for i in range(2)],
+            conveyor_env(slots=1),
+            conveyor_fill(JobSpec("bench.noop"), n),
+            conveyor_remaining(n),
+            rq_ready(2),
+            n,
+            sql=postgres,
+        ),
+        "conveyor_8_slots": lambda: run_workers(
+            "conveyor-noop-slots-8",
+            [conveyor_argv(i, "conveyor-noop-slots-8") for i in range(2)],
+            conveyor_env(slots=8),
             conveyor_fill(JobSpec("bench.noop"), n),
             conveyor_remaining(n),
             rq_ready(2),
@@ -551,20 +586,6 @@ def run_all(opts, env: dict, fleet: Fleet, problems: list[str]) -> dict:
             conveyor_remaining(k),
             rq_ready(2),
             k,
-            sql=postgres,
-        )
-    )
-    c = opts.stock_cap_jobs
-    noop["conveyor_stock_cap"] = guarded(
-        lambda: run_workers(
-            "conveyor-noop-capped",
-            [conveyor_argv(i, "conveyor-noop-capped") for i in range(2)],
-            conveyor_env(overrides=None),
-            conveyor_fill(JobSpec("bench.noop"), c),
-            conveyor_remaining(c),
-            rq_ready(2),
-            c,
-            deadline=60,
             sql=postgres,
         )
     )
@@ -755,6 +776,14 @@ def run_all(opts, env: dict, fleet: Fleet, problems: list[str]) -> dict:
             conveyor_fill(JobSpec("bench.noop"), warm),
             conveyor_remaining(warm),
         ),
+        "conveyor_rqworker_4_slots": memory(
+            "conveyor-rss-rqworker",
+            conveyor_argv(0, "conveyor-rss-rqworker", command="rqworker"),
+            conveyor_env(),
+            rq_ready(1),
+            conveyor_fill(JobSpec("bench.noop"), warm),
+            conveyor_remaining(warm),
+        ),
         "rq_simpleworker": memory(
             "rq-rss",
             rq_argv(0, "rq-rss"),
@@ -831,6 +860,8 @@ def run_all(opts, env: dict, fleet: Fleet, problems: list[str]) -> dict:
         "conveyor_noop / rq_simpleworker_x2": ratio(rate(noop["conveyor_1_queue"]), rate(noop["rq_simpleworker_x2"])),
         "conveyor_noop / dramatiq_2x8": ratio(rate(noop["conveyor_1_queue"]), rate(noop["dramatiq_2x8"])),
         "conveyor_noop_stock_cap / conveyor_noop": ratio(rate(noop["conveyor_stock_cap"]), rate(noop["conveyor_1_queue"])),
+        "conveyor_noop_1_slot / conveyor_noop": ratio(rate(noop["conveyor_1_slot"]), rate(noop["conveyor_1_queue"])),
+        "conveyor_noop_8_slots / conveyor_noop": ratio(rate(noop["conveyor_8_slots"]), rate(noop["conveyor_1_queue"])),
         "conveyor_io_2x8 / dramatiq_2x8": ratio(rate(io["conveyor_2x8"]), rate(io["dramatiq_2x8"])),
         "conveyor_io_2x8 / conveyor_io_2x1": ratio(rate(io["conveyor_2x8"]), rate(io["conveyor_2x1"])),
         "latency p50 conveyor / rq": ratio(rate(latency_figures["conveyor"], "p50_ms"), rate(latency_figures["rq"], "p50_ms")),
@@ -855,6 +886,8 @@ def run_all(opts, env: dict, fleet: Fleet, problems: list[str]) -> dict:
             "rounds": opts.rounds,
             "conveyor_queue_overrides": UNLIMITED,
             "conveyor_noop_slots": "WORKER_CONCURRENCY default (4)",
+            "conveyor_worker_command": "manage.py conveyor_worker default (all queues: no queue named)",
+            "stock_cap_jobs": c,
             "celery": "Redis broker db 14, task_ignore_result, otherwise defaults (early ack, prefetch multiplier 4); done = task_postrun count",
             "dramatiq": "RedisBroker db 13, default middleware",
             "redis_background_commands_per_s": background_rate(commands),
