@@ -437,58 +437,26 @@ def run_all(opts, env: dict, fleet: Fleet, problems: list[str]) -> dict:
     def conveyor_fill(spec: JobSpec, total: int):
         return lambda: enqueue_many([spec for _ in range(total)])
 
+    def run_conveyor(label: str, spec: JobSpec, total: int, all_queues: bool = False, **env_options) -> dict:
+        """Two Conveyor worker processes (the Procfile's command) over ``total`` jobs of ``spec``."""
+        return run_workers(
+            label,
+            [conveyor_argv(i, label, all_queues=all_queues) for i in range(2)],
+            conveyor_env(**env_options),
+            conveyor_fill(spec, total),
+            conveyor_remaining(total),
+            rq_ready(2),
+            total,
+            sql=postgres,
+        )
+
     n, m, c = opts.jobs, opts.io_jobs, opts.stock_cap_jobs
     noop_systems = {
-        "conveyor_1_queue": lambda: run_workers(
-            "conveyor-noop",
-            [conveyor_argv(i, "conveyor-noop") for i in range(2)],
-            conveyor_env(),
-            conveyor_fill(JobSpec("bench.noop"), n),
-            conveyor_remaining(n),
-            rq_ready(2),
-            n,
-            sql=postgres,
-        ),
-        "conveyor_15_queues": lambda: run_workers(
-            "conveyor-noop-all",
-            [conveyor_argv(i, "conveyor-noop-all", all_queues=True) for i in range(2)],
-            conveyor_env(),
-            conveyor_fill(JobSpec("bench.noop"), n),
-            conveyor_remaining(n),
-            rq_ready(2),
-            n,
-            sql=postgres,
-        ),
-        "conveyor_stock_cap": lambda: run_workers(
-            "conveyor-noop-capped",
-            [conveyor_argv(i, "conveyor-noop-capped") for i in range(2)],
-            conveyor_env(overrides=None),
-            conveyor_fill(JobSpec("bench.noop"), c),
-            conveyor_remaining(c),
-            rq_ready(2),
-            c,
-            sql=postgres,
-        ),
-        "conveyor_1_slot": lambda: run_workers(
-            "conveyor-noop-slots-1",
-            [conveyor_argv(i, "conveyor-noop-slots-1") for i in range(2)],
-            conveyor_env(slots=1),
-            conveyor_fill(JobSpec("bench.noop"), n),
-            conveyor_remaining(n),
-            rq_ready(2),
-            n,
-            sql=postgres,
-        ),
-        "conveyor_8_slots": lambda: run_workers(
-            "conveyor-noop-slots-8",
-            [conveyor_argv(i, "conveyor-noop-slots-8") for i in range(2)],
-            conveyor_env(slots=8),
-            conveyor_fill(JobSpec("bench.noop"), n),
-            conveyor_remaining(n),
-            rq_ready(2),
-            n,
-            sql=postgres,
-        ),
+        "conveyor_1_queue": lambda: run_conveyor("conveyor-noop", JobSpec("bench.noop"), n),
+        "conveyor_15_queues": lambda: run_conveyor("conveyor-noop-all", JobSpec("bench.noop"), n, all_queues=True),
+        "conveyor_stock_cap": lambda: run_conveyor("conveyor-noop-capped", JobSpec("bench.noop"), c, overrides=None),
+        "conveyor_1_slot": lambda: run_conveyor("conveyor-noop-slots-1", JobSpec("bench.noop"), n, slots=1),
+        "conveyor_8_slots": lambda: run_conveyor("conveyor-noop-slots-8", JobSpec("bench.noop"), n, slots=8),
         "rq_simpleworker_x2": lambda: run_workers(
             "rq-noop",
             [rq_argv(i, "rq-noop") for i in range(2)],
@@ -518,16 +486,7 @@ def run_all(opts, env: dict, fleet: Fleet, problems: list[str]) -> dict:
         ),
     }
     io_systems = {
-        "conveyor_2x8": lambda: run_workers(
-            "conveyor-io-8",
-            [conveyor_argv(i, "conveyor-io-8") for i in range(2)],
-            conveyor_env(slots=8),
-            conveyor_fill(JobSpec("bench.sleep", [0.05]), m),
-            conveyor_remaining(m),
-            rq_ready(2),
-            m,
-            sql=postgres,
-        ),
+        "conveyor_2x8": lambda: run_conveyor("conveyor-io-8", JobSpec("bench.sleep", [0.05]), m, slots=8),
         "celery_threads_2x8": lambda: run_workers(
             "celery-threads",
             [celery_argv(i, "celery-threads", "threads", 8) for i in range(2)],
@@ -577,18 +536,7 @@ def run_all(opts, env: dict, fleet: Fleet, problems: list[str]) -> dict:
     noop = {k: best_of(v) for k, v in noop_runs.items()}
     io = {k: best_of(v) for k, v in io_runs.items()}
     k = opts.io_jobs_1_slot
-    io["conveyor_2x1"] = guarded(
-        lambda: run_workers(
-            "conveyor-io-1",
-            [conveyor_argv(i, "conveyor-io-1") for i in range(2)],
-            conveyor_env(slots=1),
-            conveyor_fill(JobSpec("bench.sleep", [0.05]), k),
-            conveyor_remaining(k),
-            rq_ready(2),
-            k,
-            sql=postgres,
-        )
-    )
+    io["conveyor_2x1"] = guarded(lambda: run_conveyor("conveyor-io-1", JobSpec("bench.sleep", [0.05]), k, slots=1))
     noop["conveyor_stock_cap"]["queue_cap"] = (
         f"default queue at MAX_QUEUE_CONCURRENCY={child_env.get('MAX_QUEUE_CONCURRENCY', '5 (default)')}"
     )
