@@ -11,9 +11,15 @@ from __future__ import annotations
 import base64
 import hashlib
 from functools import cache
+from typing import TYPE_CHECKING
 
-from cryptography.fernet import Fernet, InvalidToken
 from django.conf import settings
+
+if TYPE_CHECKING:
+    from cryptography.fernet import Fernet
+
+# cryptography is imported on first use, not with the models: its OpenSSL bindings are ~11 MB
+# of every process's memory, and most worker processes never encrypt or decrypt anything.
 
 
 class VaultError(ValueError):
@@ -22,6 +28,8 @@ class VaultError(ValueError):
 
 @cache
 def _fernet() -> Fernet:
+    from cryptography.fernet import Fernet  # noqa: PLC0415 (see above)
+
     key = settings.PAYOUT_ENCRYPTION_KEY
     if not key:
         key = base64.urlsafe_b64encode(hashlib.sha256(("conveyor.payouts:" + settings.SECRET_KEY).encode()).digest())
@@ -37,15 +45,23 @@ def encrypt_bytes(plain: bytes) -> bytes:
     return _fernet().encrypt(plain)
 
 
+def _invalid_token() -> type[Exception]:
+    from cryptography.fernet import InvalidToken  # noqa: PLC0415 (see above)
+
+    return InvalidToken
+
+
 def decrypt_bytes(token: bytes) -> bytes:
+    fernet = _fernet()
     try:
-        return _fernet().decrypt(token)
-    except InvalidToken:
+        return fernet.decrypt(token)
+    except _invalid_token():
         raise VaultError("the stored file cannot be decrypted with the current key (PAYOUT_ENCRYPTION_KEY)") from None
 
 
 def decrypt(token: str) -> str:
+    fernet = _fernet()
     try:
-        return _fernet().decrypt(token.encode()).decode()
-    except InvalidToken:
+        return fernet.decrypt(token.encode()).decode()
+    except _invalid_token():
         raise VaultError("the stored payout details cannot be decrypted with the current key (PAYOUT_ENCRYPTION_KEY)") from None
