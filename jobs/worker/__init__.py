@@ -41,7 +41,6 @@ from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from rq import worker_registration
 from rq.exceptions import NoSuchJobError
-from rq.executions import Execution
 from rq.job import JobStatus
 from rq.timeouts import JobTimeoutException
 from rq.utils import now
@@ -69,6 +68,9 @@ HELD_RECHECK = 0.02
 # MAX_BACKOFF seconds: it resumes within a second of Redis coming back.
 MIN_BACKOFF = 0.1
 MAX_BACKOFF = 1.0
+# How often the dequeue loop asks Redis whether `rq suspend` is in force (RQ asks before every
+# job): a suspension is noticed within this many seconds.
+SUSPENSION_CHECK_EVERY = 1.0
 
 
 def _wait_for_redis(connection) -> None:
@@ -102,6 +104,7 @@ class ConveyorWorker(SimpleWorker):
     _current_job = None
     _jobs_done = 0
     _outage_logged = float("-inf")
+    _suspension_checked = float("-inf")
 
     def __init__(self, queues, *args, slots: int | None = None, **kwargs):
         if queues and kwargs.get("connection") is not None:  # a worker to run, not django-rq's statistics reader
@@ -117,7 +120,7 @@ class ConveyorWorker(SimpleWorker):
         self._pool: SlotPool | None = None
         self._done_lock = threading.Lock()
         self._claims: dict[str, tuple] = {}  # job id -> (claimed row, start) of each job in a slot
-        self._prepared: dict[str, tuple] = {}  # job id -> (RQ execution, claim) between _take and _submit
+        self._prepared: dict[str, tuple] = {}  # job id -> its claim, between _take and _submit
         self._max_jobs = None
 
     def _tiered(self, queues):
@@ -347,30 +350,15 @@ class ConveyorWorker(SimpleWorker):
         return pool.free(), room
 
     def _take(self, popped: list[tuple[str, str]]) -> list:
-        """A popped batch made ready for the slots: the RQ jobs fetched in one round trip, RQ's
-        bookkeeping for all of them in one pipeline, their rows claimed in one statement.
-        Returns (job, queue) pairs; what could not start is handed back or let go."""
-        queues = [self._queue_by_key[key] for key, _ in popped]
-        try:
-            jobs = self.job_class.fetch_many([job_id for _, job_id in popped], connection=self.connection, serializer=self.serializer)
-        except RedisError as exc:
-            for queue, (_, job_id) in zip(queues, popped):
-                self._hand_back(queue, job_id, exc)
-            return []
-        batch = []
-        for queue, (_, job_id), job in zip(queues, popped, jobs):
-            if job is None:  # cancelled, or its hash was lost: the row decides; the dispatcher re-sends if needed
-                self._release(queue, job_id)
-            else:
-                batch.append((job, queue))
-        if not batch:
-            return []
-        try:
-            executions = self._prepare_batch([job for job, _ in batch])
-        except RedisError as exc:
-            for job, queue in batch:
-                self._hand_back(queue, job.id, exc)
-            return []
+        """A popped batch made ready for the slots: its rows claimed in one statement. Returns
+        (job, queue) pairs; if the claim fails they are handed back.
+
+        The slots do not fetch RQ's job hashes nor write RQ's per-job execution records (the
+        started registry, the execution hash, the job's status and heartbeat): the row is the
+        job, claimed here, and the hash is only its transport, deleted when it ends. That was
+        over a third of a no-op job's worker CPU (docs/decisions.md 44). A row that cannot be
+        claimed (cancelled, finished, claimed elsewhere) is skipped by runtime.execute."""
+        batch = [(Taken(job_id, self.job_class.key_for(job_id)), self._queue_by_key[key]) for key, job_id in popped]
         try:
             claims, started = runtime.claim_batch([job.id for job, _ in batch], self.name)
         except Exception as exc:
@@ -379,30 +367,15 @@ class ConveyorWorker(SimpleWorker):
             for job, queue in batch:
                 self._hand_back(queue, job.id, exc)
             return []
-        for (job, _), execution in zip(batch, executions):
-            self._prepared[job.id] = (execution, (claims.get(uuid.UUID(job.id)), started))
+        self.set_state(WorkerStatus.BUSY)
+        for job, _ in batch:
+            self._prepared[job.id] = (claims.get(uuid.UUID(job.id)), started)
         return batch
 
-    def _prepare_batch(self, jobs) -> list:
-        """What RQ's prepare_execution and prepare_job_execution write for each job, in one pipeline."""
-        with self.connection.pipeline() as pipe:
-            executions = []
-            ttl = 0
-            for job in jobs:
-                ttl = self.get_heartbeat_ttl(job)
-                executions.append(Execution.create(job, ttl, pipeline=pipe, worker_name=self.name))
-                job.heartbeat(now(), ttl, pipeline=pipe)
-                job.prepare_for_execution(self.name, pipeline=pipe)
-                pipe.persist(job.key)
-            self.heartbeat(ttl, pipeline=pipe)
-            self.set_state(WorkerStatus.BUSY, pipeline=pipe)
-            pipe.execute()
-        return executions
-
     def _submit(self, job, queue) -> None:
-        execution, claimed = self._prepared.pop(job.id)
+        claimed = self._prepared.pop(job.id)
         job.started_at = now()
-        self._pool.submit(job.id, logical_queue_name(queue.name), (job, queue, execution, claimed))
+        self._pool.submit(job.id, logical_queue_name(queue.name), (job, queue, claimed))
 
     def _lists_with_room(self) -> list:
         """The lists to take from, with their flow limits: all of them, less the queues whose
@@ -455,12 +428,12 @@ class ConveyorWorker(SimpleWorker):
 
     def _run_in_slot(self, work: Work) -> None:
         """One job in a slot thread: what perform_job does after RQ's bookkeeping."""
-        job, queue, execution, claimed = work.payload
+        job, queue, claimed = work.payload
         settled = []
 
         def record_success(record, started, finished, worker_name, result) -> bool:
             # Recorded with the other jobs finishing now, and settled in Redis with them.
-            recorded = self._recorder.record(Outcome(record, started, finished, result, (job, queue, execution)))
+            recorded = self._recorder.record(Outcome(record, started, finished, result, (job, queue)))
             settled.append(True)
             return recorded
 
@@ -475,11 +448,12 @@ class ConveyorWorker(SimpleWorker):
             )
             self._count_done()
             if not settled:  # failed, retried, cancelled or skipped: settled alone
-                self._settle_alone(job, queue, execution, idle=False)
+                self._settle_alone(job, queue, idle=False)
         except Exception:
+            # Infrastructure trouble (database or Redis), not the task's own failure: the row
+            # stays as it was and the recovery sweep takes over; the transport is let go.
             log.exception("job %s: could not be run or recorded", job.id)
-            self._release(queue, job.id)
-            self._finalize_failure(job, queue, execution, sys.exc_info())
+            self._settle_alone(job, queue, idle=False)
         finally:
             self._claims.pop(str(job.id), None)
             close_old_connections()
@@ -550,6 +524,9 @@ class ConveyorWorker(SimpleWorker):
             self._state = state
 
     def check_for_suspension(self, burst):
+        if time.monotonic() - self._suspension_checked < SUSPENSION_CHECK_EVERY:
+            return
+        self._suspension_checked = time.monotonic()
         try:
             super().check_for_suspension(burst)
         except RedisError as exc:
@@ -587,7 +564,7 @@ class ConveyorWorker(SimpleWorker):
             close_old_connections()
         return True
 
-    def _settle_alone(self, job, queue, execution, idle: bool = True) -> None:
+    def _settle_alone(self, job, queue, execution=None, idle: bool = True) -> None:
         job.ended_at = now()
         job._status = JobStatus.FINISHED
         try:
@@ -600,22 +577,46 @@ class ConveyorWorker(SimpleWorker):
         releasing the concurrency slot, in one round trip."""
         with self.connection.pipeline() as pipe:
             self._settle_one(pipe, job, queue, execution)
+            self._count_in_rq(pipe, 1, job.ended_at - job.started_at)
             if idle:
                 self.set_state(WorkerStatus.IDLE, pipeline=pipe)
             pipe.execute()
 
     def _settle_many(self, transports) -> None:
-        """_finish_transport for jobs that finished together (jobs.worker.recorder), one pipeline."""
+        """_finish_transport for slot jobs that finished together (jobs.worker.recorder), one pipeline."""
         with self.connection.pipeline() as pipe:
-            for job, queue, execution in transports:
+            worked = timedelta()
+            for job, queue in transports:
                 job.ended_at = now()
-                job._status = JobStatus.FINISHED
-                self._settle_one(pipe, job, queue, execution)
+                self._settle_one(pipe, job, queue)
+                worked += job.ended_at - job.started_at
+            self._count_in_rq(pipe, len(transports), worked)
             pipe.execute()
 
-    def _settle_one(self, pipe, job, queue, execution) -> None:
+    def _settle_one(self, pipe, job, queue, execution=None) -> None:
+        """Release the job's concurrency slot and delete its transport keys. A job run in a slot
+        (jobs.worker.Taken) has only its hash; one run the stock way also has RQ's execution."""
         self._flow.release(pipe, logical_queue_name(queue.name), job.id)
-        self.increment_successful_job_count(pipeline=pipe)
-        self.increment_total_working_time(job.ended_at - job.started_at, pipe)
+        if execution is None:
+            pipe.delete(job.key)
+            return
         execution.delete(job=job, pipeline=pipe)
         pipe.delete(job.key, job.dependents_key, job.dependencies_key, job.execution_registry.key)
+
+    def _count_in_rq(self, pipe, jobs: int, worked: timedelta) -> None:
+        """The worker's counters RQ's dashboard shows (successful jobs, working time), once per batch."""
+        pipe.hincrby(self.key, "successful_job_count", jobs)
+        pipe.hincrbyfloat(self.key, "total_working_time", worked.total_seconds())
+
+
+class Taken:
+    """A job id a slot worker took off a queue list: what the slots need of it, without its RQ
+    hash (see ConveyorWorker._take)."""
+
+    __slots__ = ("_status", "ended_at", "id", "key", "started_at")
+
+    def __init__(self, job_id: str, key: bytes):
+        self.id = job_id
+        self.key = key
+        self.started_at = self.ended_at = None
+        self._status = None

@@ -9,6 +9,7 @@ import pytest
 from django.db import connection
 from django.test import override_settings
 from django.utils import timezone
+from rq.suspension import resume, suspend
 
 from jobs.core.states import State
 from jobs.models import JobAttempt, JobRecord
@@ -17,6 +18,7 @@ from jobs.store import transitions
 from jobs.worker import timeouts
 from jobs.worker.recorder import Outcome, Recorder
 from jobs.worker.slots import SlotPool
+from tests.sample_tasks import runs
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -194,3 +196,31 @@ def test_the_recorder_answers_each_slot_and_settles_their_transport_once():
     assert answers == {job.pk: True for job in jobs}
     assert sorted(settled) == sorted((job.pk,) for job in jobs)
     assert set(JobRecord.objects.filter(pk__in=[j.pk for j in jobs]).values_list("state", flat=True)) == {State.SUCCEEDED}
+
+
+def test_rq_suspend_stops_a_slot_worker_taking_jobs(run_worker, redis_db):
+    """`rq suspend` holds workers (checked at most every SUSPENSION_CHECK_EVERY seconds, not
+    before every job); `rq resume` lets them take jobs again."""
+    job = enqueue("test.count", kwargs={"key": "suspended"})
+    suspend(redis_db)
+    try:
+        run_worker("default", slots=4)  # burst mode: a suspended worker exits without a job
+        job.refresh_from_db()
+        assert job.state == State.QUEUED and runs("suspended") == 0
+    finally:
+        resume(redis_db)
+    run_worker("default", slots=4)
+    job.refresh_from_db()
+    assert job.state == State.SUCCEEDED and runs("suspended") == 1
+
+
+def test_slot_jobs_leave_no_rq_records_and_count_in_rqs_worker_stats(run_worker, redis_db):
+    """The slots write no RQ execution records and delete each job's hash; RQ's worker counters
+    (what its dashboard shows) still count every job."""
+    jobs = [enqueue("test.count", kwargs={"key": f"lean-{i}"}) for i in range(6)]
+    worker = run_worker("default", slots=4)
+    assert all(JobRecord.objects.get(pk=j.pk).state == State.SUCCEEDED for j in jobs)
+    assert not redis_db.keys("rq:job:*") and not redis_db.keys("rq:execution*")
+    assert not [k for k in redis_db.keys("rq:wip:*") if redis_db.zcard(k)]
+    assert int(redis_db.hget(worker.key, "successful_job_count")) == 6
+    assert float(redis_db.hget(worker.key, "total_working_time")) > 0
