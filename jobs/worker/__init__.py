@@ -476,7 +476,7 @@ class ConveyorWorker(SimpleWorker):
         except Exception:
             log.exception("job %s: could not record its timeout; the heartbeat rescue will", job.id)
         finally:
-            connection.close()  # the timer thread's own connection
+            connection.close()  # this stuck-job thread's own connection
         self._pool.abandon(job.id)
         self._release(queue, job.id)
         log.error("job %s: did not stop after its %ss timeout; its slot thread was abandoned", job.id, timeout)
