@@ -54,8 +54,11 @@ def claim_batch(job_ids, worker_name: str) -> tuple[dict, object]:
 def execute(job_id: str, worker_name: str, death_penalty_class=UnixSignalDeathPenalty, *, claimed=None, record_success=None) -> str:
     """Run the job ``job_id`` once, if it is still waiting. Returns its new state, or "skipped".
     ``claimed``: (row, start) when the row was claimed already, with a batch (row None: not claimed).
-    ``record_success``: how a success is written (the worker's slots batch them; same signature
-    and answer as jobs.store.transitions.record_success)."""
+    ``record_success``: how a success is written, when not at once in this thread (the worker's
+    slots hand it to their recorder): called with jobs.store.transitions.record_success's
+    arguments and ``then``, which it calls once the success is durable with whether the row was
+    recorded (the signal and log line of a success follow its commit). The state returned is
+    then "succeeded" as soon as the body has."""
     if claimed is None:
         started = timezone.now()
         record = transitions.claim(job_id, worker_name[:255], started, started + EARLY_TOLERANCE)
@@ -102,26 +105,37 @@ def execute(job_id: str, worker_name: str, death_penalty_class=UnixSignalDeathPe
 
     if error is None:
         result = _json_result(result)
-        if not (record_success or transitions.record_success)(record, started, timezone.now(), worker_name[:255], result):
-            return _taken_over(record)
-        signals.job_succeeded.send(JobRecord, result=result, **_event(record))
-        if log.isEnabledFor(logging.INFO):  # the hot path: build the line's context only if it is written
-            log.info(
-                "job %s (%s) attempt %d succeeded",
-                record.pk,
-                record.task_name,
-                attempt,
-                extra={
-                    "correlation_id": record.correlation_id,
-                    "job_id": str(record.pk),
-                    "queue": record.queue,
-                    "task": record.task_name,
-                    "attempt": attempt,
-                    "duration_ms": int((timezone.now() - started).total_seconds() * 1000),
-                },
-            )
+        finished = timezone.now()
+        then = partial(_succeeded, record, started, finished, result)
+        if record_success is None:
+            return then(transitions.record_success(record, started, finished, worker_name[:255], result))
+        record_success(record, started, finished, worker_name[:255], result, then)
         return State.SUCCEEDED
     return record_failure(record, started, worker_name, outcome, error, retry_allowed=task is not None)
+
+
+def _succeeded(record, started, finished, result, recorded: bool) -> str:
+    """What follows a success once it is durable: its signal and log line (or, if its row was
+    taken over meanwhile, the note that it was)."""
+    if not recorded:
+        return _taken_over(record)
+    signals.job_succeeded.send(JobRecord, result=result, **_event(record))
+    if log.isEnabledFor(logging.INFO):  # the hot path: build the line's context only if it is written
+        log.info(
+            "job %s (%s) attempt %d succeeded",
+            record.pk,
+            record.task_name,
+            record.attempts,
+            extra={
+                "correlation_id": record.correlation_id,
+                "job_id": str(record.pk),
+                "queue": record.queue,
+                "task": record.task_name,
+                "attempt": record.attempts,
+                "duration_ms": int((finished - started).total_seconds() * 1000),
+            },
+        )
+    return State.SUCCEEDED
 
 
 def _event(record) -> dict:

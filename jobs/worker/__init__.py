@@ -68,6 +68,10 @@ HELD_RECHECK = 0.02
 # MAX_BACKOFF seconds: it resumes within a second of Redis coming back.
 MIN_BACKOFF = 0.1
 MAX_BACKOFF = 1.0
+# Successes that may wait to be recorded at once, per slot (jobs.worker.recorder): the slots
+# go on while the recorder commits, and the more that wait, the more each commit carries. Also
+# how many completed bodies at most a kill -9 can make run again (for about two commits).
+RECORD_BACKLOG_PER_SLOT = 4
 # How often the dequeue loop asks Redis whether `rq suspend` is in force (RQ asks before every
 # job): a suspension is noticed within this many seconds.
 SUSPENSION_CHECK_EVERY = 1.0
@@ -150,7 +154,7 @@ class ConveyorWorker(SimpleWorker):
         self._beat_thread = threading.Thread(target=self._beat_loop, name="conveyor-heartbeat", daemon=True)
         self._beat_thread.start()
         if self.slots > 1:
-            self._recorder = Recorder(self.name, self._settle_many)
+            self._recorder = Recorder(self.name, self._settle_many, backlog=self.slots * RECORD_BACKLOG_PER_SLOT)
             self._pool = SlotPool(self.slots, self._run_in_slot, name=f"conveyor-slot-{os.getpid()}")
         log.info("worker %s started with concurrency: %d (queues: %s)", self.name, self.slots, ", ".join(self._logical_names()))
 
@@ -431,11 +435,12 @@ class ConveyorWorker(SimpleWorker):
         job, queue, claimed = work.payload
         settled = []
 
-        def record_success(record, started, finished, worker_name, result) -> bool:
-            # Recorded with the other jobs finishing now, and settled in Redis with them.
-            recorded = self._recorder.record(Outcome(record, started, finished, result, (job, queue)))
+        def record_success(record, started, finished, worker_name, result, then) -> None:
+            # Recorded with the other jobs finishing about now, and settled in Redis with them,
+            # by the recorder thread: this slot goes on to its next job meanwhile.
             settled.append(True)
-            return recorded
+            self._pool.settling(1)
+            self._recorder.submit(Outcome(record, started, finished, result, (job, queue), then))
 
         close_old_connections()
         try:
@@ -453,7 +458,8 @@ class ConveyorWorker(SimpleWorker):
             # Infrastructure trouble (database or Redis), not the task's own failure: the row
             # stays as it was and the recovery sweep takes over; the transport is let go.
             log.exception("job %s: could not be run or recorded", job.id)
-            self._settle_alone(job, queue, idle=False)
+            if not settled:  # a success handed to the recorder is settled by it
+                self._settle_alone(job, queue, idle=False)
         finally:
             self._claims.pop(str(job.id), None)
             close_old_connections()
@@ -584,14 +590,17 @@ class ConveyorWorker(SimpleWorker):
 
     def _settle_many(self, transports) -> None:
         """_finish_transport for slot jobs that finished together (jobs.worker.recorder), one pipeline."""
-        with self.connection.pipeline() as pipe:
-            worked = timedelta()
-            for job, queue in transports:
-                job.ended_at = now()
-                self._settle_one(pipe, job, queue)
-                worked += job.ended_at - job.started_at
-            self._count_in_rq(pipe, len(transports), worked)
-            pipe.execute()
+        try:
+            with self.connection.pipeline() as pipe:
+                worked = timedelta()
+                for job, queue in transports:
+                    job.ended_at = now()
+                    self._settle_one(pipe, job, queue)
+                    worked += job.ended_at - job.started_at
+                self._count_in_rq(pipe, len(transports), worked)
+                pipe.execute()
+        finally:
+            self._pool.settling(-len(transports))
 
     def _settle_one(self, pipe, job, queue, execution=None) -> None:
         """Release the job's concurrency slot and delete its transport keys. A job run in a slot

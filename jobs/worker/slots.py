@@ -49,6 +49,7 @@ class SlotPool:
         self._threads: set[threading.Thread] = set()
         self._abandoned: set[threading.Thread] = set()
         self.abandoned_total = 0
+        self._settling = 0  # bodies ended whose outcome is still being recorded (jobs.worker.recorder)
         for _ in range(size):
             self._spawn()
 
@@ -64,8 +65,16 @@ class SlotPool:
             return self.size - len(self._work)
 
     def busy(self) -> int:
+        """Jobs running in the slots, and ended ones whose success is not recorded yet (their
+        slots are free, but the process still has work to finish)."""
         with self._changed:
-            return len(self._work)
+            return len(self._work) + self._settling
+
+    def settling(self, count: int) -> None:
+        """``count`` more (or, negative, fewer) ended jobs wait for their success to be recorded."""
+        with self._changed:
+            self._settling += count
+            self._changed.notify_all()
 
     def per_queue(self) -> Counter:
         with self._changed:

@@ -6,7 +6,7 @@ import threading
 import time
 
 import pytest
-from django.db import connection
+from django.db import OperationalError, connection
 from django.test import override_settings
 from django.utils import timezone
 from rq.suspension import resume, suspend
@@ -176,16 +176,23 @@ def test_successes_finishing_together_are_recorded_in_one_transaction():
     assert not JobAttempt.objects.filter(job_id=taken_over.pk).exists()
 
 
-def test_the_recorder_answers_each_slot_and_settles_their_transport_once():
+def test_the_recorder_answers_each_slot_after_the_commit_and_settles_their_transport_once():
     jobs = [enqueue("test.count") for _ in range(4)]
     now = timezone.now()
     claimed = transitions.claim_many([j.pk for j in jobs], "w", now, now)
-    settled = []
-    recorder = Recorder("w", settled.extend)
-    answers = {}
+    JobRecord.objects.filter(pk=jobs[3].pk).update(state=State.CANCELLED)  # taken over meanwhile
+    settled, answers = [], {}
+    recorder = Recorder("w", settled.extend, backlog=2)
+
+    def then(job):
+        def answer(recorded):
+            # called after the commit: the row is already what the answer says
+            answers[job.pk] = (recorded, JobRecord.objects.get(pk=job.pk).state)
+
+        return answer
 
     def finish(job):
-        answers[job.pk] = recorder.record(Outcome(claimed[job.pk], now, timezone.now(), None, (job.pk,)))
+        recorder.submit(Outcome(claimed[job.pk], now, timezone.now(), None, (job.pk,), then(job)))
 
     threads = [threading.Thread(target=finish, args=(job,)) for job in jobs]
     for thread in threads:
@@ -193,8 +200,47 @@ def test_the_recorder_answers_each_slot_and_settles_their_transport_once():
     for thread in threads:
         thread.join(10)
     recorder.close()
-    assert answers == {job.pk: True for job in jobs}
+    assert answers == {**{job.pk: (True, State.SUCCEEDED) for job in jobs[:3]}, jobs[3].pk: (False, State.CANCELLED)}
     assert sorted(settled) == sorted((job.pk,) for job in jobs)
+
+
+def test_the_recorder_waits_out_a_database_outage_instead_of_dropping_successes(monkeypatch):
+    job = enqueue("test.count")
+    now = timezone.now()
+    claimed = transitions.claim_many([job.pk], "w", now, now)
+    real, failures = transitions.record_successes, []
+
+    def flaky(*args, **kwargs):
+        if len(failures) < 2:
+            failures.append(1)
+            raise OperationalError("the database went away")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(transitions, "record_successes", flaky)
+    monkeypatch.setattr("jobs.worker.recorder.RETRY_MIN", 0.01)
+    answers = []
+    recorder = Recorder("w", lambda transports: None, backlog=1)
+    recorder.submit(Outcome(claimed[job.pk], now, timezone.now(), None, (job.pk,), answers.append))
+    recorder.close()
+    assert failures == [1, 1] and answers == [True]
+    assert JobRecord.objects.get(pk=job.pk).state == State.SUCCEEDED
+
+
+def test_a_full_backlog_holds_the_slot_until_there_is_room():
+    jobs = [enqueue("test.count") for _ in range(2)]
+    now = timezone.now()
+    claimed = transitions.claim_many([j.pk for j in jobs], "w", now, now)
+    gate = threading.Event()
+    recorder = Recorder("w", lambda transports: gate.wait(5), backlog=1)
+    recorder.submit(Outcome(claimed[jobs[0].pk], now, timezone.now(), None, ()))  # the backlog's one place
+    handed = threading.Event()
+    second = Outcome(claimed[jobs[1].pk], now, timezone.now(), None, ())
+    thread = threading.Thread(target=lambda: (recorder.submit(second), handed.set()))
+    thread.start()
+    assert not handed.wait(0.3)  # the first is still being settled
+    gate.set()
+    assert handed.wait(5)
+    recorder.close()
     assert set(JobRecord.objects.filter(pk__in=[j.pk for j in jobs]).values_list("state", flat=True)) == {State.SUCCEEDED}
 
 
