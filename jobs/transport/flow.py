@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from functools import cached_property
 
 from django.conf import settings
 
@@ -60,21 +61,24 @@ end
 # Takes up to ``want`` jobs in priority order, at most ``room`` of one queue (0: no limit but
 # ``want``), rechecking the queue's cap and rate before each one. An empty list costs one LLEN:
 # the checks run only where there is something to take, once per queue until it takes.
-# KEYS: the worker's taken hash. ARGV: lease, want, then per list: key, queue, cap, rate jobs,
-# rate window, room. Returns key, id pairs; when it took nothing, a marker ('' or, when jobs wait
-# behind a cap or rate limit that may free any moment, '+') and the empty lists (a blocking wait
-# on one of them gives a job back if its queue may not run: ACQUIRE).
+# KEYS: the worker's taken hash. ARGV: lease, want, the number of queues n, then per queue:
+# name, cap, rate jobs, rate window, room; then per list: key, its queue's number (1..n).
+# Returns key, id pairs; when it took nothing, a marker ('' or, when jobs wait behind a cap or
+# rate limit that may free any moment, '+') and the empty lists (a blocking wait on one of
+# them gives a job back if its queue may not run: ACQUIRE).
 POP = (
     _CHECK
     + """
 local t = now()
-local lease, want = tonumber(ARGV[1]), tonumber(ARGV[2])
+local lease, want, n = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local got, open, per_queue, verdict, held = {}, {}, {}, {}, false
-for i = 3, #ARGV, 6 do
-  local key, q, cap, rn, rw, room = ARGV[i], ARGV[i + 1], tonumber(ARGV[i + 2]), tonumber(ARGV[i + 3]), tonumber(ARGV[i + 4]), tonumber(ARGV[i + 5])
+for i = 4 + 5 * n, #ARGV, 2 do
+  local key = ARGV[i]
   if redis.call('LLEN', key) == 0 then
     table.insert(open, key)
   else
+    local c = 4 + 5 * (tonumber(ARGV[i + 1]) - 1)
+    local q, cap, rn, rw, room = ARGV[c], tonumber(ARGV[c + 1]), tonumber(ARGV[c + 2]), tonumber(ARGV[c + 3]), tonumber(ARGV[c + 4])
     while #got < 2 * want and (room == 0 or (per_queue[q] or 0) < room) do
       if verdict[q] == nil then verdict[q] = may_run(q, cap, rn, rw, t) end
       if verdict[q] ~= 'run' then
@@ -98,6 +102,22 @@ table.insert(open, 1, held and '+' or '')
 return open
 """
 )
+
+
+def pop_args(lists: list[tuple[str, Limits]], room: dict[str, int]) -> list:
+    """The pop script's arguments after lease and want: each queue's limits once, then each list
+    with its queue's number (60 lists of 15 queues: 196 arguments, not 360)."""
+    numbers: dict[str, int] = {}
+    queues: list = []
+    keys: list = []
+    for key, limits in lists:
+        number = numbers.get(limits.queue)
+        if number is None:
+            number = numbers[limits.queue] = len(numbers) + 1
+            queues += (*limits.argv, room.get(limits.queue, 0))
+        keys += (key, number)
+    return [len(numbers), *queues, *keys]
+
 
 # A job popped by BLPOP: take its slot, or put it back at the front.
 # KEYS: the worker's taken hash. ARGV: lease, key, queue, cap, rn, rw, id
@@ -129,8 +149,13 @@ class Limits:
     rate_jobs: int  # 0: unlimited
     rate_window: float
 
-    def args(self) -> list:
-        return [self.queue, self.concurrency, self.rate_jobs, self.rate_window]
+    def args(self) -> tuple:
+        return (self.queue, self.concurrency, self.rate_jobs, self.rate_window)
+
+    @cached_property
+    def argv(self) -> tuple:
+        """args(), made once: the pop script gets them for every list on every pass."""
+        return self.args()
 
 
 def limits_for(rq_list_name: str) -> Limits:
@@ -153,16 +178,21 @@ class FlowControl:
         self._pop = connection.register_script(POP)
         self._acquire = connection.register_script(ACQUIRE)
         self._refresh = connection.register_script(REFRESH)
+        self._args_for = self._args_lists = None
+        self._args: list = []
 
     def pop(self, lists: list[tuple[str, Limits]], want: int = 1, room: dict[str, int] | None = None):
         """Pop up to ``want`` jobs that may run now, in priority order, at most ``room[queue]`` of
         a queue. Returns ([(key, job_id), ...], []) or ([], empty_keys); ``self.held`` says
         whether jobs wait behind a cap or rate limit (worth a prompt second look)."""
         room = room or {}
-        args = [lease_seconds(), want]
-        for key, limits in lists:
-            args += [key, *limits.args(), room.get(limits.queue, 0)]
-        reply = self._pop(keys=[self.taken_key], args=args)
+        # The same lists and room as last time (the usual case: no per-queue slot limit
+        # reached): the same arguments.
+        signature = tuple(sorted(room.items()))
+        if self._args_lists is not lists or self._args_for != signature:
+            self._args = pop_args(lists, room)
+            self._args_for, self._args_lists = signature, lists
+        reply = self._pop(keys=[self.taken_key], args=[lease_seconds(), want, *self._args])
         self.held = reply[0] == b"+"
         if reply[0] not in (b"", b"+"):
             return [(reply[i].decode(), reply[i + 1].decode()) for i in range(0, len(reply), 2)], []

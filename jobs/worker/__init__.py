@@ -109,6 +109,7 @@ class ConveyorWorker(SimpleWorker):
     _jobs_done = 0
     _outage_logged = float("-inf")
     _suspension_checked = float("-inf")
+    _lists_for = None
 
     def __init__(self, queues, *args, slots: int | None = None, **kwargs):
         if queues and kwargs.get("connection") is not None:  # a worker to run, not django-rq's statistics reader
@@ -384,14 +385,20 @@ class ConveyorWorker(SimpleWorker):
     def _lists_with_room(self) -> list:
         """The lists to take from, with their flow limits: all of them, less the queues whose
         per-process slot limit (QUEUE_OVERRIDES "slots") is reached."""
+        every = self._every_list()
         held = self._pool.per_queue() if self._pool is not None else {}
-        lists = []
-        for q in self.queues:
-            limits = flow.limits_for(q.name)
-            if held and held[limits.queue] >= _slots_for(limits.queue, self.slots):
-                continue
-            lists.append((q.key, limits))
-        return lists
+        if not held:
+            return every
+        return [(key, limits) for key, limits in every if held[limits.queue] < _slots_for(limits.queue, self.slots)]
+
+    def _every_list(self) -> list:
+        """(key, flow limits) of every list, in order: computed once per settings (the queues'
+        limits are settings, fixed while a worker runs; a test may swap them)."""
+        queues = settings.CONVEYOR_QUEUES
+        if self._lists_for is not queues:
+            self._every = [(q.key, flow.limits_for(q.name)) for q in self.queues]
+            self._lists_for = queues
+        return self._every
 
     def _hand_back(self, queue, job_id, exc) -> None:
         """A job popped from Redis that Redis then failed to start: its id is off the list, so

@@ -11,12 +11,13 @@ from django.utils import timezone
 from audit.models import AuditEntry
 from jobs.core import keys
 from jobs.core.errors import InvalidJob
-from jobs.core.queues import Priority
+from jobs.core.queues import Priority, queue_names, tiered_rq_names
 from jobs.core.states import State
 from jobs.models import JobRecord, QueueState
 from jobs.ops.control import queue_pause, queue_resume
 from jobs.ops.enqueue import JobSpec, enqueue, enqueue_many
 from jobs.ops.sweep import SWEEP_GRACE, sweep
+from jobs.transport.flow import limits_for, pop_args
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -135,3 +136,19 @@ def test_admin_lists_queues_and_pauses_with_audit(client, django_user_model):
     assert b"Paused: imports" in response.content
     assert QueueState.objects.get(name="imports").paused
     assert AuditEntry.objects.get(action="queue.pause").actor == boss
+
+
+def test_the_pop_script_gets_each_queues_limits_once():
+    """60 lists of 15 queues: 15 limit groups and 60 (list, queue number) pairs, not 60 copies."""
+    names = tiered_rq_names(queue_names())
+    lists = [(f"rq:queue:{n}", limits_for(n)) for n in names]
+    args = pop_args(lists, {"reports": 1})
+    count = args[0]
+    assert count == len(queue_names())
+    groups = [args[1 + 5 * i : 6 + 5 * i] for i in range(count)]
+    assert [g[0] for g in groups] == list(dict.fromkeys(limits.queue for _, limits in lists))
+    assert next(g for g in groups if g[0] == "reports")[4] == 1
+    pairs = args[1 + 5 * count :]
+    assert len(pairs) == 2 * len(lists)
+    for (key, limits), (sent_key, number) in zip(lists, zip(pairs[::2], pairs[1::2])):
+        assert sent_key == key and groups[number - 1][0] == limits.queue
