@@ -288,12 +288,18 @@ class ConveyorWorker(SimpleWorker):
             try:
                 want, room = self._batch_size(pool)
                 popped, open_keys = self._flow.pop(lists, want, room)
-                if not popped and timeout is not None:
+                if not popped and timeout is not None and self._flow.held:
                     # Jobs held back by a cap or rate limit may go as soon as a slot or the window
-                    # frees (another worker's job ending): look again soon, not after a full second.
-                    wait = HELD_RECHECK if self._flow.held else FLOW_RECHECK
-                    if max_idle_time is not None:
-                        wait = max(0.1, min(wait, max_idle_time))
+                    # frees: look again soon, not after a full second. Not with a blocking pop,
+                    # whose timeout Redis keeps only to its timer (100 ms at its default hz), and
+                    # woken early when this process's own jobs release their slots.
+                    wait = HELD_RECHECK if max_idle_time is None else min(HELD_RECHECK, max_idle_time)
+                    if pool is not None:
+                        pool.wait_for_change(wait)
+                    else:
+                        time.sleep(wait)
+                elif not popped and timeout is not None:
+                    wait = FLOW_RECHECK if max_idle_time is None else max(0.1, min(FLOW_RECHECK, max_idle_time))
                     if open_keys:
                         one = self._flow.wait(open_keys, wait, dict(lists))
                         popped = [one] if one is not None else []
