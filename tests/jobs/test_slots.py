@@ -9,13 +9,17 @@ import pytest
 from django.db import OperationalError, connection
 from django.test import override_settings
 from django.utils import timezone
+from rq import Queue
+from rq.registry import StartedJobRegistry
 from rq.suspension import resume, suspend
 
+import jobs.worker as worker_module
+from jobs.core.queues import queue_names
 from jobs.core.states import State
 from jobs.models import JobAttempt, JobRecord
 from jobs.ops.enqueue import enqueue
 from jobs.store import transitions
-from jobs.worker import timeouts
+from jobs.worker import ConveyorWorker, timeouts
 from jobs.worker.recorder import Outcome, Recorder
 from jobs.worker.slots import SlotPool
 from tests.sample_tasks import runs
@@ -270,3 +274,19 @@ def test_slot_jobs_leave_no_rq_records_and_count_in_rqs_worker_stats(run_worker,
     assert not [k for k in redis_db.keys("rq:wip:*") if redis_db.zcard(k)]
     assert int(redis_db.hget(worker.key, "successful_job_count")) == 6
     assert float(redis_db.hget(worker.key, "total_working_time")) > 0
+
+
+def test_registry_cleaning_visits_only_lists_with_registries(redis_db, monkeypatch):
+    """RQ's maintenance cleans every registry of every list (60 lists: ~400 round trips);
+    the worker first asks which exist and cleans only those, expired entries included."""
+    worker = ConveyorWorker([Queue(n, connection=redis_db) for n in queue_names()], connection=redis_db, slots=2)
+    started = StartedJobRegistry("default", connection=redis_db)
+    redis_db.zadd(started.key, {"gone-job:exec-1": 1})  # expired long ago, its job long gone
+    cleaned = []
+    real = worker_module.clean_registries
+    monkeypatch.setattr(worker_module, "clean_registries", lambda queue, handlers: (cleaned.append(queue.name), real(queue, handlers)))
+    worker.clean_registries()
+    assert cleaned == ["default"]
+    assert redis_db.zcard(started.key) == 0
+    worker.clean_registries()
+    assert cleaned == ["default"]  # nothing left to clean
