@@ -7,6 +7,7 @@ and what was expected, so a typo in a PaaS config stops start-up with a readable
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal, InvalidOperation
 
 import environ
@@ -18,6 +19,46 @@ FALSE_STRINGS = ("0", "false", "no", "off", "n", "f")
 
 def _unit(unit: str) -> str:
     return f" {unit}" if unit else ""
+
+
+# Durations: "30s", "5000ms", "2h", "1h30m", "1.5m"; a bare number is seconds.
+DURATION_UNITS = {"ms": 0.001, "s": 1, "m": 60, "min": 60, "h": 3600, "d": 86400}
+_DURATION_PART = re.compile(r"\s*(\d+(?:\.\d+)?)\s*(ms|min|s|m|h|d)?\s*", re.IGNORECASE)
+
+
+def parse_duration(text: str) -> tuple[float, bool]:
+    """Seconds, and whether every part gave its unit. Raises ValueError."""
+    text = text.strip()
+    if not text:
+        raise ValueError("is empty")
+    seconds, pos, bare = 0.0, 0, False
+    while pos < len(text):
+        match = _DURATION_PART.match(text, pos)
+        if match is None or match.end() == pos:
+            raise ValueError("use a number with a unit: 500ms, 30s, 5m, 2h, 1d (a bare number is seconds)")
+        number, unit = match.groups()
+        if unit is None:
+            rest = text[match.end() :]
+            if rest and not rest[0].isdigit():
+                raise ValueError(f"unknown unit {rest.split()[0]!r}; use ms, s, m, h or d")
+            if pos or rest:  # "1h30": the bare part is ambiguous
+                raise ValueError("give every part its unit (1h30m, not 1h30)")
+            bare = True
+        seconds += float(number) * DURATION_UNITS[(unit or "s").lower()]
+        pos = match.end()
+    return seconds, not bare
+
+
+def describe_seconds(seconds: float) -> str:
+    """A length of time people read at a glance: 500 ms, 30 s, 8.3 hours, 2 days."""
+    if seconds < 1:
+        return f"{seconds * 1000:g} ms"
+    for size, name in ((86400, "day"), (3600, "hour"), (60, "minute")):
+        if seconds >= size:
+            value = seconds / size
+            number = f"{value:,.0f}" if value >= 100 else f"{value:.3g}"
+            return f"{number} {name}{'' if number == '1' else 's'}"
+    return f"{seconds:g} s"
 
 
 class Env:
@@ -73,6 +114,45 @@ class Env:
 
     def float(self, name: str, default=_NOT_SET, *, minimum: float | None = None, maximum: float | None = None, unit: str = "") -> float:
         return self._read("number", name, default, self._env.float, self._bounds(minimum, maximum, unit))
+
+    def duration(
+        self,
+        name: str,
+        default=_NOT_SET,
+        *,
+        minimum: float = 0,
+        maximum: float,
+        bare_maximum: float | None = None,
+        whole: bool = False,
+    ) -> float | int:
+        """Seconds, from "30s", "5000ms", "2h", "1h30m" or a bare number of seconds. The seeds give
+        these in milliseconds: a bare number above ``bare_maximum`` (default ``maximum``) is
+        refused, saying what it would mean in seconds and how to write milliseconds. ``whole``:
+        the setting keeps whole seconds. A whole number of seconds comes back as an int.
+
+        A default is not checked; it is given in seconds."""
+
+        def parse(key):
+            raw = self._env.ENVIRON[key]
+            seconds, with_unit = parse_duration(raw)
+            limit = maximum if with_unit or bare_maximum is None else bare_maximum
+            if seconds > limit:
+                if not with_unit:
+                    raise ValueError(
+                        f"a bare number is seconds here, and {raw.strip()} seconds is {describe_seconds(seconds)} "
+                        f"(at most {describe_seconds(limit)} without a unit); for milliseconds write {raw.strip()}ms, "
+                        "or give the unit (30s, 2h)"
+                    )
+                raise ValueError(f"{describe_seconds(seconds)} is more than the {describe_seconds(maximum)} allowed")
+            if seconds < minimum:
+                raise ValueError(f"must be at least {describe_seconds(minimum)}")
+            if seconds == int(seconds):
+                return int(seconds)
+            if whole:
+                raise ValueError(f"must be whole seconds ({seconds:g} s given)")
+            return seconds
+
+        return self._read("duration", name, default, parse)
 
     def decimal(self, name: str, default=_NOT_SET, *, minimum: Decimal | None = None) -> Decimal:
         def check(value):

@@ -41,9 +41,9 @@ def test_check_deploy_passes_with_production_settings_and_no_warnings():
         ({"DJANGO_ENV": ""}, "SECRET_KEY must be set"),  # no DJANGO_ENV: production, which has no default secret
         (
             {"PAYOUT_APPROVAL_WINDOW": "86400000"},
-            "PAYOUT_APPROVAL_WINDOW='86400000' is not a valid integer: must be at most 2678400 seconds",
+            "PAYOUT_APPROVAL_WINDOW='86400000' is not a valid duration: a bare number is seconds here, and 86400000 seconds is 1,000 days",
         ),
-        ({"IMPORT_FILE_RETENTION": "604800000"}, "IMPORT_FILE_RETENTION='604800000' is not a valid integer: must be at most"),
+        ({"IMPORT_FILE_RETENTION": "604800000"}, "IMPORT_FILE_RETENTION='604800000' is not a valid duration: a bare number is seconds"),
         ({"API_MAX_BODY_BYTES": "1"}, "API_MAX_BODY_BYTES='1' is not a valid integer: must be at least 1024 bytes"),
         ({"SECURE_HSTS_SECONDS": "31536000000"}, "SECURE_HSTS_SECONDS='31536000000' is not a valid integer"),
     ],

@@ -6,6 +6,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from django.core.exceptions import ImproperlyConfigured
+
+from config.env import Env, parse_duration
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -20,8 +23,24 @@ def manage_check(**env_overrides):
 @pytest.mark.parametrize(
     "overrides, expected",
     [
-        ({"JOB_TIMEOUT": "abc"}, "JOB_TIMEOUT='abc' is not a valid integer"),
-        ({"JOB_TIMEOUT": "0"}, "JOB_TIMEOUT='0' is not a valid integer: must be at least 1"),
+        ({"JOB_TIMEOUT": "abc"}, "JOB_TIMEOUT='abc' is not a valid duration"),
+        ({"JOB_TIMEOUT": "0"}, "JOB_TIMEOUT='0' is not a valid duration: must be at least 1 s"),
+        # The seeds' milliseconds, given bare: refused, saying what they would mean and how to write them.
+        ({"JOB_TIMEOUT": "30000"}, "30000 seconds is 8.33 hours (at most 1 hour without a unit); for milliseconds write 30000ms"),
+        ({"JOB_RETRY_DELAY": "5000"}, "JOB_RETRY_DELAY='5000' is not a valid duration: a bare number is seconds here"),
+        ({"FAILED_JOB_RETENTION": "604800000"}, "FAILED_JOB_RETENTION='604800000' is not a valid duration"),
+        ({"JOB_TIMEOUT": "1500ms"}, "JOB_TIMEOUT='1500ms' is not a valid duration: must be whole seconds (1.5 s given)"),
+        ({"JOB_TIMEOUT": "30x"}, "unknown unit 'x'"),
+        ({"JOB_TIMEOUT": "2d"}, "2 days is more than the 1 day allowed"),
+        (
+            {"QUEUE_OVERRIDES": '{"payouts": {"retry": {"kind": "exponential", "retries": 3, "delay": 5000}}}'},
+            'for milliseconds write "5000ms"',
+        ),
+        (
+            {"QUEUE_OVERRIDES": '{"payouts": {"retry": {"kind": "exponential", "retries": 3, "delay": "2h"}}}'},
+            "max_delay must be at least delay",
+        ),
+        ({"QUEUE_OVERRIDES": '{"reports": {"retry": {"kind": "sometimes", "retries": 3, "delay": 1}}}'}, "retry kind must be one of"),
         ({"ENABLE_CORRELATION_IDS": "maybe"}, "ENABLE_CORRELATION_IDS='maybe' is not a valid boolean"),
         ({"REDIS_URL": "http://localhost"}, "REDIS_URL='http://localhost' is not a valid Redis URL"),
         ({"DATABASE_URL": "nosuchdb://x"}, "DATABASE_URL='nosuchdb://x' is not a valid database URL"),
@@ -48,6 +67,56 @@ def test_bad_values_fail_naming_the_variable(overrides, expected):
 def test_good_environment_passes():
     result = manage_check(JOB_TIMEOUT="30", ENABLE_CORRELATION_IDS="off")
     assert result.returncode == 0, result.stderr
+
+
+def test_durations_with_units_pass():
+    result = manage_check(
+        JOB_TIMEOUT="30000ms",
+        JOB_RETRY_DELAY="5000ms",
+        FAILED_JOB_RETENTION="7d",
+        WORKER_LOST_AFTER="8s",
+        WORKER_SHUTDOWN_GRACE="1m30s",
+        QUEUE_OVERRIDES='{"payouts": {"retry": {"kind": "fixed", "retries": 2, "delay": "5000ms"}}, "reports": {"rate_limit": [5, "1m"]}}',
+    )
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize(
+    "text, seconds, with_unit",
+    [
+        ("30", 30, False),
+        ("30s", 30, True),
+        ("5000ms", 5, True),
+        ("1.5m", 90, True),
+        ("5min", 300, True),
+        ("2h", 7200, True),
+        ("1h30m", 5400, True),
+        ("1d", 86400, True),
+        (" 30 s ", 30, True),
+        ("2H", 7200, True),
+    ],
+)
+def test_durations_are_read_with_their_unit(text, seconds, with_unit):
+    assert parse_duration(text) == (seconds, with_unit)
+
+
+@pytest.mark.parametrize("text", ["", "abc", "-5", "1h30", "30x", "5mins", "ms"])
+def test_a_malformed_duration_is_refused(text):
+    with pytest.raises(ValueError):
+        parse_duration(text)
+
+
+def test_env_duration_returns_whole_seconds_as_int_and_keeps_fractions(monkeypatch):
+    env = Env()
+    monkeypatch.setenv("X_GRACE", "1500ms")
+    monkeypatch.setenv("X_TIMEOUT", "2m")
+    assert env.duration("X_GRACE", 25, maximum=60) == 1.5
+    timeout = env.duration("X_TIMEOUT", 300, maximum=3600, whole=True)
+    assert timeout == 120 and isinstance(timeout, int)
+    assert env.duration("X_UNSET", 25, maximum=60) == 25
+    monkeypatch.setenv("X_GRACE", "61")
+    with pytest.raises(ImproperlyConfigured, match="X_GRACE='61'.*for milliseconds write 61ms"):
+        env.duration("X_GRACE", 25, maximum=60)
 
 
 def test_secret_value_is_not_echoed_for_production_checks():

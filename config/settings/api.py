@@ -12,7 +12,7 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = API_MAX_BODY_BYTES
 # Failed token authentications from one address: after API_TOKEN_FAILURE_LIMIT within
 # API_TOKEN_FAILURE_WINDOW seconds, that address is answered 429 until the window passes.
 API_TOKEN_FAILURE_LIMIT = env.int("API_TOKEN_FAILURE_LIMIT", 20, minimum=1)
-API_TOKEN_FAILURE_WINDOW = env.int("API_TOKEN_FAILURE_WINDOW", 600, minimum=1, maximum=24 * 3600, unit="seconds")
+API_TOKEN_FAILURE_WINDOW = env.duration("API_TOKEN_FAILURE_WINDOW", 600, minimum=1, maximum=86400, whole=True)
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "api.auth.TokenAuthentication",  # API clients: Authorization: Token <key>

@@ -14,8 +14,8 @@ from config.settings.environment import env
 # splitting an amount does not skip the approval). A request not approved within
 # PAYOUT_APPROVAL_TTL seconds expires and its hold on the balance is released.
 PAYOUT_APPROVAL_THRESHOLD = env.decimal("PAYOUT_APPROVAL_THRESHOLD", Decimal("1000.00"), minimum=Decimal("0"))
-PAYOUT_APPROVAL_WINDOW = env.int("PAYOUT_APPROVAL_WINDOW", 24 * 3600, minimum=0, maximum=31 * 24 * 3600, unit="seconds")
-PAYOUT_APPROVAL_TTL = env.int("PAYOUT_APPROVAL_TTL", 30 * 60, minimum=1)
+PAYOUT_APPROVAL_WINDOW = env.duration("PAYOUT_APPROVAL_WINDOW", 86400, maximum=31 * 86400, whole=True)
+PAYOUT_APPROVAL_TTL = env.duration("PAYOUT_APPROVAL_TTL", 30 * 60, minimum=1, maximum=31 * 86400, whole=True)
 # After this many failed calls to the primary provider for one payout, it goes to the fallback.
 PAYOUT_FALLBACK_AFTER = env.int("PAYOUT_FALLBACK_AFTER", 3, minimum=1)
 PAYOUT_PRIMARY_PROVIDER = env.str("PAYOUT_PRIMARY_PROVIDER", "sandbox")
@@ -25,12 +25,12 @@ PAYOUT_ENCRYPTION_KEY = env.str("PAYOUT_ENCRYPTION_KEY", "")
 # The sandbox providers: latency in seconds, chance of an error before the transfer, chance
 # of a timeout *after* it (the money moved but the caller hears nothing). Per provider:
 # SANDBOX_<NAME>_LATENCY etc. override these for one of them (e.g. SANDBOX_SANDBOX_ERROR_RATE).
-SANDBOX_LATENCY = env.float("SANDBOX_LATENCY", 0.0, minimum=0)
+SANDBOX_LATENCY = env.duration("SANDBOX_LATENCY", 0, maximum=60)
 SANDBOX_ERROR_RATE = env.float("SANDBOX_ERROR_RATE", 0.0, minimum=0)
 SANDBOX_TIMEOUT_RATE = env.float("SANDBOX_TIMEOUT_RATE", 0.0, minimum=0)
 SANDBOX_PROVIDERS = {
     name: {
-        "latency": env.float(f"SANDBOX_{name.upper()}_LATENCY", SANDBOX_LATENCY, minimum=0),
+        "latency": env.duration(f"SANDBOX_{name.upper()}_LATENCY", SANDBOX_LATENCY, maximum=60),
         "error_rate": env.float(f"SANDBOX_{name.upper()}_ERROR_RATE", SANDBOX_ERROR_RATE, minimum=0),
         "timeout_rate": env.float(f"SANDBOX_{name.upper()}_TIMEOUT_RATE", SANDBOX_TIMEOUT_RATE, minimum=0),
     }

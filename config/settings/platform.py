@@ -10,38 +10,39 @@ from config.settings.environment import PRODUCTION, env
 from config.settings.services import REDIS_URL
 from jobs.core.queues import resolve_queues, rq_queue_settings  # pure: no Django models, no Redis
 
-# --- Job platform knobs (seconds everywhere; the seeds used milliseconds) ---
-JOB_TIMEOUT = env.int("JOB_TIMEOUT", 300, minimum=1)
+# --- Job platform knobs. Durations take a unit (30s, 5000ms, 2h; a bare number is seconds, and one
+# too large for seconds is refused: the seeds gave these in milliseconds) ---
+JOB_TIMEOUT = env.duration("JOB_TIMEOUT", 300, minimum=1, maximum=86400, bare_maximum=3600, whole=True)
 # The largest arguments a job may carry, in bytes of JSON: jobs take ids, not data.
 JOB_ARGS_MAX_BYTES = env.int("JOB_ARGS_MAX_BYTES", 64 * 1024, minimum=1024, maximum=16 * 2**20, unit="bytes")
 JOB_RETRY_ATTEMPTS = env.int("JOB_RETRY_ATTEMPTS", 3, minimum=0)  # retries after the first try
-JOB_RETRY_DELAY = env.int("JOB_RETRY_DELAY", 5, minimum=0)
+JOB_RETRY_DELAY = env.duration("JOB_RETRY_DELAY", 5, maximum=3600, bare_maximum=600)
 MAX_QUEUE_CONCURRENCY = env.int("MAX_QUEUE_CONCURRENCY", env.int("QUEUE_CONCURRENCY", 5, minimum=1), minimum=1)
 # Jobs one worker process runs at once (its slots: threads, each with its own database
 # connection); a queue may allow fewer with QUEUE_OVERRIDES {"reports": {"slots": 1}}.
 WORKER_CONCURRENCY = env.int("WORKER_CONCURRENCY", 4, minimum=1, maximum=256, unit="slots")
 # Worker processes `make run` starts (a Procfile deploy scales its `worker` process instead).
 WORKER_INSTANCES = env.int("WORKER_INSTANCES", 1, minimum=1, maximum=64, unit="processes")
-FAILED_JOB_RETENTION = env.int("FAILED_JOB_RETENTION", 7 * 24 * 3600, minimum=0)
-QUEUE_CLEANUP_INTERVAL = env.int("QUEUE_CLEANUP_INTERVAL", 3600, minimum=1)
+FAILED_JOB_RETENTION = env.duration("FAILED_JOB_RETENTION", 7 * 86400, maximum=366 * 86400, whole=True)
+QUEUE_CLEANUP_INTERVAL = env.duration("QUEUE_CLEANUP_INTERVAL", 3600, minimum=1, maximum=7 * 86400, whole=True)
 ENABLE_CORRELATION_IDS = env.bool("ENABLE_CORRELATION_IDS", True)
 # Per-minute rollups for the dashboard and /metrics (jobs/metrics.py): made by the scheduler
 # every METRICS_ROLLUP_INTERVAL seconds, kept METRICS_RETENTION seconds.
-METRICS_ROLLUP_INTERVAL = env.float("METRICS_ROLLUP_INTERVAL", 15.0, minimum=1)
-METRICS_RETENTION = env.int("METRICS_RETENTION", 7 * 24 * 3600, minimum=3600)
+METRICS_ROLLUP_INTERVAL = env.duration("METRICS_ROLLUP_INTERVAL", 15, minimum=1, maximum=3600)
+METRICS_RETENTION = env.duration("METRICS_RETENTION", 7 * 86400, minimum=3600, maximum=366 * 86400, whole=True)
 # /metrics (Prometheus): a scraper sends "Authorization: Bearer <METRICS_TOKEN>"; the API token
 # ("Authorization: Token <key>") of a user with jobs.view_queuestate also works. Empty: tokens only.
 METRICS_TOKEN = env.str("METRICS_TOKEN", "")
 USE_DISTRIBUTED_SCHEDULER = env.bool("USE_DISTRIBUTED_SCHEDULER", True)
-DISPATCH_INTERVAL = env.float("DISPATCH_INTERVAL", 1.0, minimum=0.05)
+DISPATCH_INTERVAL = env.duration("DISPATCH_INTERVAL", 1, minimum=0.05, maximum=60)
 # A worker writes a heartbeat every WORKER_HEARTBEAT_INTERVAL; one silent for WORKER_LOST_AFTER
 # is dead, and its running job is rescued (recorded as "worker lost" and retried by its policy).
-WORKER_HEARTBEAT_INTERVAL = env.float("WORKER_HEARTBEAT_INTERVAL", 2.0, minimum=0.1)
-WORKER_LOST_AFTER = env.float("WORKER_LOST_AFTER", 8.0, minimum=0.5)
+WORKER_HEARTBEAT_INTERVAL = env.duration("WORKER_HEARTBEAT_INTERVAL", 2, minimum=0.1, maximum=60)
+WORKER_LOST_AFTER = env.duration("WORKER_LOST_AFTER", 8, minimum=0.5, maximum=600)
 if WORKER_LOST_AFTER < 2 * WORKER_HEARTBEAT_INTERVAL:
     raise ImproperlyConfigured("WORKER_LOST_AFTER must be at least twice WORKER_HEARTBEAT_INTERVAL.")
 # After SIGTERM a busy worker finishes its job for up to this long, then stops (the job is retried).
-WORKER_SHUTDOWN_GRACE = env.float("WORKER_SHUTDOWN_GRACE", 25.0, minimum=0)
+WORKER_SHUTDOWN_GRACE = env.duration("WORKER_SHUTDOWN_GRACE", 25, maximum=3600)
 # Tests only (refused in production): run the schedulers' clock at a different place and speed,
 # "START,ANCHOR,SPEED" (simulated epoch seconds at real epoch ANCHOR, SPEED simulated seconds per real second).
 SCHEDULER_CLOCK = env.str("SCHEDULER_CLOCK", "")

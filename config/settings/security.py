@@ -32,7 +32,7 @@ TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", 1 if PRODUCTION else 0, min
 # and lockouts are in the admin (Axes); `manage.py axes_reset_username NAME` lifts one.
 AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
 LOGIN_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", 5, minimum=1)
-LOGIN_LOCKOUT = env.int("LOGIN_LOCKOUT", 15 * 60, minimum=1, maximum=7 * 24 * 3600, unit="seconds")
+LOGIN_LOCKOUT = env.duration("LOGIN_LOCKOUT", 15 * 60, minimum=1, maximum=7 * 86400, whole=True)
 AXES_FAILURE_LIMIT = LOGIN_FAILURE_LIMIT
 AXES_COOLOFF_TIME = timedelta(seconds=LOGIN_LOCKOUT)
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]

@@ -42,7 +42,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     )
     DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / "test_db.sqlite3")}
 else:
-    DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", 60, minimum=0)
+    DATABASES["default"]["CONN_MAX_AGE"] = env.duration("DB_CONN_MAX_AGE", 60, maximum=86400, whole=True)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -58,5 +58,5 @@ CACHES = {
 SESSION_ENGINE = "django.contrib.sessions.backends.cache"
 SESSION_CACHE_ALIAS = "default"
 # Seconds a session lasts; sessions live in Redis so every web instance shares them.
-SESSION_TTL = env.int("SESSION_TTL", 24 * 3600, minimum=60)
+SESSION_TTL = env.duration("SESSION_TTL", 24 * 3600, minimum=60, maximum=366 * 86400, whole=True)
 SESSION_COOKIE_AGE = SESSION_TTL

@@ -90,9 +90,9 @@ STORAGES = {
 MEDIA_ROOT = env.str("MEDIA_ROOT", str(BASE_DIR / "media"))
 # Reports and exports are files in the default storage (MEDIA_ROOT); they are deleted this long
 # after they were produced (the "Report file retention" schedule). docs/reports.md
-REPORT_RETENTION = env.int("REPORT_RETENTION", 7 * 24 * 3600, minimum=60)
+REPORT_RETENTION = env.duration("REPORT_RETENTION", 7 * 24 * 3600, minimum=60, maximum=366 * 86400, whole=True)
 # The largest file an import accepts, in bytes.
 IMPORT_MAX_BYTES = env.int("IMPORT_MAX_BYTES", 10 * 2**20, minimum=1024, maximum=2**30, unit="bytes")
 # Uploaded import files (encrypted at rest: they hold account numbers) are deleted this many
 # seconds after their import finished; the import's counts and row errors stay.
-IMPORT_FILE_RETENTION = env.int("IMPORT_FILE_RETENTION", 7 * 24 * 3600, minimum=0, maximum=366 * 24 * 3600, unit="seconds")
+IMPORT_FILE_RETENTION = env.duration("IMPORT_FILE_RETENTION", 7 * 24 * 3600, maximum=366 * 86400, whole=True)

@@ -19,6 +19,9 @@ from enum import IntEnum
 
 from django.conf import settings
 
+from config.env import describe_seconds, parse_duration
+from jobs.core.policies import InvalidPolicy, policy_from_dict
+
 
 class Priority(IntEnum):
     CRITICAL = 1
@@ -101,7 +104,33 @@ def queue_problems(queues: dict) -> list[str]:
             problems.append(f"queue {name!r}: slots must be a whole number of at least 1 (or absent: all of a worker's slots)")
         if not isinstance(retry, dict):
             problems.append(f"queue {name!r}: retry must be a policy such as {{'kind': 'exponential', 'retries': 3, 'delay': 2}}")
+            continue
+        try:
+            policy_from_dict(retry)
+        except InvalidPolicy as exc:
+            problems.append(f"queue {name!r}: retry {exc}")
     return problems
+
+
+# A retry delay given as a bare number is seconds; one above this is taken for milliseconds
+# (the seeds' unit) and refused, as JOB_RETRY_DELAY is.
+BARE_DELAY_MAXIMUM = 600
+
+
+def _seconds(queue: str, field: str, value, bare_maximum: float | None = None):
+    """A duration from QUEUE_OVERRIDES: a number of seconds or a string with its unit ("5000ms")."""
+    if isinstance(value, str):
+        try:
+            seconds, _ = parse_duration(value)
+        except ValueError as exc:
+            raise ValueError(f"queue {queue!r}: {field} {value!r}: {exc}") from None
+        return int(seconds) if seconds == int(seconds) else seconds
+    if bare_maximum is not None and isinstance(value, (int, float)) and not isinstance(value, bool) and value > bare_maximum:
+        raise ValueError(
+            f"queue {queue!r}: {field} {value:g} is {describe_seconds(value)} in seconds; for milliseconds write "
+            f'"{value:g}ms", or give the unit ("2h")'
+        )
+    return value
 
 
 def resolve_queues(*, default_concurrency: int, default_retry: dict, overrides: dict) -> dict:
@@ -126,10 +155,16 @@ def resolve_queues(*, default_concurrency: int, default_retry: dict, overrides: 
         if unknown:
             raise ValueError(f"[{name!r}] has unknown keys {sorted(unknown)}")
         if values.get("rate_limit") is not None:
-            values = {
-                **values,
-                "rate_limit": tuple(values["rate_limit"]) if isinstance(values["rate_limit"], list) else values["rate_limit"],
-            }
+            rate = values["rate_limit"]
+            if isinstance(rate, list) and len(rate) == 2:
+                rate = (rate[0], _seconds(name, "rate_limit window", rate[1]))
+            values = {**values, "rate_limit": rate}
+        if isinstance(values.get("retry"), dict):
+            retry = dict(values["retry"])
+            for field in ("delay", "max_delay"):
+                if field in retry:
+                    retry[field] = _seconds(name, f"retry {field}", retry[field], BARE_DELAY_MAXIMUM if field == "delay" else None)
+            values = {**values, "retry": retry}
         queues[name].update(values)
     problems = queue_problems(queues)
     if problems:
