@@ -42,7 +42,10 @@ def test_database_url() -> str:
 class Processes:
     """Starts manage.py processes and makes sure none outlives the test."""
 
-    def __init__(self, redis_url: str | None = None, **env):
+    def __init__(self, redis_url: str | None = None, cwd: str | Path | None = None, **env):
+        """``cwd``: the processes' working directory (default: the project's), to show they
+        need nothing from it."""
+        self.cwd = cwd or ROOT
         handle, self.starts_path = tempfile.mkstemp(prefix="conveyor-starts-")
         os.close(handle)
         self.logs = tempfile.mkdtemp(prefix="conveyor-procs-")  # each process's stderr, for failures
@@ -61,8 +64,8 @@ class Processes:
     def start(self, *args: str) -> subprocess.Popen:
         with open(Path(self.logs) / f"{len(self.procs)}-{args[0]}.log", "wb") as stderr:
             proc = subprocess.Popen(
-                [sys.executable, "manage.py", *args],
-                cwd=ROOT,
+                [sys.executable, str(ROOT / "manage.py"), *args],
+                cwd=self.cwd,
                 env=self.env,
                 stdout=subprocess.DEVNULL,
                 stderr=stderr,
