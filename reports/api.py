@@ -139,6 +139,9 @@ class ReportDownload(APIView):
         OpenApiResponse(OpenApiTypes.BINARY, description="The file, as an attachment."),
         errors=(401, 404),
         extra={
+            302: OpenApiResponse(
+                description="With FILE_STORAGE=s3: a signed link to the file in the object store, valid FILE_DOWNLOAD_URL_TTL seconds."
+            ),
             409: OpenApiResponse(description="Not ready yet."),
             410: OpenApiResponse(description="Deleted by the retention rule; request it again."),
         },

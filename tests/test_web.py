@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.contrib.sessions.models import Session
 from rq import Queue
 
 from jobs.worker import ConveyorWorker
@@ -18,8 +19,13 @@ def test_sessions_live_in_redis_and_expire_with_session_ttl(client, django_user_
     keys = [k.decode() for k in redis_db.keys(f"*{session_key}*")]
     assert len(keys) == 1
     assert 0 < redis_db.ttl(keys[0]) <= settings.SESSION_TTL
-    redis_db.delete(keys[0])  # the session is nowhere else: deleting it logs the user out
-    assert client.get("/admin/").status_code == 302
+    # Written through to the database (decisions 46): losing Redis's copy keeps the user signed in.
+    assert Session.objects.filter(session_key=session_key).exists()
+    redis_db.delete(keys[0])
+    assert client.get("/admin/").status_code == 200
+    assert redis_db.keys(f"*{session_key}*")  # read back into Redis
+    client.post("/admin/logout/")  # signing out ends both copies
+    assert not Session.objects.filter(session_key=session_key).exists() and not redis_db.keys(f"*{session_key}*")
 
 
 def test_admin_links_to_jobs_dead_letter_and_rq_dashboard(client, django_user_model):

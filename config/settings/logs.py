@@ -18,12 +18,17 @@ if RQ_LOG_LEVEL not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"context": {"()": "jobs.core.logs.ContextFilter"}},
+    "filters": {"context": {"()": "jobs.core.logs.ContextFilter"}, "cache_outage": {"()": "jobs.core.logs.CacheOutage"}},
     "formatters": {
         "plain": {"()": "jobs.core.logs.PlainFormatter", "format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
         "json": {"()": "jobs.core.logs.JsonFormatter"},
     },
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["context"]}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", "INFO")},
-    "loggers": {"rq.worker": {"level": RQ_LOG_LEVEL}, "axes": {"level": "WARNING"}},
+    "loggers": {
+        "rq.worker": {"level": RQ_LOG_LEVEL},
+        "axes": {"level": "WARNING"},
+        # A cache call made while Redis is away (config/settings/services.py): a line every 30 s.
+        "django_redis.cache": {"filters": ["cache_outage"]},
+    },
 }

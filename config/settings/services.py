@@ -54,8 +54,15 @@ CACHES = {
         "OPTIONS": {"CLIENT_CLASS": "django_redis.client.DefaultClient", "SOCKET_CONNECT_TIMEOUT": 2, "SOCKET_TIMEOUT": 5},
     }
 }
-# Sessions live in Redis so any web instance can serve any user.
-SESSION_ENGINE = "django.contrib.sessions.backends.cache"
+# Redis going away must not break the HTTP side (enqueue keeps working, docs/flow-control.md):
+# a cache call that cannot reach Redis answers as a miss and is logged (django_redis logger),
+# so DRF's throttles let requests through meanwhile and sessions are read from the database.
+DJANGO_REDIS_IGNORE_EXCEPTIONS = True
+DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
+# Sessions are read from Redis, so any web instance serves any user at Redis speed, and
+# written through to the database, which serves them while Redis is away (expired rows are
+# removed by the retention cleanup).
+SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 SESSION_CACHE_ALIAS = "default"
 # Seconds a session lasts; sessions live in Redis so every web instance shares them.
 SESSION_TTL = env.duration("SESSION_TTL", 24 * 3600, minimum=60, maximum=366 * 86400, whole=True)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from django.core.exceptions import ImproperlyConfigured
+
 from config.settings.environment import BASE_DIR, PRODUCTION, env
 
 # --- Django ----------------------------------------------------------------
@@ -83,8 +85,39 @@ STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 # Outside production, static files are served from the apps' directories (no collectstatic needed).
 WHITENOISE_AUTOREFRESH = WHITENOISE_USE_FINDERS = not PRODUCTION
+# Imports, reports and exports live in Django's default storage, reached only through the
+# storage API: the local disk (MEDIA_ROOT) by default, for `make run` on one machine, or an
+# S3-compatible object store (django-storages) when web and workers run on separate machines,
+# as on a PaaS (docs/deploy.md, "File storage"). Downloads from S3 are short-lived signed URLs.
+FILE_STORAGE = env.str("FILE_STORAGE", "local")
+if FILE_STORAGE not in ("local", "s3"):
+    raise ImproperlyConfigured(f"FILE_STORAGE={FILE_STORAGE!r} must be local or s3.")
+# How long a download link to a file in S3 works (it is made when the download is asked for).
+FILE_DOWNLOAD_URL_TTL = env.duration("FILE_DOWNLOAD_URL_TTL", 300, minimum=10, maximum=7 * 86400, whole=True)
+if FILE_STORAGE == "s3":
+    DEFAULT_STORAGE = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            # django-storages' own names. Without a key pair, boto3 finds credentials itself
+            # (an instance role, AWS_PROFILE, ...).
+            "bucket_name": env.str("AWS_STORAGE_BUCKET_NAME"),
+            "endpoint_url": env.str("AWS_S3_ENDPOINT_URL", "") or None,  # MinIO, R2, Spaces, ...
+            "region_name": env.str("AWS_S3_REGION_NAME", "") or None,
+            "access_key": env.str("AWS_ACCESS_KEY_ID", "") or None,
+            "secret_key": env.str("AWS_SECRET_ACCESS_KEY", "") or None,
+            "addressing_style": env.str("AWS_S3_ADDRESSING_STYLE", "") or None,  # "path" for most self-hosted stores
+            "location": env.str("AWS_LOCATION", ""),  # a key prefix inside the bucket
+            "signature_version": "s3v4",
+            "default_acl": None,  # private: files are read through signed URLs only
+            "querystring_auth": True,
+            "querystring_expire": FILE_DOWNLOAD_URL_TTL,
+            "file_overwrite": False,
+        },
+    }
+else:
+    DEFAULT_STORAGE = {"BACKEND": "django.core.files.storage.FileSystemStorage"}
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": DEFAULT_STORAGE,
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
 MEDIA_ROOT = env.str("MEDIA_ROOT", str(BASE_DIR / "media"))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from datetime import UTC, datetime
 
 from jobs.core.context import current_correlation_id, current_job
@@ -21,6 +22,31 @@ class ContextFilter(logging.Filter):
         for key, value in current_job.get().items():
             if getattr(record, key, None) is None:
                 setattr(record, key, value)
+        return True
+
+
+class CacheOutage(logging.Filter):
+    """django-redis logs a full traceback for every cache call it answers as a miss while Redis
+    is away (DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS): one line instead, at most every EVERY seconds
+    per process, saying how many were ignored meanwhile."""
+
+    EVERY = 30.0
+
+    def __init__(self, name: str = ""):
+        super().__init__(name)
+        self._last = float("-inf")
+        self._ignored = 0
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        self._ignored += 1
+        now = time.monotonic()
+        if now - self._last < self.EVERY:
+            return False
+        record.msg, record.args = "Redis unavailable for the cache (%s): %d call(s) answered as a miss", (error, self._ignored)
+        record.levelno, record.levelname = logging.WARNING, "WARNING"
+        record.exc_info = record.exc_text = None
+        self._last, self._ignored = now, 0
         return True
 
 

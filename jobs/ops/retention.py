@@ -8,7 +8,8 @@ Per queue, with defaults overridable by CONVEYOR_QUEUES[queue]["retention"]:
   the newest 500 are kept, and any from the last FAILED_JOB_RETENTION seconds.
 
 Each batch is its own short transaction, so the table is never locked for long.
-RQ's own registries (started, failed, ...) are cleaned at the same time.
+RQ's own registries (started, failed, ...) are cleaned at the same time, and expired sessions
+(written through to the database) are deleted.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import logging
 from datetime import timedelta
 
 from django.conf import settings
+from django.contrib.sessions.models import Session
 from django.utils import timezone
 from redis.exceptions import RedisError
 from rq import Queue
@@ -60,6 +62,7 @@ def cleanup(now=None) -> dict:
         log.warning("retention: RQ registries not cleaned, Redis unavailable (%s)", exc)
 
     deleted["metric_minutes"] = metrics.prune(now)
+    deleted["sessions"] = _expired_sessions(now)
     if any(deleted.values()):
         log.info("retention: deleted %s", deleted)
     return deleted
@@ -76,3 +79,10 @@ def _trim(queue: str, states, keep: int, older_than) -> int:
             return deleted
         JobRecord.objects.filter(pk__in=ids, state__in=states).delete()
         deleted += len(ids)
+
+
+def _expired_sessions(now) -> int:
+    """Sessions are written through to the database (config/settings/services.py): delete the
+    expired rows, as `manage.py clearsessions` would."""
+    count, _ = Session.objects.filter(expire_date__lt=now).delete()
+    return count

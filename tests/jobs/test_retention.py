@@ -4,6 +4,7 @@ import datetime as dt
 import socket
 
 import pytest
+from django.contrib.sessions.models import Session
 from django.core.management import call_command
 from django.utils import timezone
 
@@ -110,3 +111,13 @@ def test_health_reports_degraded_without_redis_or_workers(settings):
     with pytest.raises(SystemExit) as exit_info:
         call_command("conveyor_health")
     assert exit_info.value.code == 1
+
+
+def test_expired_sessions_are_deleted_with_the_rest():
+    """Sessions are written through to the database (they outlive a Redis outage there): the
+    retention cleanup removes the expired rows, as `manage.py clearsessions` would."""
+    now = timezone.now()
+    Session.objects.create(session_key="old", session_data="x", expire_date=now - dt.timedelta(minutes=1))
+    Session.objects.create(session_key="live", session_data="x", expire_date=now + dt.timedelta(hours=1))
+    assert retention.cleanup(now)["sessions"] == 1
+    assert list(Session.objects.values_list("session_key", flat=True)) == ["live"]

