@@ -18,7 +18,7 @@ from functools import cache
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.mail import send_mail
+from django.core.mail import EmailMultiAlternatives
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.template import TemplateDoesNotExist
@@ -100,6 +100,26 @@ def render(notification: Notification) -> tuple[str, str]:
     return subject.strip(), body.strip() + "\n"
 
 
+def render_html(notification: Notification) -> str | None:
+    """The email's HTML part, from notifications/<template>.html when there is one (autoescaped:
+    the context's values are text), else None (a plain-text email)."""
+    try:
+        template = get_template(f"notifications/{notification.template}.html")
+    except TemplateDoesNotExist:
+        return None
+    return template.render(notification.context)
+
+
+def send_email(notification: Notification, subject: str, body: str) -> None:
+    """Through Django's email backend (SMTP in production: EMAIL_HOST, EMAIL_USE_SSL,
+    EMAIL_TIMEOUT ...): text, and HTML beside it when the template has an HTML part."""
+    message = EmailMultiAlternatives(subject, body, settings.DEFAULT_FROM_EMAIL, [notification.recipient])
+    html = render_html(notification)
+    if html is not None:
+        message.attach_alternative(html, "text/html")
+    message.send()
+
+
 def send(notification_id: int, *, last_attempt: bool = False) -> str:
     """Deliver one notification; safe to run again (a sent one is not sent twice)."""
     notification = Notification.objects.filter(pk=notification_id).first()
@@ -109,7 +129,7 @@ def send(notification_id: int, *, last_attempt: bool = False) -> str:
     subject, body = render(notification)
     try:
         if notification.channel == Notification.Channel.EMAIL:
-            send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [notification.recipient])
+            send_email(notification, subject, body)
             message_id = f"email-{uuid.uuid4().hex[:16]}"
         else:
             message_id = channel(notification.channel).send(notification.recipient, subject, body)

@@ -31,6 +31,8 @@ def manage_check(**env_overrides):
         ({"FAILED_JOB_RETENTION": "604800000"}, "FAILED_JOB_RETENTION='604800000' is not a valid duration"),
         ({"JOB_TIMEOUT": "1500ms"}, "JOB_TIMEOUT='1500ms' is not a valid duration: must be whole seconds (1.5 s given)"),
         ({"JOB_TIMEOUT": "30x"}, "unknown unit 'x'"),
+        ({"EMAIL_USE_TLS": "true", "EMAIL_USE_SSL": "true"}, "EMAIL_USE_TLS and EMAIL_USE_SSL are both true"),
+        ({"EMAIL_TIMEOUT": "10000"}, "EMAIL_TIMEOUT='10000' is not a valid duration"),
         ({"JOB_TIMEOUT": "2d"}, "2 days is more than the 1 day allowed"),
         (
             {"QUEUE_OVERRIDES": '{"payouts": {"retry": {"kind": "exponential", "retries": 3, "delay": 5000}}}'},

@@ -126,16 +126,21 @@ def _succeeded(record, started, finished, result, recorded: bool) -> str:
             record.pk,
             record.task_name,
             record.attempts,
-            extra={
-                "correlation_id": record.correlation_id,
-                "job_id": str(record.pk),
-                "queue": record.queue,
-                "task": record.task_name,
-                "attempt": record.attempts,
-                "duration_ms": int((finished - started).total_seconds() * 1000),
-            },
+            extra=_log_fields(record, started, finished),
         )
     return State.SUCCEEDED
+
+
+def _log_fields(record, started, finished) -> dict:
+    """The structured fields of an attempt's log line."""
+    return {
+        "correlation_id": record.correlation_id,
+        "job_id": str(record.pk),
+        "queue": record.queue,
+        "task": record.task_name,
+        "attempt": record.attempts,
+        "duration_ms": int((finished - started).total_seconds() * 1000),
+    }
 
 
 def _event(record) -> dict:
@@ -220,14 +225,7 @@ def record_failure(record, started, worker_name: str, outcome: str, error: BaseE
         outcome,
         message,
         target,
-        extra={
-            "correlation_id": record.correlation_id,
-            "job_id": str(record.pk),
-            "queue": record.queue,
-            "task": record.task_name,
-            "attempt": record.attempts,
-            "duration_ms": int((finished - started).total_seconds() * 1000),
-        },
+        extra=_log_fields(record, started, finished),
     )
     event = _event(record)
     signals.job_failed.send(JobRecord, error=message, will_retry=retry, **event)
