@@ -22,7 +22,10 @@ KILLS = int(os.environ.get("CHAOS_KILLS", "20"))
 @pytest.mark.parametrize("processes", [1, 4], indirect=True, ids=["1-slot", "4-slots"])
 def test_kill_9_workers_mid_job_repeatedly(processes):
     rng = random.Random(1234)
-    jobs = enqueue_many([JobSpec("test.chaos", kwargs={"seconds": 0.25}) for _ in range(max(60, KILLS * 4))])
+    # Work for every kill to land on a busy worker: the more slots, the sooner the jobs run out
+    # (100 kills with 4 slots ran out of 400 jobs before the last kills).
+    slots = int(processes.env.get("WORKER_CONCURRENCY", "1"))
+    jobs = enqueue_many([JobSpec("test.chaos", kwargs={"seconds": 0.25}) for _ in range(max(60, KILLS * 4 * slots))])
     processes.scheduler()
     for _ in range(2):
         processes.worker()
