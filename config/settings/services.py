@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from urllib.parse import quote
+from urllib.parse import quote, urlencode, urlsplit
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -10,7 +10,44 @@ from config.settings.environment import BASE_DIR, LOCAL_RUNTIME, env
 
 
 def _redis_url() -> str:
-    """REDIS_URL wins; the seeds' REDIS_HOST/PORT/PASSWORD/DB are accepted too."""
+    """REDIS_URL, or the seeds' REDIS_HOST/PORT/PASSWORD/DB (REDIS_TLS for rediss://), with the
+    TLS certificate settings added to it: every Redis client here (transport, cache and
+    sessions, RQ's queues) is made from this one URL, so each speaks TLS the same way."""
+    return _with_tls(_plain_redis_url())
+
+
+# What a rediss:// connection checks: the server's certificate against REDIS_SSL_CA_CERTS (or
+# the system's CAs) and its host name; REDIS_SSL_CERTFILE/KEYFILE when the server asks the
+# client for a certificate. Passed as redis-py's URL parameters.
+TLS_CERT_REQS = ("required", "optional", "none")
+
+
+def _with_tls(url: str) -> str:
+    tls = {
+        "ssl_ca_certs": env.str("REDIS_SSL_CA_CERTS", ""),
+        "ssl_cert_reqs": env.str("REDIS_SSL_CERT_REQS", ""),
+        "ssl_certfile": env.str("REDIS_SSL_CERTFILE", ""),
+        "ssl_keyfile": env.str("REDIS_SSL_KEYFILE", ""),
+    }
+    tls = {key: value for key, value in tls.items() if value}
+    if not tls:
+        return url
+    if urlsplit(url).scheme != "rediss":
+        raise ImproperlyConfigured(
+            "REDIS_SSL_* settings are set but Redis is not reached over TLS: use a rediss:// REDIS_URL (or REDIS_TLS=true)."
+        )
+    if tls.get("ssl_cert_reqs", "required") not in TLS_CERT_REQS:
+        raise ImproperlyConfigured(f"REDIS_SSL_CERT_REQS={tls['ssl_cert_reqs']!r} must be required, optional or none.")
+    for name in ("ssl_ca_certs", "ssl_certfile", "ssl_keyfile"):
+        if name in tls:
+            path = BASE_DIR / tls[name]  # relative to the project, whatever the working directory
+            if not path.is_file():
+                raise ImproperlyConfigured(f"REDIS_{name.upper()}={tls[name]!r} is not a readable file.")
+            tls[name] = str(path)
+    return url + ("&" if "?" in url else "?") + urlencode(tls)
+
+
+def _plain_redis_url() -> str:
     url = env.redis_url("REDIS_URL", "")
     if url:
         return url
@@ -23,11 +60,12 @@ def _redis_url() -> str:
             "Start `make run` in another terminal (it starts an embedded Redis and records it for commands like this one), "
             "or set REDIS_URL."
         )
-    port = env.int("REDIS_PORT", 6379, minimum=1)
+    port = env.int("REDIS_PORT", 6379, minimum=1, maximum=65535)
     password = env.str("REDIS_PASSWORD", "")
     db = env.int("REDIS_DB", 0, minimum=0)
     auth = f":{quote(password, safe='')}@" if password else ""
-    return f"redis://{auth}{host}:{port}/{db}"
+    scheme = "rediss" if env.bool("REDIS_TLS", False) else "redis"
+    return f"{scheme}://{auth}{host}:{port}/{db}"
 
 
 REDIS_URL = _redis_url()

