@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.certs import self_signed
+from tests.test_settings import manage_check
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -121,12 +122,5 @@ def test_a_rediss_url_with_the_certificate_settings_works_and_a_wrong_ca_is_refu
     ],
 )
 def test_tls_settings_that_cannot_work_stop_start_up_naming_the_variable(env, expected):
-    done = subprocess.run(
-        [sys.executable, "manage.py", "check"],
-        cwd=ROOT,
-        env={**{k: v for k, v in os.environ.items() if not k.startswith("REDIS_")}, "DJANGO_ENV": "test", **env},
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    done = manage_check(**env)
     assert done.returncode != 0 and expected in done.stderr, done.stderr[-1000:]

@@ -166,13 +166,11 @@ class Limits:
     rate_jobs: int  # 0: unlimited
     rate_window: float
 
-    def args(self) -> tuple:
-        return (self.queue, self.concurrency, self.rate_jobs, self.rate_window)
-
     @cached_property
     def argv(self) -> tuple:
-        """args(), made once: the pop script gets them for every list on every pass."""
-        return self.args()
+        """What the pop and acquire scripts get for the queue (made once: the pop script gets
+        them for every list on every pass)."""
+        return (self.queue, self.concurrency, self.rate_jobs, self.rate_window)
 
 
 def limits_for(rq_list_name: str) -> Limits:
@@ -221,7 +219,7 @@ class FlowControl:
         if reply is None:
             return None
         key, job_id = reply[0].decode(), reply[1].decode()
-        if self._acquire(keys=[self.taken_key], args=[lease_seconds(), key, *limits_by_key[key].args(), job_id]):
+        if self._acquire(keys=[self.taken_key], args=[lease_seconds(), key, *limits_by_key[key].argv, job_id]):
             return key, job_id
         return None
 

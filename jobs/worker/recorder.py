@@ -97,8 +97,7 @@ class Recorder:
             try:
                 return transitions.record_successes(outcomes, self._worker_name[:255])
             except (OperationalError, InterfaceError) as exc:
-                close_old_connections()
-                connection.close()
+                connection.close()  # a fresh one on the next try
                 log.error("%d success(es) not recorded yet, the database is unavailable (%s); retrying", len(batch), exc)
                 time.sleep(wait)
                 wait = min(wait * 2, RETRY_MAX)
