@@ -9,14 +9,17 @@
   WORKER_CONCURRENCY=1 and =8.
 * Jobs that wait 50 ms (time.sleep(0.05)), 2 processes: Conveyor 2x8 slots, Celery threads
   pool 2x8, Dramatiq 2x8, and Conveyor 2x1 slot for reference.
-* Enqueue: one job per transaction and enqueue_many, beside RQ's enqueue and enqueue_many
-  (Celery's and Dramatiq's single send for context).
+* Enqueue: one job per transaction (`enqueue()` outside atomic(), its INSERT committing by
+  itself; and for reference inside the caller's atomic(), where BEGIN and COMMIT are round trips
+  of their own) and enqueue_many, beside RQ's enqueue and enqueue_many (Celery's and Dramatiq's
+  single send for context).
 * enqueue->start latency at idle (p50/p99): one job at a time to an idle worker, the task
   pushing time.time() to a Redis list as its first act; Conveyor beside bare RQ.
 * Idle worker memory (RSS and USS, MB) after a few jobs: Conveyor with 1 and 8 slots, RQ
   SimpleWorker, Celery prefork (main and child), Dramatiq (parent and worker process); for
   reference Conveyor under django-rq's `rqworker` (which runs every system check, the URL
-  ones included, and so imports the views, the admin and the API schema tools).
+  ones included, and so imports the views, the admin and the API schema tools), and the floor:
+  bench/floor.py, bare Django (auth, contenttypes) with a database connection, redis-py and RQ.
 * Per job, for every throughput run: CPU of the worker processes (user+sys, all their
   processes), of the Redis server (INFO cpu) and of Conveyor's PostgreSQL backends, Redis
   commands (INFO commandstats, commands run inside Lua scripts included) and, on
@@ -578,6 +581,13 @@ def run_all(opts, env: dict, fleet: Fleet, problems: list[str]) -> dict:
         return out
 
     def conveyor_singles():
+        # Its own transaction: outside atomic(), as a view or script without ATOMIC_REQUESTS calls
+        # it. The INSERT commits by itself (one round trip, one durable commit), then the push.
+        for _ in range(opts.enqueue):
+            enqueue("bench.noop")
+
+    def conveyor_singles_atomic():
+        # Inside the caller's atomic(): BEGIN and COMMIT are round trips of their own.
         for _ in range(opts.enqueue):
             with transaction.atomic():
                 enqueue("bench.noop")
@@ -592,6 +602,7 @@ def run_all(opts, env: dict, fleet: Fleet, problems: list[str]) -> dict:
 
     enqueue_systems = {
         "conveyor_single": lambda: timed(conveyor_singles, opts.enqueue, sql=postgres),
+        "conveyor_single_in_atomic": lambda: timed(conveyor_singles_atomic, opts.enqueue, sql=postgres),
         "rq_single": lambda: timed(
             lambda: [bare_queue.enqueue("bench.bare_tasks.noop", result_ttl=0) for _ in range(opts.enqueue)], opts.enqueue
         ),
@@ -663,8 +674,7 @@ def run_all(opts, env: dict, fleet: Fleet, problems: list[str]) -> dict:
         }
 
     def conveyor_stamp():
-        with transaction.atomic():
-            enqueue("bench.stamp")
+        enqueue("bench.stamp")  # in its own transaction, as the single-enqueue figure
 
     latency_figures = {
         "conveyor": latency("conveyor-latency", conveyor_argv(0, "conveyor-latency"), conveyor_env(), conveyor_stamp),
@@ -705,6 +715,19 @@ def run_all(opts, env: dict, fleet: Fleet, problems: list[str]) -> dict:
             return out
         finally:
             fleet.stop([proc])
+
+    def measure_floor() -> dict:
+        """Idle RSS of bench/floor.py: bare Django, a database connection, redis-py and RQ."""
+        proc = subprocess.Popen([py, str(Path(__file__).with_name("floor.py"))], env=child_env, stdout=subprocess.PIPE, text=True)
+        try:
+            if proc.stdout.readline().strip() != "ready":
+                return {"error": "bench/floor.py did not start"}
+            time.sleep(2.0)
+            info = psutil.Process(proc.pid).memory_full_info()
+            return {"main": {"rss_mb": round(info.rss / MB, 1), "uss_mb": round(info.uss / MB, 1)}}
+        finally:
+            proc.kill()
+            proc.wait()
 
     warm = 50
     memory_figures = {
@@ -757,6 +780,7 @@ def run_all(opts, env: dict, fleet: Fleet, problems: list[str]) -> dict:
             dramatiq_remaining,
         ),
     }
+    memory_figures["floor_django_psycopg_redis_rq"] = guarded(measure_floor)
     clean()
     loads["end"] = [round(v, 2) for v in os.getloadavg()]
 
@@ -812,6 +836,11 @@ def run_all(opts, env: dict, fleet: Fleet, problems: list[str]) -> dict:
         "conveyor_noop_8_slots / conveyor_noop": ratio(rate(noop["conveyor_8_slots"]), rate(noop["conveyor_1_queue"])),
         "conveyor_io_2x8 / dramatiq_2x8": ratio(rate(io["conveyor_2x8"]), rate(io["dramatiq_2x8"])),
         "conveyor_io_2x8 / conveyor_io_2x1": ratio(rate(io["conveyor_2x8"]), rate(io["conveyor_2x1"])),
+        "idle RSS conveyor over the floor (bare Django + psycopg + redis-py + RQ), MB": (
+            round(max(conveyor_rss) - memory_figures["floor_django_psycopg_redis_rq"]["main"]["rss_mb"], 1)
+            if conveyor_rss and "main" in memory_figures["floor_django_psycopg_redis_rq"]
+            else None
+        ),
         "latency p50 conveyor / rq": ratio(rate(latency_figures["conveyor"], "p50_ms"), rate(latency_figures["rq"], "p50_ms")),
     }
     for section in (noop, io):
