@@ -7,6 +7,7 @@ and what was expected, so a typo in a PaaS config stops start-up with a readable
 
 from __future__ import annotations
 
+import json
 import re
 from decimal import Decimal, InvalidOperation
 
@@ -153,6 +154,37 @@ class Env:
             return seconds
 
         return self._read("duration", name, default, parse)
+
+    def json(self, name: str, default=_NOT_SET, *, kind: type = dict):
+        """A JSON value of type ``kind`` (an object by default). A default is not checked."""
+
+        def parse(key):
+            value = json.loads(self._env.ENVIRON[key])
+            if not isinstance(value, kind):
+                raise ValueError(f"must be a JSON {'object' if kind is dict else kind.__name__}")
+            return value
+
+        return self._read("JSON value", name, default, parse)
+
+    def rate(self, name: str, default=_NOT_SET, *, maximum_window: float = 86400) -> tuple[int, float] | None:
+        """(count, window seconds) from "20/1h" (at most 20 in any hour), "5/10s", "100/1m"; "off"
+        or "" for no limit (None). The window takes a unit, as durations do ("60" is 60 s).
+
+        A default is not checked; it is given as (count, seconds) or None."""
+
+        def parse(key):
+            raw = self._env.ENVIRON[key].strip()
+            if raw.lower() in ("", "off", "none"):
+                return None
+            count, slash, window = raw.partition("/")
+            if not slash or not count.strip().isdigit() or int(count) < 1:
+                raise ValueError('must be "<count>/<window>", like 20/1h or 5/10s, or "off"')
+            seconds, _ = parse_duration(window)
+            if not 0 < seconds <= maximum_window:
+                raise ValueError(f"the window must be more than 0 and at most {describe_seconds(maximum_window)}")
+            return int(count), seconds
+
+        return self._read("rate", name, default, parse)
 
     def decimal(self, name: str, default=_NOT_SET, *, minimum: Decimal | None = None) -> Decimal:
         def check(value):

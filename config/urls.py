@@ -31,6 +31,7 @@ urlpatterns = [
     path("api/v1/", include("reports.api_urls")),
     path("api/v1/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/v1/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("webhooks/", include("notifications.urls")),  # providers' delivery reports (signed, no session)
     path("metrics", metrics_view, name="metrics"),
     path("health/live", jobs_views.live, name="health-live"),
     path("health/ready", jobs_views.ready, name="health-ready"),

@@ -90,6 +90,7 @@ class JobAttempt(models.Model):
         TIMED_OUT = "timed_out", "Timed out"
         WORKER_LOST = "worker_lost", "Worker lost"
         CANCELLED = "cancelled", "Cancelled while running"
+        DEFERRED = "deferred", "Deferred (not counted)"
 
     job = models.ForeignKey(JobRecord, on_delete=models.CASCADE, related_name="attempt_set")
     number = models.PositiveIntegerField(help_text="1-based, counted over the job's whole life.")

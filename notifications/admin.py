@@ -9,8 +9,19 @@ from notifications.services import notification_retry
 
 @admin.register(Notification)
 class NotificationAdmin(admin.ModelAdmin):
-    list_display = ("id", "channel", "recipient", "template", "state", "attempts", "created_at", "sent_at", "provider_message_id")
-    list_filter = ("channel", "state", "template", ("created_at", admin.DateFieldListFilter))
+    list_display = (
+        "id",
+        "channel",
+        "recipient",
+        "template",
+        "state",
+        "delivery_status",
+        "attempts",
+        "created_at",
+        "sent_at",
+        "provider_message_id",
+    )
+    list_filter = ("channel", "state", "delivery_status", "template", ("created_at", admin.DateFieldListFilter))
     search_fields = ("recipient", "=provider_message_id", "dedup_key")
     readonly_fields = (
         "channel",
@@ -20,6 +31,9 @@ class NotificationAdmin(admin.ModelAdmin):
         "state",
         "attempts",
         "provider_message_id",
+        "delivery_status",
+        "delivery_error",
+        "delivery_updated_at",
         "error",
         "dedup_key",
         "job",

@@ -35,6 +35,11 @@ class Notification(models.Model):
     state = models.CharField(max_length=16, choices=State.choices, default=State.PENDING, db_index=True)
     attempts = models.PositiveSmallIntegerField(default=0)
     provider_message_id = models.CharField(max_length=100, blank=True)
+    # What the provider last reported about delivery (Twilio's status callbacks): sent means
+    # handed to the provider; delivered, read, undelivered or failed come later, from it.
+    delivery_status = models.CharField(max_length=16, blank=True, help_text="The provider's last delivery report.")
+    delivery_error = models.CharField(max_length=255, blank=True, help_text="The provider's error code for an undelivered message.")
+    delivery_updated_at = models.DateTimeField(null=True, blank=True)
     error = models.TextField(blank=True)
     dedup_key = models.CharField(
         max_length=200,
@@ -48,6 +53,7 @@ class Notification(models.Model):
     sent_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        indexes = [models.Index(fields=["provider_message_id"], name="notification_provider_id")]
         db_table = "jobs_notification"  # the table it had in the jobs app (moved by state only, decision 42)
         ordering = ["-created_at"]
 

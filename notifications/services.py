@@ -3,16 +3,20 @@
     notify("email", "ann@example.com", "payouts/payout_paid", {"amount": "10.00"}, dedup_key="payout 7 paid")
 
 Email goes through Django's email backend on the `emails` queue; SMS, WhatsApp and push go
-through a channel (NOTIFICATION_CHANNELS; sandbox ones by default) on the `notifications`
-queue, limited to 100 per minute with 3 retries at 2 s, 4 s, 8 s (the seeds' policy).
+through a channel (NOTIFICATION_CHANNELS, notifications.channels; sandbox ones by default),
+each on its own queue with its own rate limit (`sms`, `whatsapp` at the seeds' 100 a minute,
+`push`), 3 retries at 2 s, 4 s, 8 s (the seeds' policy). One recipient gets at most
+NOTIFICATION_RECIPIENT_RATE_LIMIT messages of a channel in its window: past it the job is
+deferred, not failed. A provider's permanent refusal (a bad or unsubscribed number, a mailbox
+that does not exist) fails the notification at once; temporary errors are retried.
 A recipient that cannot be valid is refused when the notification is created.
 """
 
 from __future__ import annotations
 
 import logging
-import random
 import re
+import smtplib
 import uuid
 from functools import cache
 
@@ -28,21 +32,21 @@ from django.utils.module_loading import import_string
 
 from audit.services import audit
 from jobs.core.errors import FieldError, InvalidJob, JobStateError
+from jobs.core.outcomes import PermanentFailure
 from jobs.ops.enqueue import _check_json, enqueue, enqueue_for
+from jobs.transport.keylimits import limit_per_key
+from notifications.channels import ChannelError, SandboxChannel  # noqa: F401  (their old home: settings may name it)
 from notifications.models import Notification
 
 log = logging.getLogger(__name__)
 
 E164 = re.compile(r"^\+[1-9]\d{7,14}$")
-QUEUES = {"email": "emails"}  # every other channel: "notifications"
+# Each channel's queue (jobs.core.queues.DECLARED): its own rate limit and concurrency cap.
+QUEUES = {"email": "emails", "sms": "sms", "whatsapp": "whatsapp", "push": "push"}
 
 
 class NotificationError(FieldError):
     """Bad notification input; ``field`` names what is wrong."""
-
-
-class ChannelError(Exception):
-    """The channel could not deliver now; the job retries."""
 
 
 def check_recipient(channel: str, recipient) -> str:
@@ -78,6 +82,15 @@ def notify(channel: str, recipient: str, template: str, context: dict | None = N
         _check_json(context, "context")
     except InvalidJob as exc:
         raise NotificationError(exc.field, exc.message) from None
+    if channel == Notification.Channel.WHATSAPP and not isinstance(context, dict):
+        raise NotificationError("context", "must be an object")
+    whatsapp_template = settings.TWILIO_WHATSAPP_TEMPLATES.get(template) if channel == Notification.Channel.WHATSAPP else None
+    if whatsapp_template:
+        missing = [name for name in whatsapp_template["variables"] if name not in context]
+        if missing:
+            raise NotificationError(
+                f"context.{missing[0]}", f"is required: the approved WhatsApp template for {template!r} uses {', '.join(missing)}"
+            )
     if dedup_key:
         existing = Notification.objects.filter(dedup_key=dedup_key).first()
         if existing:
@@ -117,7 +130,31 @@ def send_email(notification: Notification, subject: str, body: str) -> None:
     html = render_html(notification)
     if html is not None:
         message.attach_alternative(html, "text/html")
-    message.send()
+    try:
+        message.send()
+    except smtplib.SMTPException as exc:
+        raise classify_smtp(exc) from None
+
+
+def classify_smtp(exc: smtplib.SMTPException) -> Exception:
+    """A mail server's refusal: 5xx about this message (no such mailbox, sender or content
+    refused) is permanent; 4xx, a lost connection, or refused credentials (to be fixed by an
+    operator, the message itself is fine) are temporary."""
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        codes = [code for code, _ in exc.recipients.values()]
+        detail = "; ".join(f"{code} {_text(reply)}" for code, reply in exc.recipients.values())
+        if codes and all(code >= 500 for code in codes):
+            return PermanentFailure(f"the mail server refused the recipient: {detail}")
+        return ChannelError(f"the mail server refused the recipient for now: {detail}")
+    if isinstance(exc, smtplib.SMTPAuthenticationError):
+        return ChannelError(f"the mail server refused our credentials ({exc.smtp_code}): check EMAIL_HOST_USER/EMAIL_HOST_PASSWORD")
+    if isinstance(exc, smtplib.SMTPResponseException) and exc.smtp_code >= 500:
+        return PermanentFailure(f"the mail server refused the message: {exc.smtp_code} {_text(exc.smtp_error)}")
+    return ChannelError(f"{type(exc).__name__}: {exc}")
+
+
+def _text(reply) -> str:
+    return reply.decode(errors="replace") if isinstance(reply, bytes) else str(reply)
 
 
 def send(notification_id: int, *, last_attempt: bool = False) -> str:
@@ -125,6 +162,8 @@ def send(notification_id: int, *, last_attempt: bool = False) -> str:
     notification = Notification.objects.filter(pk=notification_id).first()
     if notification is None or notification.state == Notification.State.SENT:
         return notification.state if notification else "missing"
+    # Past the recipient's allowance the job is deferred (jobs.core.outcomes.Defer): not an attempt.
+    limit_per_key(f"notify-{notification.channel}", notification.recipient, settings.NOTIFICATION_RECIPIENT_RATE_LIMIT)
     Notification.objects.filter(pk=notification.pk).update(attempts=notification.attempts + 1)
     subject, body = render(notification)
     try:
@@ -132,10 +171,10 @@ def send(notification_id: int, *, last_attempt: bool = False) -> str:
             send_email(notification, subject, body)
             message_id = f"email-{uuid.uuid4().hex[:16]}"
         else:
-            message_id = channel(notification.channel).send(notification.recipient, subject, body)
+            message_id = channel(notification.channel).send(notification, subject, body)
     except Exception as exc:
         Notification.objects.filter(pk=notification.pk).update(error=f"{type(exc).__name__}: {exc}"[:2000])
-        if last_attempt:
+        if last_attempt or isinstance(exc, PermanentFailure):
             Notification.STATES.move(
                 Notification.objects.filter(pk=notification.pk),
                 Notification.STATES.sources_of(Notification.State.FAILED),
@@ -151,21 +190,6 @@ def send(notification_id: int, *, last_attempt: bool = False) -> str:
         error="",
     )
     return Notification.State.SENT
-
-
-class SandboxChannel:
-    """Stands in for an SMS/WhatsApp/push provider: logs the message, returns an id, and fails
-    at SANDBOX_CHANNEL_ERROR_RATE (0..1) so retries can be seen."""
-
-    def __init__(self, name: str):
-        self.name = name
-
-    def send(self, recipient: str, subject: str, body: str) -> str:
-        if random.random() < settings.SANDBOX_CHANNEL_ERROR_RATE:
-            raise ChannelError(f"{self.name} sandbox: gateway unavailable (injected)")
-        message_id = f"{self.name}-{uuid.uuid4().hex[:16]}"
-        log.info("%s to %s…%s: %s (%s)", self.name, recipient[:4], recipient[-2:], subject, message_id)
-        return message_id
 
 
 @cache

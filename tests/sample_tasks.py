@@ -6,6 +6,7 @@ import os
 import threading
 import time
 
+from jobs.core.outcomes import Defer, PermanentFailure, RetryLater
 from jobs.core.policies import Exponential, Fixed
 from jobs.core.registry import task
 from jobs.ops.control import job_cancel
@@ -100,3 +101,16 @@ def cancel_me(ctx):
     job_cancel(ctx.job_id, actor="system:test", reason="stop it")
     ctx.progress(50, "never recorded")
     get_redis().incr("test:runs:after-cancel")
+
+
+@task("test.outcome", queue="default", retry=Exponential(retries=3, delay=2))
+def outcome(ctx, kind: str, after: float = 0):
+    """Ends as the test asks: a permanent failure, a retry after ``after`` s, or a deferral."""
+    get_redis().incr(f"test:runs:outcome-{kind}")
+    if kind == "permanent":
+        raise PermanentFailure("the number does not exist")
+    if kind == "later":
+        raise RetryLater("throttled", after=after)
+    if kind == "defer":
+        raise Defer("over the key's limit", after=after)
+    return {"attempt": ctx.attempt}

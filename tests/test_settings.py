@@ -1,6 +1,7 @@
 """A bad environment stops start-up with a message naming the variable."""
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -58,6 +59,21 @@ def manage_check(**env_overrides):
         ({"QUEUE_OVERRIDES": "[1"}, "QUEUE_OVERRIDES"),
         ({"WORKER_LOST_AFTER": "1", "WORKER_HEARTBEAT_INTERVAL": "5"}, "WORKER_LOST_AFTER must be at least twice"),
         ({"QUEUE_OVERRIDES": '{"payouts": {"colour": 1}}'}, "QUEUE_OVERRIDES['payouts'] has unknown keys"),
+        ({"NOTIFICATION_RECIPIENT_RATE_LIMIT": "lots"}, "NOTIFICATION_RECIPIENT_RATE_LIMIT='lots' is not a valid rate"),
+        ({"NOTIFICATION_RECIPIENT_RATE_LIMIT": "5/30d"}, "the window must be more than 0 and at most 1 day"),
+        ({"NOTIFICATION_SMS_CHANNEL": "notifications.channels.TwilioChannel"}, "TWILIO_ACCOUNT_SID must be set"),
+        (
+            {
+                "NOTIFICATION_WHATSAPP_CHANNEL": "notifications.channels.TwilioChannel",
+                "TWILIO_ACCOUNT_SID": "AC1",
+                "TWILIO_AUTH_TOKEN": "t",
+            },
+            "TWILIO_WHATSAPP_FROM must be set",
+        ),
+        ({"NOTIFICATION_PUSH_CHANNEL": "notifications.channels.WebhookPushChannel"}, "PUSH_WEBHOOK_URL must be set"),
+        ({"TWILIO_WHATSAPP_TEMPLATES": "[]"}, "TWILIO_WHATSAPP_TEMPLATES='[]' is not a valid JSON value: must be a JSON object"),
+        ({"TWILIO_WHATSAPP_TEMPLATES": '{"payout_paid": {"variables": ["amount"]}}'}, "TWILIO_WHATSAPP_TEMPLATES['payout_paid'] must be"),
+        ({"TWILIO_TIMEOUT": "10000"}, "TWILIO_TIMEOUT='10000' is not a valid duration"),
     ],
 )
 def test_bad_values_fail_naming_the_variable(overrides, expected):
@@ -68,6 +84,23 @@ def test_bad_values_fail_naming_the_variable(overrides, expected):
 
 def test_good_environment_passes():
     result = manage_check(JOB_TIMEOUT="30", ENABLE_CORRELATION_IDS="off")
+    assert result.returncode == 0, result.stderr
+
+
+def test_real_notification_providers_configured_in_full_pass():
+    result = manage_check(
+        NOTIFICATION_SMS_CHANNEL="notifications.channels.TwilioChannel",
+        NOTIFICATION_WHATSAPP_CHANNEL="notifications.channels.TwilioChannel",
+        NOTIFICATION_PUSH_CHANNEL="notifications.channels.WebhookPushChannel",
+        TWILIO_ACCOUNT_SID="AC" + "0" * 32,
+        TWILIO_AUTH_TOKEN="token",
+        TWILIO_MESSAGING_SERVICE_SID="MG" + "0" * 32,
+        TWILIO_WHATSAPP_FROM="+14155238886",
+        TWILIO_WHATSAPP_TEMPLATES='{"payout_paid": {"content_sid": "HX1", "variables": ["amount"]}}',
+        PUSH_WEBHOOK_URL="https://push.example/send",
+        PUSH_WEBHOOK_SECRET="s",
+        NOTIFICATION_RECIPIENT_RATE_LIMIT="5/10m",
+    )
     assert result.returncode == 0, result.stderr
 
 
@@ -124,3 +157,15 @@ def test_env_duration_returns_whole_seconds_as_int_and_keeps_fractions(monkeypat
 def test_secret_value_is_not_echoed_for_production_checks():
     result = manage_check(DJANGO_ENV="production", SECRET_KEY="s3cr3t-value-xyz", ALLOWED_HOSTS="example.com", SESSION_TTL="x")
     assert "SESSION_TTL='x'" in result.stderr and "s3cr3t-value-xyz" not in result.stderr + result.stdout
+
+
+def test_env_example_lists_every_variable_the_settings_read():
+    """.env.example is where a deploy learns the variables: each one config/settings reads is in
+    it (set, or shown in a comment), but the test-only clock."""
+    settings_dir = ROOT / "config" / "settings"
+    read = set()
+    for module in settings_dir.glob("*.py"):
+        read |= set(re.findall(r'env\.\w+\(\s*"([A-Z0-9_]+)"', module.read_text()))
+    example = (ROOT / ".env.example").read_text()
+    listed = set(re.findall(r"^#?\s*([A-Z][A-Z0-9_]+)=", example, re.M))
+    assert read - listed - {"SCHEDULER_CLOCK"} == set()

@@ -28,6 +28,8 @@ LOGGING = {
     "loggers": {
         "rq.worker": {"level": RQ_LOG_LEVEL},
         "axes": {"level": "WARNING"},
+        # Twilio's client logs every request's and answer's headers at INFO: a line per header.
+        "twilio.http_client": {"level": "WARNING"},
         # A cache call made while Redis is away (config/settings/services.py): a line every 30 s.
         "django_redis.cache": {"filters": ["cache_outage"]},
     },

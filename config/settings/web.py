@@ -41,6 +41,7 @@ SESSION_MIDDLEWARE = [
 MIDDLEWARE_GROUPS = [
     # (group, path prefixes, only with an Authorization header, middleware)
     ("health", ["/health/", "/metrics"], False, []),
+    ("webhooks", ["/webhooks/"], False, []),  # providers' callbacks: signed, no session or cookie
     ("api-token", ["/api/"], True, []),
     ("default", ["/"], False, SESSION_MIDDLEWARE),
 ]

@@ -71,6 +71,12 @@ DECLARED: dict[str, dict] = {
     "payout_expiry": {"concurrency": 3, "retry": _fixed(2, 5), "rate_limit": (50, 60)},
     "provider_fallback": {"concurrency": 2, "retry": _exp(3, 3), "rate_limit": (20, 60)},
     "reconciliation": {"concurrency": 2, "retry": _exp(3, 5), "rate_limit": (30, 60)},
+    # One queue per notification channel: WhatsApp's limit (the seeds' 100 a minute) is not
+    # shared with SMS or push. "notifications" is the seeds' queue for all of them; nothing is
+    # sent to it now, it drains what was enqueued there before the channels had their own.
+    "whatsapp": {"concurrency": 5, "retry": _exp(3, 2), "rate_limit": (100, 60)},
+    "sms": {"concurrency": 5, "retry": _exp(3, 2), "rate_limit": (100, 60)},
+    "push": {"concurrency": 10, "retry": _exp(3, 2), "rate_limit": (600, 60)},
     "notifications": {"concurrency": 5, "retry": _exp(3, 2), "rate_limit": (100, 60)},
     "emails": {"concurrency": None, "retry": _exp(3, 2), "rate_limit": None},
     "analytics": {"concurrency": None, "retry": None, "rate_limit": None},

@@ -19,6 +19,7 @@ from rq.timeouts import JobTimeoutException, UnixSignalDeathPenalty
 from jobs.core import signals
 from jobs.core.context import JobCancelled, JobContext, current_correlation_id, current_job
 from jobs.core.inputs import has_surrogate, scrub
+from jobs.core.outcomes import Defer, PermanentFailure, RetryLater
 from jobs.core.policies import policy_from_dict
 from jobs.core.registry import UnknownTask, get_task
 from jobs.core.states import State
@@ -91,6 +92,8 @@ def execute(job_id: str, worker_name: str, death_penalty_class=UnixSignalDeathPe
         current_correlation_id.reset(token)
         token = None
         return _record_cancelled(record, started, worker_name, exc)
+    except Defer as exc:
+        return _record_deferred(record, started, worker_name, exc)
     except Exception as exc:  # the task's own failure: recorded, then retried or dead-lettered
         error, outcome = exc, JobAttempt.Outcome.FAILED
     except (SystemExit, KeyboardInterrupt):
@@ -111,7 +114,9 @@ def execute(job_id: str, worker_name: str, death_penalty_class=UnixSignalDeathPe
             return then(transitions.record_success(record, started, finished, worker_name[:255], result))
         record_success(record, started, finished, worker_name[:255], result, then)
         return State.SUCCEEDED
-    return record_failure(record, started, worker_name, outcome, error, retry_allowed=task is not None)
+    return record_failure(
+        record, started, worker_name, outcome, error, retry_allowed=task is not None and not isinstance(error, PermanentFailure)
+    )
 
 
 def _succeeded(record, started, finished, result, recorded: bool) -> str:
@@ -171,6 +176,33 @@ def _record_cancelled(record, started, worker_name: str, error: JobCancelled) ->
     return State.CANCELLED
 
 
+def _record_deferred(record, started, worker_name: str, deferral: Defer) -> str:
+    """Not a failure: the row waits ``deferral.after`` seconds as retrying and its attempt count
+    goes back down, so the deferral costs none of its retries (the attempt row says deferred)."""
+    finished = timezone.now()
+    run_at = finished + timedelta(seconds=deferral.after)
+    attempt = {
+        "started_at": started,
+        "finished_at": finished,
+        "outcome": JobAttempt.Outcome.DEFERRED,
+        "worker_name": worker_name[:255],
+        "exc_type": "Defer",
+        "exc_message": scrub(str(deferral)[:ERROR_LIMIT]),
+    }
+    if not transitions.close_attempt(record, State.RETRYING, attempt=attempt, run_at=run_at, uncount=True):
+        return _taken_over(record)
+    log.info(
+        "job %s (%s) deferred %.1f s: %s",
+        record.pk,
+        record.task_name,
+        deferral.after,
+        deferral,
+        extra=_log_fields(record, started, finished),
+    )
+    signals.job_retrying.send(JobRecord, run_at=run_at, deferred=True, **_event(record))
+    return State.RETRYING
+
+
 def _json_result(result):
     try:
         encoded = json.dumps(result, ensure_ascii=False)
@@ -205,7 +237,10 @@ def record_failure(record, started, worker_name: str, outcome: str, error: BaseE
     target = State.DEAD
     if retry:
         target = State.RETRYING
-        fields["run_at"] = finished + timedelta(seconds=policy.delay_after(record.attempts))
+        delay = policy.delay_after(record.attempts)
+        if isinstance(error, RetryLater):  # the task (a provider's Retry-After) asks for at least this
+            delay = max(delay, error.after)
+        fields["run_at"] = finished + timedelta(seconds=delay)
     attempt = {
         "started_at": started,
         "finished_at": finished,
@@ -230,7 +265,7 @@ def record_failure(record, started, worker_name: str, outcome: str, error: BaseE
     event = _event(record)
     signals.job_failed.send(JobRecord, error=message, will_retry=retry, **event)
     if retry:
-        signals.job_retrying.send(JobRecord, run_at=fields["run_at"], **event)
+        signals.job_retrying.send(JobRecord, run_at=fields["run_at"], deferred=False, **event)
     else:
         signals.job_dead.send(JobRecord, error=message, **event)
     return target

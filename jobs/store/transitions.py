@@ -16,7 +16,7 @@ Callers: ``jobs.transport.dispatch`` (mark queued, hand back), ``jobs.ops.sweep`
 from __future__ import annotations
 
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 
 from jobs.core.states import WAITING, State, transition
@@ -61,9 +61,13 @@ def report_progress(record, percent: int, message: str) -> bool:
     )
 
 
-def close_attempt(record, target: str, *, attempt: dict, **fields) -> bool:
+def close_attempt(record, target: str, *, attempt: dict, uncount: bool = False, **fields) -> bool:
     """Running (this attempt) -> ``target`` (retrying, dead or cancelled) and the attempt's
-    JobAttempt row, in one transaction. False, and nothing written, if the row was taken over."""
+    JobAttempt row, in one transaction. False, and nothing written, if the row was taken over.
+    ``uncount``: the attempt does not count against the retries (a deferral): the row's attempt
+    count goes back down (its total, which numbers the attempt rows, stays)."""
+    if uncount:
+        fields["attempts"] = F("attempts") - 1
     with transaction.atomic():
         moved = transition(JobRecord.objects.filter(pk=record.pk, attempts=record.attempts), {State.RUNNING}, target, **fields)
         if not moved:

@@ -92,7 +92,7 @@ def test_make_run_banner_urls_and_the_readmes_second_terminal_commands(tmp_path)
             if "api_token create" in command:
                 key = result.stdout.strip().splitlines()[-1]
                 queues = requests.get(f"http://127.0.0.1:{port}/api/v1/queues/", headers={"Authorization": f"Token {key}"}, timeout=10)
-                assert queues.status_code == 200 and len(queues.json()) == 15
+                assert queues.status_code == 200 and len(queues.json()) == 18
 
         urls = re.findall(r"(http://127\.0\.0\.1:\d+/\S*)", output.split("Conveyor is starting", 1)[1])
         assert len(urls) >= 6

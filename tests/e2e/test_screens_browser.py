@@ -102,7 +102,7 @@ def test_the_dashboard_with_three_workers_fits_in_two_screens(page, busy):
     shot(page, "dashboard-three-workers")
     assert height <= 1600, f"the dashboard is {height} px tall"
     workers = page.inner_text(".cv-workers")
-    assert "all 15 queues" in workers and "payouts.critical" not in workers  # logical queues, not the tier lists
+    assert "all 18 queues" in workers and "payouts.critical" not in workers  # logical queues, not the tier lists
 
 
 def test_the_rq_dashboard_shows_one_row_per_queue_and_where_the_rest_is(page, busy):
@@ -111,7 +111,7 @@ def test_the_rq_dashboard_shows_one_row_per_queue_and_where_the_rest_is(page, bu
     page.wait_for_url("**/admin/dashboard/")
     page.goto("/admin/django_rq/dashboard/")
     shot(page, "rq-overview")
-    assert page.locator("#rq-overview tbody tr").count() == 15  # queues, not their 60 tier lists
+    assert page.locator("#rq-overview tbody tr").count() == 18  # queues, not their 72 tier lists
     assert "live in the database" in page.inner_text("#content")
     assert page.locator("#content a[href='/admin/dashboard/']").count() == 1
 

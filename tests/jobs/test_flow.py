@@ -139,7 +139,7 @@ def test_admin_lists_queues_and_pauses_with_audit(client, django_user_model):
 
 
 def test_the_pop_script_gets_each_queues_limits_once():
-    """60 lists of 15 queues: 15 limit groups and 60 (list, queue number) pairs, not 60 copies."""
+    """Every declared queue's 4 lists: one limit group a queue and a (list, queue number) pair a list, not a copy of the limits per list."""
     names = tiered_rq_names(queue_names())
     lists = [(f"rq:queue:{n}", limits_for(n)) for n in names]
     args = pop_args(lists, {"reports": 1})

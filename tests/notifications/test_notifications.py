@@ -28,9 +28,10 @@ def test_an_email_is_rendered_and_sent_on_the_emails_queue(run_worker):
 
 
 @pytest.mark.parametrize("channel, recipient", [("sms", "+9779800000000"), ("whatsapp", "+447700900123"), ("push", "device-token-1")])
-def test_other_channels_go_through_their_channel_on_the_rate_limited_queue(run_worker, channel, recipient):
+def test_other_channels_go_through_their_channel_on_its_own_queue(run_worker, settings, channel, recipient):
     notification = notify(channel, recipient, "message", MESSAGE)
-    assert notification.job.queue == "notifications"
+    assert notification.job.queue == channel  # its own queue, its own rate limit
+    assert settings.CONVEYOR_QUEUES[channel]["rate_limit"] == {"whatsapp": (100, 60), "sms": (100, 60), "push": (600, 60)}[channel]
     run_worker()
     notification.refresh_from_db()
     assert notification.state == "sent" and notification.provider_message_id.startswith(channel)

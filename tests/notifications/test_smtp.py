@@ -12,6 +12,7 @@ import time
 
 import pytest
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult
 
 from notifications.models import Notification
 from notifications.services import notify
@@ -23,8 +24,15 @@ PAID = {"name": "Ann <admin>", "amount": "10.00", "currency": "EUR", "destinatio
 
 
 class Inbox:
-    def __init__(self):
+    def __init__(self, refuse: dict | None = None):
         self.messages = []
+        self.refuse = refuse or {}  # recipient -> the server's reply to RCPT TO
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address in self.refuse:
+            return self.refuse[address]
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
         self.messages.append((envelope.rcpt_tos, email.message_from_bytes(envelope.content, policy=email.policy.default)))
@@ -44,8 +52,8 @@ def smtp(settings):
     settings.DEFAULT_FROM_EMAIL = "payouts@conveyor.example"
     started = []
 
-    def start(**kwargs):
-        inbox = Inbox()
+    def start(refuse=None, **kwargs):
+        inbox = Inbox(refuse)
         port = free_port()
         controller = Controller(inbox, hostname="127.0.0.1", port=port, **kwargs)
         controller.start()
@@ -115,3 +123,29 @@ def test_a_server_that_does_not_answer_fails_the_attempt_within_email_timeout(ru
     notification.refresh_from_db()
     assert notification.state != Notification.State.SENT and notification.attempts == 1 and "timed out" in notification.error
     assert notification.job.state == "retrying"
+
+
+@pytest.mark.parametrize(
+    "reply, notification_state, job_state",
+    [
+        ("550 5.1.1 No such user here", Notification.State.FAILED, "dead"),  # permanent: not retried
+        ("451 4.3.0 Mailbox temporarily unavailable", Notification.State.PENDING, "retrying"),  # temporary
+    ],
+)
+def test_a_refused_recipient_is_permanent_on_5xx_and_temporary_on_4xx(run_worker, smtp, reply, notification_state, job_state):
+    smtp(refuse={"gone@example.com": reply})
+    notification = notify("email", "gone@example.com", "message", {"subject": "Hi", "text": "there"})
+    run_worker("emails")
+    notification.refresh_from_db()
+    assert (notification.state, notification.job.state, notification.attempts) == (notification_state, job_state, 1)
+    assert reply.split()[0] in notification.error
+
+
+def test_refused_credentials_are_temporary_and_the_password_is_not_shown(run_worker, smtp, settings):
+    smtp(auth_require_tls=False, authenticator=lambda *args: AuthResult(success=False, handled=False))  # 535
+    settings.EMAIL_HOST_USER, settings.EMAIL_HOST_PASSWORD = "mailer", "s3cret-password"
+    notification = notify("email", "ann@example.com", "message", {"subject": "Hi", "text": "there"})
+    run_worker("emails")
+    notification.refresh_from_db()
+    assert (notification.state, notification.job.state) == (Notification.State.PENDING, "retrying")
+    assert "refused our credentials" in notification.error and "s3cret-password" not in notification.error
