@@ -6,6 +6,7 @@ from config.converters import IdConverter
 from jobs.web import dashboard
 from jobs.web import views as jobs_views
 from jobs.web.prometheus import metrics_view
+from payouts.views import provider_webhook
 
 register_converter(IdConverter, "id")  # before the includes below, which use it
 
@@ -32,6 +33,7 @@ urlpatterns = [
     path("api/v1/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/v1/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("webhooks/", include("notifications.urls")),  # providers' delivery reports (signed, no session)
+    path("webhooks/payouts/<str:provider>/", provider_webhook, name="payout-webhook"),  # settlement (signed)
     path("metrics", metrics_view, name="metrics"),
     path("health/live", jobs_views.live, name="health-live"),
     path("health/ready", jobs_views.ready, name="health-ready"),

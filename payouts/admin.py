@@ -23,14 +23,17 @@ from jobs.admin.fields import add_field_error
 from jobs.core.timing import timing_errors
 from jobs.models import JobRecord
 from payouts import reconciliation, services
+from payouts.destinations import check_destination
 from payouts.models import LedgerEntry, Payee, Payout, PayoutRun, ReconciliationReport, RecurringPayout
 
 _STATE_COLOURS = {
     "requested": "#6f42c1",
     "approved": "#417690",
     "processing": "#e0a800",
+    "sent": "#b8860b",
     "paid": "#28a745",
     "failed": "#c82333",
+    "returned": "#a0522d",
     "cancelled": "#5a5a5a",
     "expired": "#8a8a8a",
 }
@@ -65,7 +68,7 @@ class PayeeForm(forms.ModelForm):
 
     class Meta:
         model = Payee
-        fields = ("user", "currency", "method", "threshold", "active")
+        fields = ("user", "currency", "method", "beneficiary_name", "bic", "routing_number", "threshold", "active")
 
     def clean_currency(self):
         currency = self.cleaned_data["currency"].upper()
@@ -80,8 +83,23 @@ class PayeeForm(forms.ModelForm):
 
     def clean(self):
         cleaned = super().clean()
-        if not self.instance.pk and not cleaned.get("account_number"):
+        account = cleaned.get("account_number")
+        if not self.instance.pk and not account:
             self.add_error("account_number", "A new payee needs an account number.")
+        bank_changed = self.instance.pk and {"bic", "routing_number"} & set(self.changed_data)
+        if bank_changed and not account:
+            self.add_error("account_number", "Enter the account number again with a new BIC or routing number.")
+        if account and "method" in cleaned:
+            try:
+                self.destination = check_destination(
+                    cleaned["method"],
+                    account,
+                    bic=cleaned.get("bic", ""),
+                    routing_number=cleaned.get("routing_number", ""),
+                    beneficiary_name=cleaned.get("beneficiary_name", ""),
+                )
+            except services.PayoutError as exc:
+                self.add_error({"account": "account_number"}.get(exc.field, exc.field), exc.message)
         return cleaned
 
 
@@ -121,7 +139,7 @@ class PayeeAdmin(admin.ModelAdmin):
         return [RecentPayoutsInline] if obj else []
 
     def get_fieldsets(self, request, obj=None):
-        fields = ["user", "currency", "method", "account_number", "threshold", "active"]
+        fields = ["user", "currency", "method", "beneficiary_name", "account_number", "bic", "routing_number", "threshold", "active"]
         if obj is None:
             return ((None, {"fields": fields}),)
         return (
@@ -168,7 +186,15 @@ class PayeeAdmin(admin.ModelAdmin):
         if not change:
             try:
                 created = services.payee_create(
-                    obj.user, currency=obj.currency, account=account, method=obj.method, threshold=obj.threshold, actor=request.user
+                    obj.user,
+                    currency=obj.currency,
+                    account=account,
+                    method=obj.method,
+                    threshold=obj.threshold,
+                    beneficiary_name=obj.beneficiary_name,
+                    bic=form.cleaned_data.get("bic", ""),
+                    routing_number=form.cleaned_data.get("routing_number", ""),
+                    actor=request.user,
                 )
             except services.PayoutError as exc:
                 raise ValidationError(exc.message) from None
@@ -180,12 +206,19 @@ class PayeeAdmin(admin.ModelAdmin):
                 obj.pk,
                 actor=request.user,
                 reason="changed in the admin",
-                **{name: getattr(obj, name) for name in ("currency", "method", "threshold", "active")},
+                **{name: getattr(obj, name) for name in ("currency", "method", "threshold", "active", "beneficiary_name")},
             )
         except services.PayoutError as exc:
             raise ValidationError(exc.message) from None
         if account:
-            services.payee_set_account(obj.pk, account, actor=request.user, reason="changed in the admin")
+            services.payee_set_account(
+                obj.pk,
+                account,
+                bic=form.cleaned_data.get("bic", ""),
+                routing_number=form.cleaned_data.get("routing_number", ""),
+                actor=request.user,
+                reason="changed in the admin",
+            )
 
     def has_pay_permission(self, request):
         """Moving money: payouts.run_payouts, as for payout runs in the API."""
@@ -300,7 +333,7 @@ class PayoutAdmin(PayeeAmountColumns, admin.ModelAdmin):
     list_select_related = ("payee__user", "run")
     date_hierarchy = "created_at"
     show_full_result_count = False
-    actions = ["approve", "cancel", "retry", "run_now"]
+    actions = ["approve", "cancel", "retry", "run_now", "check_settlement"]
     readonly_fields = (
         "payee",
         "amount",
@@ -320,7 +353,9 @@ class PayoutAdmin(PayeeAmountColumns, admin.ModelAdmin):
         "expires_at",
         "created_at",
         "updated_at",
+        "sent_at",
         "paid_at",
+        "returned_at",
         "jobs",
     )
     fields = readonly_fields
@@ -375,6 +410,10 @@ class PayoutAdmin(PayeeAmountColumns, admin.ModelAdmin):
     @admin.action(description="Run now (make sure a job is on its way)", permissions=["run"])
     def run_now(self, request, queryset):
         _each(self, request, queryset.values_list("pk", flat=True), services.payout_process_now, "queued")
+
+    @admin.action(description="Ask the provider about sent payouts now", permissions=["run"])
+    def check_settlement(self, request, queryset):
+        _each(self, request, queryset.values_list("pk", flat=True), services.payout_check_settlement, "checked")
 
 
 class RunPayoutsInline(RecentPayoutsInline):

@@ -37,9 +37,22 @@ class Payee(models.Model):
     user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="payee")
     currency = models.CharField(max_length=3, help_text="ISO 4217 code; every credit and payout of this payee uses it.")
     method = models.CharField(max_length=16, choices=Method.choices, default=Method.BANK)
-    # The account number (or wallet id) is stored encrypted and never shown whole.
+
+    class Scheme(models.TextChoices):
+        IBAN = "iban", "IBAN"
+        US_ABA = "us_aba", "US account and routing number"
+        OTHER = "other", "Account number (sandbox providers only)"
+        WALLET = "wallet", "Wallet id"
+
+    # The account number, IBAN or wallet id is stored encrypted and never shown whole; what
+    # identifies the bank (BIC, routing number) and the holder's name are not secret.
     method_secret = models.TextField(blank=True, editable=False)
     method_last4 = models.CharField(max_length=4, blank=True, editable=False)
+    account_scheme = models.CharField(max_length=8, choices=Scheme.choices, default=Scheme.OTHER, editable=False)
+    beneficiary_name = models.CharField(max_length=70, blank=True, help_text="The account holder's name, as the bank knows it.")
+    # Set through the payee services with the account (payouts.destinations checks them).
+    bic = models.CharField("BIC", max_length=11, blank=True, help_text="With an IBAN; found from the IBAN when left empty.")
+    routing_number = models.CharField(max_length=9, blank=True, help_text="A US account's 9-digit ABA routing number.")
     threshold = models.DecimalField(
         **MONEY, default=Decimal("10.00"), help_text="The daily run pays a payee whose available balance reaches this."
     )
@@ -66,11 +79,16 @@ class Payee(models.Model):
     @property
     def destination(self) -> str:
         """What staff, logs and the API see of the payout method."""
-        return f"{self.get_method_display()} ••••{self.method_last4}" if self.method_last4 else "not set"
+        if not self.method_last4:
+            return "not set"
+        kind = {self.Scheme.IBAN: "IBAN", self.Scheme.US_ABA: "US account"}.get(self.account_scheme, self.get_method_display())
+        return f"{kind} ••••{self.method_last4}"
 
-    def set_account(self, number: str) -> None:
+    def set_account(self, number: str, *, scheme: str = Scheme.OTHER, bic: str = "", routing_number: str = "") -> None:
+        """Store a checked destination (payouts.destinations.check_destination)."""
         self.method_secret = vault.encrypt(number)
         self.method_last4 = number[-4:]
+        self.account_scheme, self.bic, self.routing_number = scheme, bic, routing_number
 
     def account(self) -> str:
         """The whole account number: for the provider call only."""
@@ -161,8 +179,10 @@ class Payout(models.Model):
         REQUESTED = "requested", "Requested (awaiting approval)"
         APPROVED = "approved", "Approved"
         PROCESSING = "processing", "Processing"
+        SENT = "sent", "Sent (awaiting the provider's confirmation)"
         PAID = "paid", "Paid"
         FAILED = "failed", "Failed"
+        RETURNED = "returned", "Returned (by the bank, after it was paid)"
         CANCELLED = "cancelled", "Cancelled"
         EXPIRED = "expired", "Expired"
 
@@ -172,9 +192,13 @@ class Payout(models.Model):
         {
             State.REQUESTED: {State.APPROVED, State.CANCELLED, State.EXPIRED},
             State.APPROVED: {State.PROCESSING, State.CANCELLED},
-            State.PROCESSING: {State.PAID, State.FAILED},
+            # A provider that settles later (Wise) takes the transfer first: sent. The money is
+            # final only when the provider says paid; a bank may still return it after that.
+            State.PROCESSING: {State.SENT, State.PAID, State.FAILED},
+            State.SENT: {State.PAID, State.FAILED},
             State.FAILED: {State.APPROVED},  # staff retry
-            State.PAID: set(),
+            State.PAID: {State.RETURNED},
+            State.RETURNED: set(),
             State.CANCELLED: set(),
             State.EXPIRED: set(),
         },
@@ -199,6 +223,8 @@ class Payout(models.Model):
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
     paid_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True, help_text="When the provider took the transfer (paid later).")
+    returned_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-pk"]

@@ -8,8 +8,13 @@ Contract every provider keeps (a real adapter maps its API onto it):
 
 * ``transfer(key, ...)`` moves money at most once per idempotency key. Repeating a
   key returns the first transfer; repeating it with another amount is refused.
-* ``lookup(key)`` says whether a transfer with that key exists, definitively. The
-  processor relies on it before giving up on a provider or a payout.
+* ``lookup(key)`` says whether a transfer with that key exists, definitively, and its
+  status now. The processor relies on it before giving up on a provider or a payout.
+* A transfer's ``status``: ``paid`` (final: the sandboxes' at once), ``pending`` (taken,
+  not settled: the payout waits as ``sent`` for a webhook or the settlement check),
+  ``failed`` (nothing reached the payee; after ``paid`` it means the bank returned it).
+* ``transfers(since, until)`` lists the provider's own transfers created in that window
+  (reconciliation reads it).
 * Errors: ``ProviderDeclined`` (permanent: nothing moved, do not retry);
   ``ProviderError`` (nothing known to have moved: retry); ``ProviderTimeout``
   (a ProviderError whose outcome is unknown: the money may have moved).
@@ -43,6 +48,9 @@ class ProviderDeclined(Exception):
     """Refused for good (invalid account, key reused with another amount): nothing moved."""
 
 
+PAID, PENDING, FAILED = "paid", "pending", "failed"
+
+
 @dataclass(frozen=True)
 class Transfer:
     provider: str
@@ -50,20 +58,40 @@ class Transfer:
     reference: str
     amount: Decimal
     currency: str
+    status: str = PAID
+    detail: str = ""  # the provider's word for its state, or why it failed
 
 
 class Provider:
     name: str
 
-    def transfer(self, key: str, amount: Decimal, currency: str, account: str, destination: str) -> Transfer:
+    def transfer(self, key: str, amount: Decimal, currency: str, account: str, destination: str, payee=None, memo: str = "") -> Transfer:
+        """``payee``: the Payee (its checked details: scheme, BIC, routing number, holder's name);
+        ``memo``: the reference the payee's bank statement shows."""
         raise NotImplementedError
 
-    def lookup(self, key: str) -> Transfer | None:
+    def lookup(self, key: str, *, since=None, reference: str = "") -> Transfer | None:
+        """``since``: when the payout was created (a provider that lists by time looks from
+        there); ``reference``: the provider's id for the transfer, when known."""
         raise NotImplementedError
 
-    def transfers(self) -> list[Transfer]:
-        """Every transfer on record (reconciliation compares them with the ledger)."""
+    def transfers(self, since=None, until=None) -> list[Transfer]:
+        """The transfers created in [since, until) (None: unbounded); reconciliation compares
+        them with the ledger."""
         raise NotImplementedError
+
+    def webhook(self, request) -> list[Transfer]:
+        """The transfers a provider's signed notification is about, as they stand now; raises
+        WebhookRefused when it is not the provider's (payouts.views.provider_webhook)."""
+        raise WebhookRefused(f"{self.name} sends no webhooks")
+
+
+class WebhookRefused(Exception):
+    """A notification that is not verifiably the provider's: answered 400/403, nothing changed."""
+
+    def __init__(self, message: str, status: int = 403):
+        super().__init__(message)
+        self.status = status
 
 
 class SandboxProvider(Provider):
@@ -75,7 +103,7 @@ class SandboxProvider(Provider):
         self.name, self.latency, self.error_rate, self.timeout_rate = name, latency, error_rate, timeout_rate
         self.rng = rng or random.Random()
 
-    def transfer(self, key, amount, currency, account, destination) -> Transfer:
+    def transfer(self, key, amount, currency, account, destination, payee=None, memo: str = "") -> Transfer:
         if self.latency:
             time.sleep(self.latency)
         if self.rng.random() < self.error_rate:
@@ -102,12 +130,17 @@ class SandboxProvider(Provider):
             raise ProviderTimeout(f"{self.name}: timed out waiting for the answer (injected; the money moved)")
         return self._transfer(row)
 
-    def lookup(self, key) -> Transfer | None:
+    def lookup(self, key, *, since=None, reference: str = "") -> Transfer | None:
         row = SandboxTransfer.objects.filter(provider=self.name, idempotency_key=key).first()
         return self._transfer(row) if row else None
 
-    def transfers(self) -> list[Transfer]:
-        return [self._transfer(row) for row in SandboxTransfer.objects.filter(provider=self.name).iterator()]
+    def transfers(self, since=None, until=None) -> list[Transfer]:
+        rows = SandboxTransfer.objects.filter(provider=self.name)
+        if since is not None:
+            rows = rows.filter(created_at__gte=since)
+        if until is not None:
+            rows = rows.filter(created_at__lt=until)
+        return [self._transfer(row) for row in rows.iterator()]
 
     def _transfer(self, row) -> Transfer:
         return Transfer(self.name, row.idempotency_key, row.reference, row.amount, row.currency)

@@ -12,6 +12,11 @@ Kinds of mismatch (each names the payout, payee, provider and amounts involved):
   payouts add up to;
 * ``provider_unavailable``: a provider could not list its transfers (retried next run).
 
+It reads each provider's own list of the transfers made in the last
+PAYOUT_RECONCILIATION_WINDOW (7 days by default), not every transfer ever, and compares the
+payouts created in that window; a transfer whose payout is older is looked up by its key.
+A payout that is ``sent`` or ``returned`` is expected to have its transfer.
+
 Before comparing, payouts stuck without a job (approved or processing, no active job,
 quiet for ``STUCK_AFTER``) are sent again or settled, so a crash never leaves one behind.
 """
@@ -19,6 +24,7 @@ quiet for ``STUCK_AFTER``) are sent again or settled, so a crash never leaves on
 from __future__ import annotations
 
 import logging
+import uuid
 from collections import defaultdict
 from datetime import timedelta
 from decimal import Decimal
@@ -67,14 +73,16 @@ def finish_runs() -> int:
     )
 
 
-def reconcile(*, actor=None) -> ReconciliationReport:
+def reconcile(*, actor=None, window: timedelta | None = None) -> ReconciliationReport:
     recovered = recover_stuck()
     mismatches: list[dict] = []
     by_key: dict[str, list] = defaultdict(list)
     transfer_count = 0
+    until = timezone.now()
+    since = until - (window or timedelta(seconds=settings.PAYOUT_RECONCILIATION_WINDOW))
     for name in settings.PAYOUT_PROVIDERS:
         try:
-            transfers = get_provider(name).transfers()
+            transfers = get_provider(name).transfers(since=since, until=until)
         except ProviderError as exc:
             mismatches.append({"kind": "provider_unavailable", "provider": name, "detail": str(exc)})
             continue
@@ -84,7 +92,11 @@ def reconcile(*, actor=None) -> ReconciliationReport:
 
     checked = 0
     fields = ("pk", "payee_id", "idempotency_key", "state", "amount", "currency", "provider")
-    for pk, payee_id, key, state, amount, currency, provider in Payout.objects.values_list(*fields).iterator():
+    # The window's payouts, and older ones whose transfer the providers listed in it (a payout
+    # created before the window began may have been sent inside it).
+    keyed = [k for k in by_key if _is_uuid(k)]
+    in_window = Payout.objects.filter(created_at__gte=since) | Payout.objects.filter(idempotency_key__in=keyed)
+    for pk, payee_id, key, state, amount, currency, provider in in_window.values_list(*fields).iterator():
         checked += 1
         found = by_key.pop(str(key), [])
         base = {"payout": pk, "payee": payee_id, "amount": str(amount), "currency": currency}
@@ -97,10 +109,15 @@ def reconcile(*, actor=None) -> ReconciliationReport:
                     "detail": f"{len(found)} transfers under one key: " + ", ".join(t.reference for t in found),
                 }
             )
-        if state == S.PAID:
+        if state in (S.PAID, S.SENT, S.RETURNED):
             if not found:
                 mismatches.append(
-                    {**base, "kind": "missing_transfer", "provider": provider, "detail": "paid in our ledger, no transfer at the provider"}
+                    {
+                        **base,
+                        "kind": "missing_transfer",
+                        "provider": provider,
+                        "detail": f"{state} in our books, no transfer at the provider",
+                    }
                 )
             for t in found:
                 if t.amount != amount or t.currency != currency:
@@ -112,7 +129,7 @@ def reconcile(*, actor=None) -> ReconciliationReport:
                             "detail": f"the provider moved {t.amount} {t.currency} ({t.reference})",
                         }
                     )
-        elif found and state not in IN_FLIGHT:
+        elif found and state not in IN_FLIGHT and state != S.RETURNED:
             mismatches.append(
                 {
                     **base,
@@ -144,6 +161,14 @@ def reconcile(*, actor=None) -> ReconciliationReport:
     if mismatches:
         log.error("reconciliation %s: %d mismatch(es); see the admin", report.pk, len(mismatches))
     return report
+
+
+def _is_uuid(value: str) -> bool:
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True
 
 
 def ledger_mismatches() -> list[dict]:

@@ -32,6 +32,13 @@ def settle(ctx, payout_id: int):
     return {"payout": payout_id, "state": services.settle(payout_id)}
 
 
+@task("payouts.check_sent", queue="payouts", timeout=600, **MONEY)
+def check_sent(ctx):
+    """Ask the providers about payouts still sent (taken, not yet settled) and apply the answers:
+    the settlement check behind the providers' webhooks."""
+    return services.check_sent()
+
+
 @task("payouts.expire", queue="payout_expiry", dedup=lambda payout_id: f"payout {payout_id} expiry", **MONEY)
 def expire(ctx, payout_id: int):
     """The approval deadline of a large payout (a delayed job, PAYOUT_APPROVAL_TTL after the request)."""

@@ -150,7 +150,9 @@ DATASETS: dict[str, Dataset] = {
             ("failure_reason", "failure_reason"),
         ),
         {
-            "state": Filter("state", _choice("requested", "approved", "processing", "paid", "failed", "cancelled", "expired")),
+            "state": Filter(
+                "state", _choice("requested", "approved", "processing", "sent", "paid", "failed", "returned", "cancelled", "expired")
+            ),
             "payee": Filter("payee_id", _int),
             "currency": Filter("currency", _currency),
             "provider": Filter("provider", _text),

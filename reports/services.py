@@ -19,6 +19,7 @@ from jobs.core.errors import FieldError
 from jobs.models import JobRecord
 from jobs.ops.enqueue import JobSpec, enqueue_for, enqueue_many
 from payouts.models import LedgerEntry, Payee, Payout
+from payouts.services import IN_FLIGHT
 from reports import builders, exports
 from reports.models import Report, UserFigures
 
@@ -57,7 +58,7 @@ def user_figures(user_id: int) -> dict:
             earnings_30d=credits.filter(created_at__gte=now - timedelta(days=30)).aggregate(s=Sum("amount"))["s"] or 0,
             payouts_paid=paid["n"],
             paid_total=paid["total"] or 0,
-            payouts_in_flight=Payout.objects.filter(payee=payee, state__in=("requested", "approved", "processing")).count(),
+            payouts_in_flight=Payout.objects.filter(payee=payee, state__in=IN_FLIGHT).count(),
         )
         moments += [credits.aggregate(m=Max("created_at"))["m"], Payout.objects.filter(payee=payee).aggregate(m=Max("created_at"))["m"]]
     figures["jobs_last_24h"] = JobRecord.objects.filter(

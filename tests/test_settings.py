@@ -74,6 +74,9 @@ def manage_check(**env_overrides):
         ({"TWILIO_WHATSAPP_TEMPLATES": "[]"}, "TWILIO_WHATSAPP_TEMPLATES='[]' is not a valid JSON value: must be a JSON object"),
         ({"TWILIO_WHATSAPP_TEMPLATES": '{"payout_paid": {"variables": ["amount"]}}'}, "TWILIO_WHATSAPP_TEMPLATES['payout_paid'] must be"),
         ({"TWILIO_TIMEOUT": "10000"}, "TWILIO_TIMEOUT='10000' is not a valid duration"),
+        ({"WISE_API_TOKEN": "t"}, "WISE_PROFILE_ID must be the paying profile's number"),
+        ({"WISE_WEBHOOK_PUBLIC_KEY": "abc"}, "WISE_WEBHOOK_PUBLIC_KEY must be a PEM public key"),
+        ({"PAYOUT_RECONCILIATION_WINDOW": "30m"}, "PAYOUT_RECONCILIATION_WINDOW='30m' is not a valid duration: must be at least 1 hour"),
     ],
 )
 def test_bad_values_fail_naming_the_variable(overrides, expected):
@@ -87,7 +90,7 @@ def test_good_environment_passes():
     assert result.returncode == 0, result.stderr
 
 
-def test_real_notification_providers_configured_in_full_pass():
+def test_real_providers_configured_in_full_pass():
     result = manage_check(
         NOTIFICATION_SMS_CHANNEL="notifications.channels.TwilioChannel",
         NOTIFICATION_WHATSAPP_CHANNEL="notifications.channels.TwilioChannel",
@@ -100,6 +103,11 @@ def test_real_notification_providers_configured_in_full_pass():
         PUSH_WEBHOOK_URL="https://push.example/send",
         PUSH_WEBHOOK_SECRET="s",
         NOTIFICATION_RECIPIENT_RATE_LIMIT="5/10m",
+        WISE_API_TOKEN="token",
+        WISE_PROFILE_ID="101",
+        PAYOUT_PRIMARY_PROVIDER="wise",  # registered by the token
+        WISE_WEBHOOK_PUBLIC_KEY="-----BEGIN PUBLIC KEY-----\\nMIIB\\n-----END PUBLIC KEY-----",
+        PAYOUT_RECONCILIATION_WINDOW="3d",
     )
     assert result.returncode == 0, result.stderr
 

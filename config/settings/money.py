@@ -45,6 +45,25 @@ PAYOUT_PROVIDERS = {
     "sandbox": "payouts.providers.SandboxProvider",
     "sandbox_backup": "payouts.providers.SandboxProvider",
 }
+# Reconciliation compares the providers' transfers made in this window with the payouts made in it.
+PAYOUT_RECONCILIATION_WINDOW = env.duration("PAYOUT_RECONCILIATION_WINDOW", 7 * 86400, minimum=3600, maximum=90 * 86400)
+
+# Wise (payouts.wise.WiseProvider): registered as the "wise" provider when WISE_API_TOKEN is set;
+# PAYOUT_PRIMARY_PROVIDER=wise sends payouts through it. docs/payouts.md, "Wise".
+WISE_API_TOKEN = env.str("WISE_API_TOKEN", "")
+WISE_PROFILE_ID = env.str("WISE_PROFILE_ID", "")  # the business profile paying out
+WISE_API_BASE_URL = env.str("WISE_API_BASE_URL", "https://api.wise.com")  # https://api.sandbox.transferwise.tech to rehearse
+WISE_SOURCE_CURRENCY = env.str("WISE_SOURCE_CURRENCY", "")  # the balance paid from; empty: the payout's currency
+# Wise's public key for its webhooks' signatures (PEM, from Wise's docs). Empty: webhooks are
+# refused and the settlement check (every 5 minutes) finds the outcomes instead.
+WISE_WEBHOOK_PUBLIC_KEY = env.str("WISE_WEBHOOK_PUBLIC_KEY", "").replace("\\n", "\n")
+WISE_TIMEOUT = env.duration("WISE_TIMEOUT", 30, minimum=1, maximum=300)
+if WISE_API_TOKEN:
+    if not WISE_PROFILE_ID.isdigit():
+        raise ImproperlyConfigured("WISE_PROFILE_ID must be the paying profile's number: WISE_API_TOKEN is set")
+    PAYOUT_PROVIDERS["wise"] = "payouts.wise.WiseProvider"
+if WISE_WEBHOOK_PUBLIC_KEY and "BEGIN PUBLIC KEY" not in WISE_WEBHOOK_PUBLIC_KEY:
+    raise ImproperlyConfigured("WISE_WEBHOOK_PUBLIC_KEY must be a PEM public key (-----BEGIN PUBLIC KEY-----...)")
 for _name in (PAYOUT_PRIMARY_PROVIDER, PAYOUT_FALLBACK_PROVIDER):
     if _name not in PAYOUT_PROVIDERS:
         raise ImproperlyConfigured(f"payout provider {_name!r} is not one of {sorted(PAYOUT_PROVIDERS)} (PAYOUT_*_PROVIDER).")

@@ -27,7 +27,7 @@ Callers import this package (``from payouts import services``); the names below 
 from payouts.errors import PayoutError
 from payouts.services.base import CENT, IN_FLIGHT, TRANSITIONS, _adjust, _amount, _currency, _move
 from payouts.services.payees import ledger_credit, payee_create, payee_set_account, payee_update
-from payouts.services.processing import process_payout, settle
+from payouts.services.processing import apply_transfer, check_sent, payout_check_settlement, process_payout, settle
 from payouts.services.recurring import recurring_due, recurring_save
 from payouts.services.requests import (
     _enqueue_processing,
@@ -63,6 +63,9 @@ __all__ = [
     "payout_retry",
     "payout_run",
     "process_payout",
+    "apply_transfer",
+    "check_sent",
+    "payout_check_settlement",
     "recurring_due",
     "recurring_save",
     "settle",

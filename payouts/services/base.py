@@ -14,7 +14,8 @@ from payouts.models import Payee, Payout
 from payouts.services import locks
 
 S = Payout.State
-IN_FLIGHT = (S.REQUESTED, S.APPROVED, S.PROCESSING)
+# Holding the payee's money: not yet paid, failed or called off.
+IN_FLIGHT = (S.REQUESTED, S.APPROVED, S.PROCESSING, S.SENT)
 CENT = Decimal("0.01")
 
 TRANSITIONS = Payout.STATES.table  # the payout state machine (payouts.models.Payout.STATES)

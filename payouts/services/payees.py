@@ -7,6 +7,7 @@ from decimal import Decimal
 from django.db import transaction
 
 from audit.services import audit
+from payouts.destinations import BENEFICIARY_MAX, Destination, check_destination
 from payouts.errors import PayoutError
 from payouts.models import LedgerEntry, Payee
 from payouts.services import locks
@@ -14,28 +15,47 @@ from payouts.services.base import _adjust, _amount, _currency
 
 
 def payee_create(
-    user, *, currency: str, account: str, method: str = Payee.Method.BANK, threshold=Decimal("10.00"), actor=None, reason: str = ""
+    user,
+    *,
+    currency: str,
+    account: str,
+    method: str = Payee.Method.BANK,
+    threshold=Decimal("10.00"),
+    beneficiary_name: str = "",
+    bic: str = "",
+    routing_number: str = "",
+    actor=None,
+    reason: str = "",
 ) -> Payee:
+    """A payee and where its money goes: an IBAN (BIC optional, found from the IBAN where the
+    bank registry knows it), a US account with its routing number, or a wallet id; checked by
+    payouts.destinations. The holder's name defaults to the user's full name."""
     if not isinstance(currency, str) or len(currency) != 3 or not (currency.isascii() and currency.isalpha()):
         raise PayoutError("currency", "must be a three-letter ISO 4217 code such as EUR")
-    if not isinstance(account, str) or not 4 <= len(account.strip()) <= 64:
-        raise PayoutError("account", "must be 4 to 64 characters")
     if method not in Payee.Method.values:
         raise PayoutError("method", f"must be one of {', '.join(Payee.Method.values)}")
+    destination = check_destination(
+        method, account, bic=bic, routing_number=routing_number, beneficiary_name=beneficiary_name or user.get_full_name()
+    )
     threshold = _amount(threshold, "threshold")
     if Payee.objects.filter(user=user).exists():
         raise PayoutError("user", f"{user.get_username()} already has a payee account")
     payee = Payee(user=user, currency=currency.upper(), method=method, threshold=threshold)
-    payee.set_account(account.strip())
+    _set(payee, destination)
     payee.save()
     audit(actor, "payee.create", "payee", payee.pk, reason, currency=payee.currency, destination=payee.destination)
     return payee
 
 
+def _set(payee: Payee, destination: Destination) -> None:
+    payee.set_account(destination.account, scheme=destination.scheme, bic=destination.bic, routing_number=destination.routing_number)
+    payee.beneficiary_name = destination.beneficiary_name
+
+
 def payee_update(payee_id, *, actor, reason: str = "", **changes) -> Payee:
-    """Change a payee's currency (only while its ledger is empty), method, threshold or active
-    flag; audited with what changed. The account number has its own service (payee_set_account)."""
-    unknown = set(changes) - {"currency", "method", "threshold", "active"}
+    """Change a payee's currency (only while its ledger is empty), method, threshold, active
+    flag or account holder's name; audited with what changed. The account number has its own service (payee_set_account)."""
+    unknown = set(changes) - {"currency", "method", "threshold", "active", "beneficiary_name"}
     if unknown:
         raise PayoutError(sorted(unknown)[0], "cannot be changed here")
     with transaction.atomic():
@@ -53,6 +73,11 @@ def payee_update(payee_id, *, actor, reason: str = "", **changes) -> Payee:
             changes["threshold"] = _amount(changes["threshold"], "threshold")
         if "active" in changes and not isinstance(changes["active"], bool):
             raise PayoutError("active", "must be true or false")
+        if "beneficiary_name" in changes:
+            name = changes["beneficiary_name"]
+            if not isinstance(name, str) or len(" ".join(name.split())) > BENEFICIARY_MAX:
+                raise PayoutError("beneficiary_name", f"must be text of at most {BENEFICIARY_MAX} characters")
+            changes["beneficiary_name"] = " ".join(name.split())
         changed = {name: value for name, value in changes.items() if getattr(payee, name) != value}
         if changed:
             for name, value in changed.items():
@@ -62,14 +87,18 @@ def payee_update(payee_id, *, actor, reason: str = "", **changes) -> Payee:
     return payee
 
 
-def payee_set_account(payee_id, account: str, *, actor, reason: str = "") -> Payee:
-    if not isinstance(account, str) or not 4 <= len(account.strip()) <= 64:
-        raise PayoutError("account", "must be 4 to 64 characters")
+def payee_set_account(
+    payee_id, account: str, *, bic: str = "", routing_number: str = "", beneficiary_name: str | None = None, actor, reason: str = ""
+) -> Payee:
+    """New bank details (or wallet id) for a payee, checked as at creation; the holder's name
+    stays unless given."""
     with transaction.atomic():
         payee = locks.payee(payee_id)
-        payee.set_account(account.strip())
-        payee.save(update_fields=["method_secret", "method_last4"])
-        audit(actor, "payee.set_account", "payee", payee.pk, reason, destination=payee.destination)
+        name = payee.beneficiary_name if beneficiary_name is None else beneficiary_name
+        destination = check_destination(payee.method, account, bic=bic, routing_number=routing_number, beneficiary_name=name)
+        _set(payee, destination)
+        payee.save(update_fields=["method_secret", "method_last4", "account_scheme", "bic", "routing_number", "beneficiary_name"])
+        audit(actor, "payee.set_account", "payee", payee.pk, reason, destination=payee.destination, scheme=payee.account_scheme)
     return payee
 
 

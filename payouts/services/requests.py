@@ -63,7 +63,7 @@ def _paid_without_approval(payee_ids, now: datetime) -> dict:
     since = now - timedelta(seconds=settings.PAYOUT_APPROVAL_WINDOW)
     rows = (
         Payout.objects.filter(
-            payee_id__in=payee_ids, created_at__gte=since, approved_by__isnull=True, state__in=(S.APPROVED, S.PROCESSING, S.PAID)
+            payee_id__in=payee_ids, created_at__gte=since, approved_by__isnull=True, state__in=(S.APPROVED, S.PROCESSING, S.SENT, S.PAID)
         )
         .values("payee_id")
         .annotate(total=Sum("amount"))
@@ -97,7 +97,7 @@ def payout_cancel(payout_id, *, actor, reason: str = "") -> Payout:
     """Cancel a payout that has not reached the provider; its hold is released."""
     with transaction.atomic():
         payout = locks.payout(payout_id)
-        if payout.state == S.PROCESSING:
+        if payout.state in (S.PROCESSING, S.SENT):
             raise PayoutError("state", "the payout is already with the provider; it can no longer be cancelled")
         _move(payout, S.CANCELLED)
         _release(payout)

@@ -131,6 +131,9 @@ OTHER = [
     ("get", "/", "session", ["jobs.view_queuestate"], (200, 200, 200, 302, 302, 302)),
     ("get", "/health/live", "none", [], (200, 200, 200, 200, 200, 200)),
     ("get", "/health/ready", "none", [], (503, 503, 503, 503, 503, 503)),  # no scheduler runs in a test: not ready, for anyone
+    # Providers' callbacks: the provider's signature is the only credential; no login or permission opens them.
+    ("post", "/webhooks/twilio/status/", "session", ["notifications.change_notification"], (403, 403, 403, 403, 403, 403)),
+    ("post", "/webhooks/payouts/sandbox/", "session", ["payouts.run_payouts"], (403, 403, 403, 403, 403, 403)),
 ]
 
 # Admin screens whose permission is not the model's own view/add permission.
@@ -157,6 +160,7 @@ ACTIONS = {
     ("payouts.payout", "cancel"): ["payouts.change_payout"],
     ("payouts.payout", "retry"): ["payouts.run_payouts"],
     ("payouts.payout", "run_now"): ["payouts.run_payouts"],
+    ("payouts.payout", "check_settlement"): ["payouts.run_payouts"],
     ("payouts.reconciliationreport", "run_reconciliation"): ["payouts.change_reconciliationreport"],
     ("auth.user", "run_analytics"): ["jobs.enqueue_task"],
     ("axes.accessattempt", "cleanup_expired_attempts"): ["axes.delete_accessattempt"],

@@ -1,6 +1,7 @@
 """A worker process does not load the web stack: the checks `conveyor_worker` runs and the
 apps' start-up import no view and no OpenAPI tooling (docs/decisions.md 43), and no
-cryptography bindings until a job encrypts or decrypts (payouts/vault.py)."""
+cryptography bindings until a job encrypts or decrypts (payouts/vault.py), no Twilio client
+until a message goes through it, and no IBAN registry (schwifty) until details are entered."""
 
 import os
 import subprocess
@@ -20,7 +21,7 @@ django.setup()
 from django.core import checks
 from jobs.management.commands.conveyor_worker import Command
 errors = checks.run_checks(tags=Command.requires_system_checks)
-heavy = sorted(set(sys.modules) & {'drf_spectacular.plumbing', 'yaml', 'jinja2', 'pygments', 'requests', 'cryptography.fernet'})
+heavy = sorted(set(sys.modules) & {'drf_spectacular.plumbing', 'yaml', 'jinja2', 'pygments', 'requests', 'cryptography.fernet', 'twilio.rest', 'schwifty'})
 print(','.join(heavy) or 'none', len(errors))
 """
 

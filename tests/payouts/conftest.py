@@ -26,7 +26,7 @@ class ScriptedProvider(SandboxProvider):
 
     scripts: dict[str, list[str]] = {}
 
-    def transfer(self, key, amount, currency, account, destination):
+    def transfer(self, key, amount, currency, account, destination, payee=None, memo=""):
         step = self._next(("error", "timeout", "decline"))
         if step == "error":
             raise ProviderError(f"{self.name}: scripted error")
@@ -37,10 +37,10 @@ class ScriptedProvider(SandboxProvider):
             raise ProviderTimeout(f"{self.name}: scripted timeout after the transfer")
         return transfer
 
-    def lookup(self, key):
+    def lookup(self, key, **kwargs):
         if self._next(("lookup_error",)) == "lookup_error":
             raise ProviderError(f"{self.name}: scripted lookup error")
-        return super().lookup(key)
+        return super().lookup(key, **kwargs)
 
     def _next(self, kinds):
         script = self.scripts.get(self.name, [])
@@ -78,7 +78,9 @@ def fresh_providers():
 def make_payee(db):
     def make(balance="100.00", currency="EUR", account="DE89370400440532013000", threshold="10.00", email=None):
         n = next(_names)
-        user = get_user_model().objects.create_user(f"payee{n}", email or f"payee{n}@example.com", "pw")
+        user = get_user_model().objects.create_user(
+            f"payee{n}", email or f"payee{n}@example.com", "pw", first_name="Pat", last_name=f"Payee{n}"
+        )
         payee = services.payee_create(user, currency=currency, account=account, threshold=Decimal(threshold))
         if Decimal(balance) > 0:
             services.ledger_credit(payee.pk, balance, memo="opening balance")

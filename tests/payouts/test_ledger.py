@@ -38,7 +38,7 @@ def test_account_numbers_are_encrypted_and_shown_masked(make_payee):
     payee = make_payee(account="GB33BUKB20201555555555")
     raw = Payee.objects.values_list("method_secret", flat=True).get(pk=payee.pk)
     assert "20201555555555" not in raw and payee.account() == "GB33BUKB20201555555555"
-    assert payee.destination == "Bank account ••••5555"
+    assert payee.destination == "IBAN ••••5555" and payee.account_scheme == "iban" and payee.bic == "BUKBGB22"
     assert "20201555555555" not in str(AuditEntry.objects.filter(object_type="payee").values_list("details", flat=True))
 
 
@@ -96,7 +96,9 @@ def test_inactive_payees_cannot_be_paid(make_payee):
 
 def test_the_state_machine_allows_only_its_moves(make_payee):
     P = Payout.State
-    assert services.TRANSITIONS[P.PAID] == services.TRANSITIONS[P.CANCELLED] == services.TRANSITIONS[P.EXPIRED] == set()
+    assert services.TRANSITIONS[P.RETURNED] == services.TRANSITIONS[P.CANCELLED] == services.TRANSITIONS[P.EXPIRED] == set()
+    assert services.TRANSITIONS[P.PAID] == {P.RETURNED}  # only the bank sending it back
+    assert services.TRANSITIONS[P.SENT] == {P.PAID, P.FAILED}  # only the provider's word
     assert P.CANCELLED not in services.TRANSITIONS[P.PROCESSING]  # the provider may be moving the money
     assert set(services.TRANSITIONS) == set(P.values)
     payout = services.payout_request(make_payee().pk, "5")
