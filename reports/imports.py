@@ -42,7 +42,10 @@ from reports.exports import ReportError
 from reports.models import Import
 
 COLUMNS = {
-    Import.Kind.PAYEES: {"required": ("username", "currency"), "optional": ("email", "account", "method", "threshold", "active")},
+    Import.Kind.PAYEES: {
+        "required": ("username", "currency"),
+        "optional": ("email", "account", "method", "threshold", "active", "beneficiary_name", "bic", "routing_number"),
+    },
     Import.Kind.LEDGER: {"required": ("username", "amount", "reference"), "optional": ("currency", "memo")},
 }
 MAX_ERRORS = 1000
@@ -312,7 +315,16 @@ def _apply_payee(row: dict, *, actor, reason: str) -> str:
             User.objects.filter(pk=user.pk).update(email=email)
         try:
             created = payouts.payee_create(
-                user, currency=currency, account=row["account"], method=method, threshold=threshold, actor=actor, reason=reason
+                user,
+                currency=currency,
+                account=row["account"],
+                method=method,
+                threshold=threshold,
+                beneficiary_name=row.get("beneficiary_name", ""),
+                bic=row.get("bic", ""),
+                routing_number=row.get("routing_number", ""),
+                actor=actor,
+                reason=reason,
             )
         except payouts.PayoutError as exc:
             raise _payout_error(exc) from None
@@ -325,13 +337,27 @@ def _apply_payee(row: dict, *, actor, reason: str) -> str:
     if email and user.email != email:
         User.objects.filter(pk=user.pk).update(email=email)
         changed.append("email")
-    if row.get("account") and row["account"] != payee.account():
+    if row.get("beneficiary_name") and row["beneficiary_name"] != payee.beneficiary_name and not row.get("account"):
         try:
-            payouts.payee_set_account(payee.pk, row["account"], actor=actor, reason=reason)
+            payouts.payee_update(payee.pk, actor=actor, reason=reason, beneficiary_name=row["beneficiary_name"])
+        except payouts.PayoutError as exc:
+            raise _payout_error(exc) from None
+        changed.append("beneficiary_name")
+    bank = {"bic": row.get("bic", ""), "routing_number": row.get("routing_number", "")}
+    new_bank = any(bank[name] and bank[name].upper() != getattr(payee, name) for name in bank)
+    if row.get("account") and (new_bank or _compact(row["account"]) != _compact(payee.account())):
+        name = row.get("beneficiary_name") or None
+        try:
+            payouts.payee_set_account(payee.pk, row["account"], **bank, beneficiary_name=name, actor=actor, reason=reason)
         except payouts.PayoutError as exc:
             raise _payout_error(exc) from None
         changed.append("account")
     return "updated" if changed else "skipped"
+
+
+def _compact(account: str) -> str:
+    """An account number as payouts.destinations stores it: an IBAN without spaces, upper case."""
+    return "".join(account.split()).replace("-", "").upper()
 
 
 def _apply_credit(row: dict, *, actor, reason: str) -> str:

@@ -204,3 +204,34 @@ def test_a_row_with_several_bad_fields_reports_every_one(run_worker):
     assert {e["row"] for e in record.errors} == {2}
     credits = run("ledger", "ledger.csv", "username,amount,reference\nnobody,1e30,\n", run_worker)
     assert sorted(e["field"] for e in credits.errors) == ["amount", "reference", "username"]
+
+
+def test_payee_bank_details_are_imported_and_checked(run_worker):
+    record = run(
+        "payees",
+        "payees.csv",
+        "username,currency,account,bic,routing_number,beneficiary_name\n"
+        "iris,EUR,DE89 3704 0044 0532 0130 00,COBADEFFXXX,,Iris Ng\n"
+        "uma,USD,000123456789,,021000021,Uma Roy\n"
+        "vic,EUR,DE89370400440532013001,,,Vic Ode\n"
+        "wes,EUR,DE89370400440532013000,BUKBGB22,,Wes Tan\n",
+        run_worker,
+    )
+    assert (record.created, record.failed) == (2, 2)
+    assert [(e["field"], e["message"].split(":")[0]) for e in record.errors] == [
+        ("account", "is not a valid IBAN"),
+        ("bic", "is a bank in GB, the IBAN's is in DE"),
+    ]
+    iris, uma = Payee.objects.get(user__username="iris"), Payee.objects.get(user__username="uma")
+    assert (iris.account(), iris.account_scheme, iris.bic, iris.beneficiary_name) == (
+        "DE89370400440532013000",
+        "iban",
+        "COBADEFFXXX",
+        "Iris Ng",
+    )
+    assert (uma.account_scheme, uma.routing_number, uma.beneficiary_name) == ("us_aba", "021000021", "Uma Roy")
+    # The same file again changes nothing; a new routing number is a new destination.
+    again = run("payees", "payees.csv", "username,currency,account,routing_number\numa,USD,000123456789,011000015\n", run_worker)
+    assert (again.updated, again.skipped) == (1, 0)
+    uma.refresh_from_db()
+    assert uma.routing_number == "011000015" and uma.beneficiary_name == "Uma Roy"
