@@ -63,7 +63,7 @@ def test_retention_is_configurable_per_queue(settings):
 
 def test_the_apps_default_schedules_are_created_after_migrate_and_follow_their_settings(settings):
     Schedule.objects.all().delete()
-    assert sync_default_schedules()["created"] == 10
+    assert sync_default_schedules()["created"] == 11
     schedule = Schedule.objects.get(task_name="jobs.cleanup")
     assert schedule.enabled and schedule.interval_seconds == settings.QUEUE_CLEANUP_INTERVAL
     assert set(Schedule.objects.values_list("task_name", flat=True)) >= {
@@ -74,6 +74,7 @@ def test_the_apps_default_schedules_are_created_after_migrate_and_follow_their_s
         "jobs.cleanup",
         "payouts.recurring_due",
         "payouts.recover",
+        "payouts.check_sent",
         "calculations.post_interest",
         "integrations.sync_payees",
         "reports.expire_files",
