@@ -28,6 +28,7 @@ def main() -> None:
     from django.contrib.auth import get_user_model
     from django.core.files.uploadedfile import SimpleUploadedFile
     from django.db import connection
+    from schwifty import IBAN
 
     from payouts.models import LedgerEntry, Payee, Payout, PayoutRun, SandboxTransfer
     from reports.imports import import_request, import_run
@@ -58,7 +59,9 @@ def main() -> None:
         }
 
     wipe()
-    payees = "username,currency,account\n" + "".join(f"bench-import-{i},EUR,NL91ABNA04171643{i % 100:02d}\n" for i in range(ROWS))
+    # Valid IBANs (payee details are checked on entry): 100 distinct ones, reused.
+    ibans = [str(IBAN.generate("NL", bank_code="ABNA", account_code=f"04171643{n:02d}")) for n in range(100)]
+    payees = "username,currency,account\n" + "".join(f"bench-import-{i},EUR,{ibans[i % 100]}\n" for i in range(ROWS))
     credits = "username,amount,reference,memo\n" + "".join(
         f"bench-import-{i % ROWS},{(i % 50) + 1}.25,import-{i},bench credit\n" for i in range(ROWS)
     )
