@@ -2,6 +2,8 @@
 
 import time
 
+import django_tasks
+
 from jobs.core.registry import task
 from jobs.transport.redis import get_redis
 
@@ -22,3 +24,9 @@ def sleep(ctx, seconds: float):
 @task("bench.stamp", queue="default")
 def stamp(ctx):
     get_redis().rpush(STARTED_KEY, repr(time.time()))
+
+
+@django_tasks.task()
+def standard_noop():
+    """The same no-op through Django's standard Tasks API (jobs.standard_tasks)."""
+    return None

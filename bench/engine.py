@@ -12,7 +12,8 @@
 * Enqueue: one job per transaction (`enqueue()` outside atomic(), its INSERT committing by
   itself; and for reference inside the caller's atomic(), where BEGIN and COMMIT are round trips
   of their own) and enqueue_many, beside RQ's enqueue and enqueue_many (Celery's and Dramatiq's
-  single send for context).
+  single send for context); and a single enqueue through Django's standard Tasks API
+  (`task.enqueue()`, jobs/standard_tasks.py), against Conveyor's own.
 * enqueue->start latency at idle (p50/p99): one job at a time to an idle worker, the task
   pushing time.time() to a Redis list as its first act; Conveyor beside bare RQ.
 * Idle worker memory (RSS and USS, MB) after a few jobs: Conveyor with 1 and 8 slots, RQ
@@ -586,6 +587,13 @@ def run_all(opts, env: dict, fleet: Fleet, problems: list[str]) -> dict:
         for _ in range(opts.enqueue):
             enqueue("bench.noop")
 
+    def standard_api_singles():
+        # Django's standard Tasks API on Conveyor: the same enqueue behind the backend.
+        from bench.bench_tasks import standard_noop
+
+        for _ in range(opts.enqueue):
+            standard_noop.enqueue()
+
     def conveyor_singles_atomic():
         # Inside the caller's atomic(): BEGIN and COMMIT are round trips of their own.
         for _ in range(opts.enqueue):
@@ -603,6 +611,7 @@ def run_all(opts, env: dict, fleet: Fleet, problems: list[str]) -> dict:
     enqueue_systems = {
         "conveyor_single": lambda: timed(conveyor_singles, opts.enqueue, sql=postgres),
         "conveyor_single_in_atomic": lambda: timed(conveyor_singles_atomic, opts.enqueue, sql=postgres),
+        "standard_api_single": lambda: timed(standard_api_singles, opts.enqueue, sql=postgres),
         "rq_single": lambda: timed(
             lambda: [bare_queue.enqueue("bench.bare_tasks.noop", result_ttl=0) for _ in range(opts.enqueue)], opts.enqueue
         ),
@@ -840,6 +849,9 @@ def run_all(opts, env: dict, fleet: Fleet, problems: list[str]) -> dict:
             round(max(conveyor_rss) - memory_figures["floor_django_psycopg_redis_rq"]["main"]["rss_mb"], 1)
             if conveyor_rss and "main" in memory_figures["floor_django_psycopg_redis_rq"]
             else None
+        ),
+        "standard Tasks API enqueue / conveyor enqueue": ratio(
+            rate(enqueue_figures["standard_api_single"], "per_s"), rate(enqueue_figures["conveyor_single"], "per_s")
         ),
         "latency p50 conveyor / rq": ratio(rate(latency_figures["conveyor"], "p50_ms"), rate(latency_figures["rq"], "p50_ms")),
     }

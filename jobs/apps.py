@@ -22,3 +22,6 @@ class JobsConfig(AppConfig):
         autodiscover_modules("tasks")
         for module in settings.CONVEYOR_TASK_MODULES:
             import_module(module)
+        # Django's standard Tasks API on Conveyor (TASKS in settings): its tasks are found by
+        # module path when their jobs run.
+        import_module("jobs.standard_tasks")

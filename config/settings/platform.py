@@ -56,6 +56,9 @@ if SCHEDULER_CLOCK:
         raise ImproperlyConfigured(f"SCHEDULER_CLOCK={SCHEDULER_CLOCK!r} must be START,ANCHOR,SPEED (epoch seconds, speed > 0).") from None
 # Extra modules whose tasks to register at start-up (the reliability tests use tests.sample_tasks).
 CONVEYOR_TASK_MODULES = env.list("CONVEYOR_TASK_MODULES", [])
+# Django's standard Tasks API (django.tasks in Django 6; the django-tasks backport here): code
+# written with its @task runs on Conveyor (jobs/standard_tasks.py, docs/migrating.md).
+TASKS = {"default": {"BACKEND": "jobs.standard_tasks.ConveyorBackend"}}
 
 # The queues are declared in code (jobs/queues.py: names, caps, rate limits, retry policies);
 # a deploy tunes them here without a code change, as JSON, e.g.

@@ -18,6 +18,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI's files, served by us (no CDN)
     "django_rq",
+    "django_tasks",  # Django's standard Tasks API (the django-tasks backport), run by Conveyor
     "axes",  # login throttling for the admin (django-axes)
     "api",  # the REST API toolkit: tokens, strict parsing, the exception handler, pagination
     "audit",  # the audit trail (who did what, when, why), written by every app's services

@@ -103,16 +103,40 @@ def task(
     return register
 
 
+# Callables (name -> Task or None) asked about a name nobody registered: jobs.standard_tasks
+# finds a Django standard-API task by its module path in a process that has not imported it.
+_RESOLVERS: list[Callable[[str], Task | None]] = []
+
+
+def add_resolver(resolve: Callable[[str], Task | None]) -> None:
+    if resolve not in _RESOLVERS:
+        _RESOLVERS.append(resolve)
+
+
+def register_task(task: Task) -> Task:
+    """Register a Task made elsewhere than by @task (jobs.standard_tasks); the first one of a
+    name stays."""
+    get_queue_config(task.queue)
+    return _REGISTRY.setdefault(task.name, task)
+
+
 def get_task(name: str) -> Task:
-    try:
-        return _REGISTRY[name]
-    except KeyError:
-        raise UnknownTask(f"Unknown task {name!r}. Registered tasks: {', '.join(sorted(_REGISTRY)) or 'none'}.") from None
+    found = find_task(name)
+    if found is None:
+        raise UnknownTask(f"Unknown task {name!r}. Registered tasks: {', '.join(sorted(_REGISTRY)) or 'none'}.")
+    return found
 
 
-def find_task(name: str) -> Task | None:
-    """The task called ``name``, or None (a job of a task whose code is gone)."""
-    return _REGISTRY.get(name)
+def find_task(name: str, *, resolve: bool = True) -> Task | None:
+    """The task called ``name``, or None (a job of a task whose code is gone). ``resolve``:
+    ask the resolvers about a name nobody registered."""
+    task = _REGISTRY.get(name)
+    if task is None and resolve:
+        for resolve in _RESOLVERS:
+            task = resolve(name)
+            if task is not None:
+                break
+    return task
 
 
 def all_tasks() -> dict[str, Task]:
