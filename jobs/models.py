@@ -300,3 +300,69 @@ class QueueTotals(models.Model):
 
     def __str__(self) -> str:
         return f"{self.queue} totals"
+
+
+EVENT_TYPES = ("completed", "failed", "cancelled", "deferred")
+
+
+class WebhookEndpoint(models.Model):
+    """Where staff want job events sent (jobs.ops.webhooks): an HTTPS URL, which events of
+    which queues or tasks, and the secret that signs each delivery (docs/events.md)."""
+
+    name = models.CharField(max_length=100, unique=True)
+    url = models.URLField(max_length=500, help_text="HTTPS in production; each delivery is a signed POST here.")
+    events = models.JSONField(default=list, blank=True, help_text=f"Event types to send (empty: all of {', '.join(EVENT_TYPES)}).")
+    queues = models.JSONField(default=list, blank=True, help_text="Only jobs of these queues (empty: all).")
+    tasks = models.JSONField(default=list, blank=True, help_text="Only jobs of these tasks (empty: all).")
+    final_only = models.BooleanField(default=False, help_text="Only a job's last event (its end), not each attempt.")
+    secret = models.CharField(max_length=200, help_text="Signs each delivery (HMAC-SHA256); write-only.")
+    enabled = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def wants(self, event: dict) -> bool:
+        return (
+            self.enabled
+            and (not self.events or event["type"] in self.events)
+            and (not self.queues or event.get("queue") in self.queues)
+            and (not self.tasks or event.get("task") in self.tasks)
+            and (not self.final_only or event.get("final"))
+        )
+
+
+class WebhookDelivery(models.Model):
+    """One event sent to one endpoint: a job of its own (``webhooks.deliver``), so retried,
+    dead-lettered and visible like any job. The endpoint's delivery log."""
+
+    class State(models.TextChoices):
+        PENDING = "pending", "Pending"
+        DELIVERED = "delivered", "Delivered"
+        FAILED = "failed", "Failed"
+
+    endpoint = models.ForeignKey(WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries")
+    event_id = models.CharField(max_length=64, help_text="The event's id (the same on every retry: the receiver's idempotency key).")
+    event_type = models.CharField(max_length=32)
+    job_ref = models.CharField("job", max_length=64, blank=True, help_text="The job the event is about.")
+    payload = models.JSONField(decoder=SafeJSONDecoder)
+    state = models.CharField(max_length=16, choices=State.choices, default=State.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    response_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    response_body = models.CharField(max_length=500, blank=True)
+    error = models.CharField(max_length=500, blank=True)
+    job = models.ForeignKey(JobRecord, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name_plural = "webhook deliveries"
+        constraints = [models.UniqueConstraint(fields=["endpoint", "event_id"], name="webhook_delivery_once")]
+        indexes = [models.Index(fields=["endpoint", "-created_at"], name="webhook_delivery_log")]
+
+    def __str__(self) -> str:
+        return f"{self.event_type} {self.job_ref} -> {self.endpoint_id} ({self.state})"

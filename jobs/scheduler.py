@@ -7,6 +7,7 @@ process fires schedules (the single-instance lock, USE_DISTRIBUTED_SCHEDULER=fal
     dispatch   every interval   rescue dead workers' jobs, re-send what Redis lost, send pending
                                 and due rows (jobs.ops.sweep)
     heartbeat  every interval   this scheduler in the dashboard's list (jobs.ops.metrics)
+    events     every interval   the attempts' events to the job event stream (jobs.ops.events)
     fire       every pass, firing processes   due schedules, each once (jobs.scheduling.firing),
                                 the readiness key /health/ready reads, and the next wake-up
     rollup     every pass, firing processes   the per-minute queue rollup (jobs.ops.metrics)
@@ -25,9 +26,10 @@ from django.conf import settings
 from redis.exceptions import RedisError
 
 from jobs.core.keys import SCHEDULER_ALIVE_KEY
-from jobs.ops import metrics
+from jobs.ops import events, metrics
 from jobs.ops.sweep import sweep
 from jobs.scheduling import firing
+from jobs.transport import events as event_stream
 from jobs.transport.redis import get_redis
 
 log = logging.getLogger(__name__)
@@ -74,6 +76,14 @@ class Heartbeat(Duty):
         metrics.note_scheduler(get_redis(), p.mode.identity)
 
 
+class Events(Duty):
+    name = "events"
+
+    def run(self, p: Pass) -> None:
+        if settings.EVENT_STREAM:
+            events.relay()
+
+
 class Fire(Duty):
     name = "fire"
     every_interval = False
@@ -97,7 +107,7 @@ class Rollup(Duty):
         metrics.maybe_rollup()
 
 
-DUTIES = (Dispatch(), Heartbeat(), Fire(), Rollup())
+DUTIES = (Dispatch(), Heartbeat(), Events(), Fire(), Rollup())
 
 
 def run_forever(interval: float, stop=lambda: False, duties=DUTIES) -> None:
@@ -106,6 +116,7 @@ def run_forever(interval: float, stop=lambda: False, duties=DUTIES) -> None:
     than SCHEDULE_WAKE_FLOOR)."""
     mode = firing.SchedulerMode()
     next_sweep = 0.0
+    redis_down_since = None  # set while duties fail for Redis; a "redis.recovered" event when it answers
     while not stop():
         sweep_due = time.monotonic() >= next_sweep
         if sweep_due:
@@ -116,15 +127,24 @@ def run_forever(interval: float, stop=lambda: False, duties=DUTIES) -> None:
             log.warning("scheduler: Redis unavailable (%s)", exc)
             fires = False
         p = Pass(mode=mode, interval=interval, sweep_due=sweep_due, fires=fires, wake_at=next_sweep)
+        redis_failed = False
         for duty in duties:
             if not duty.applies(p):
                 continue
             try:
                 duty.run(p)
             except RedisError as exc:
+                redis_failed = True
                 log.warning("scheduler: %s: Redis unavailable (%s)", duty.name, exc)
             except Exception:
                 log.exception("scheduler: %s failed", duty.name)
+        if redis_failed and redis_down_since is None:
+            redis_down_since = time.time()
+        elif not redis_failed and redis_down_since is not None and sweep_due:
+            event_stream.publish(
+                "redis.recovered", down_since=redis_down_since, seconds=round(time.time() - redis_down_since, 1), scheduler=mode.identity
+            )
+            redis_down_since = None
         time.sleep(max(0.0, p.wake_at - time.monotonic()))
     try:
         mode.release()

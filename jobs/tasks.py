@@ -6,7 +6,7 @@ import time
 
 from jobs.core.policies import Exponential
 from jobs.core.registry import task
-from jobs.ops import retention
+from jobs.ops import retention, webhooks
 
 
 @task("demo.noop", queue="default", permission="jobs.enqueue_task", api=True)
@@ -42,3 +42,9 @@ def flaky(ctx, fail_times: int = 2):
 def cleanup(ctx):
     """The retention cleanup (jobs/retention.py), fired by the "Retention cleanup" schedule."""
     return retention.cleanup()
+
+
+@task("webhooks.deliver", queue="integrations", permission="jobs.change_webhookendpoint")
+def deliver_webhook(ctx, delivery_id: int):
+    """POST one job event to one webhook endpoint, signed (jobs/ops/webhooks.py)."""
+    return {"delivery": delivery_id, "state": webhooks.deliver(delivery_id, last_attempt=ctx.is_last_attempt)}

@@ -26,32 +26,14 @@ import uuid
 
 from django.conf import settings
 
-from jobs.core.outcomes import PermanentFailure, RetryLater
+from jobs.core.outcomes import TemporaryFailure, classify_http
 from jobs.core.signing import sign
 
 log = logging.getLogger(__name__)
 
 
-class ChannelError(Exception):
+class ChannelError(TemporaryFailure):
     """The channel could not deliver now (temporary); the job retries by its queue's policy."""
-
-
-def retry_after_seconds(value) -> float | None:
-    """An HTTP Retry-After header in seconds (its delta-seconds form; a date or nonsense: None)."""
-    try:
-        seconds = float(value)
-    except (TypeError, ValueError):
-        return None
-    return seconds if seconds >= 0 else None
-
-
-def classify_http(status: int, detail: str, retry_after=None) -> Exception:
-    """The exception for a provider's HTTP error answer: permanent, retry later, or temporary."""
-    if status == 429:
-        return RetryLater(f"{detail} (HTTP 429)", after=retry_after_seconds(retry_after) or 0)
-    if status in (401, 403, 408) or status >= 500:
-        return ChannelError(f"{detail} (HTTP {status})")
-    return PermanentFailure(f"{detail} (HTTP {status})")
 
 
 class SandboxChannel:

@@ -35,6 +35,17 @@ METRICS_RETENTION = env.duration("METRICS_RETENTION", 7 * 86400, minimum=3600, m
 METRICS_TOKEN = env.str("METRICS_TOKEN", "")
 USE_DISTRIBUTED_SCHEDULER = env.bool("USE_DISTRIBUTED_SCHEDULER", True)
 DISPATCH_INTERVAL = env.duration("DISPATCH_INTERVAL", 1, minimum=0.05, maximum=60)
+# The job event stream (jobs.transport.events; docs/events.md): relayed by the schedulers every
+# DISPATCH_INTERVAL, kept to this many entries and this age.
+EVENT_STREAM = env.bool("EVENT_STREAM", True)
+EVENT_STREAM_MAX_LENGTH = env.int("EVENT_STREAM_MAX_LENGTH", 100_000, minimum=100, maximum=10_000_000, unit="entries")
+# Outbound webhooks (jobs/ops/webhooks.py): how long one delivery's POST may take.
+WEBHOOK_TIMEOUT = env.duration("WEBHOOK_TIMEOUT", 10, minimum=1, maximum=120)
+# Server-Sent Events for one job (GET /api/v1/jobs/<id>/events/): how often the web process reads
+# the job, and how long one stream lasts before the client reconnects.
+SSE_POLL_INTERVAL = env.duration("SSE_POLL_INTERVAL", 0.5, minimum=0.1, maximum=10)
+SSE_MAX_DURATION = env.duration("SSE_MAX_DURATION", 300, minimum=5, maximum=3600)
+EVENT_STREAM_MAX_AGE = env.duration("EVENT_STREAM_MAX_AGE", 24 * 3600, minimum=60, maximum=30 * 86400)
 # A worker writes a heartbeat every WORKER_HEARTBEAT_INTERVAL; one silent for WORKER_LOST_AFTER
 # is dead, and its running job is rescued (recorded as "worker lost" and retried by its policy).
 WORKER_HEARTBEAT_INTERVAL = env.duration("WORKER_HEARTBEAT_INTERVAL", 2, minimum=0.1, maximum=60)

@@ -597,3 +597,6 @@ class ScheduleAdmin(admin.ModelAdmin):
             noun="schedule",
             refusal=(lambda pk: self._refusal(request, schedules[pk])) if enabled else None,
         )
+
+
+from jobs.admin import webhooks as _webhooks  # noqa: E402,F401  (registers the webhook screens)

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from jobs.api import views
+from jobs.api import stream, views
 
 urlpatterns = [
     path("queues/", views.queues, name="api-queues"),
@@ -12,6 +12,7 @@ urlpatterns = [
     path("jobs/recent/", views.jobs_recent, name="api-jobs-recent"),
     path("jobs/failed/", views.jobs_failed, name="api-jobs-failed"),
     path("jobs/<uuid:job_id>/", views.job_detail, name="api-job"),
+    path("jobs/<uuid:job_id>/events/", stream.job_events, name="api-job-events"),
     path("jobs/<uuid:pk>/retry/", views.job_retry, name="api-job-retry"),
     path("jobs/<uuid:pk>/cancel/", views.job_cancel, name="api-job-cancel"),
     path("jobs/<uuid:pk>/requeue/", views.job_requeue, name="api-job-requeue"),

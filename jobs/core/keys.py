@@ -25,3 +25,9 @@ RATE_KEY = "conveyor:rate:{}"
 # finished (written by the pop itself, so a worker killed between taking a job and claiming
 # its row leaves a trace); the rescue hands a dead worker's untouched jobs back.
 TAKEN_KEY = "conveyor:taken:{}"
+# The job event stream (jobs.transport.events): the Redis Stream, the attempt ids already
+# written to it (sorted set, the relay's dedupe), and the relay's cursor (highest attempt id
+# below which every attempt is written).
+EVENTS_STREAM_KEY = "conveyor:events"
+EVENTS_RELAYED_KEY = "conveyor:events:relayed"
+EVENTS_CURSOR_KEY = "conveyor:events:cursor"

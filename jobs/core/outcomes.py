@@ -49,3 +49,28 @@ class Defer(Exception):
     def __init__(self, message: str, *, after: float):
         super().__init__(message)
         self.after = _wait(after)
+
+
+class TemporaryFailure(Exception):
+    """A failure worth retrying by the policy (a 5xx, a timeout); any exception is, this one
+    only names it."""
+
+
+def retry_after_seconds(value) -> float | None:
+    """An HTTP Retry-After header in seconds (its delta-seconds form; a date or nonsense: None)."""
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        return None
+    return seconds if seconds >= 0 and not math.isnan(seconds) else None
+
+
+def classify_http(status: int, detail: str, retry_after=None) -> Exception:
+    """The exception for a remote service's HTTP error answer: 429 is RetryLater (its
+    Retry-After), 401/403 (credentials being fixed), 408 and 5xx are temporary, any other 4xx
+    is permanent (the request itself is refused)."""
+    if status == 429:
+        return RetryLater(f"{detail} (HTTP 429)", after=retry_after_seconds(retry_after) or 0)
+    if status in (401, 403, 408) or status >= 500:
+        return TemporaryFailure(f"{detail} (HTTP {status})")
+    return PermanentFailure(f"{detail} (HTTP {status})")

@@ -27,7 +27,7 @@ from jobs.models import JobAttempt, JobRecord, WorkerHeartbeat
 from jobs.ops.runtime import WorkerLost, record_failure
 from jobs.store import transitions
 from jobs.store.sql import CLAIMED_FIELDS, Claimed
-from jobs.transport import flow
+from jobs.transport import events, flow
 from jobs.transport.dispatch import dispatch
 from jobs.transport.redis import get_redis, unregister_rq_worker
 
@@ -71,6 +71,7 @@ def settle_dead_workers(cutoff) -> int:
         except RedisError as exc:
             log.warning("worker %s: lost, but Redis is unavailable to settle it (%s); next pass", name, exc)
             break
+        events.publish("worker.lost", worker=name, unstarted_jobs=len(held))
         if held:
             # Queued rows only: a running one was rescued above, a finished one needs nothing.
             moved = transitions.hand_back(list(held))

@@ -13,6 +13,7 @@ import traceback
 from datetime import timedelta
 from functools import partial
 
+from django.conf import settings
 from django.utils import timezone
 from rq.timeouts import JobTimeoutException, UnixSignalDeathPenalty
 
@@ -25,6 +26,7 @@ from jobs.core.registry import UnknownTask, get_task
 from jobs.core.states import State
 from jobs.models import ERROR_LIMIT, TRACEBACK_LIMIT, JobAttempt, JobRecord
 from jobs.store import transitions
+from jobs.transport import events
 
 log = logging.getLogger(__name__)
 
@@ -156,6 +158,8 @@ def _report_progress(record, percent: int, message: str) -> None:
     if not transitions.report_progress(record, percent, message):
         raise JobCancelled("the job was asked to stop")
     signals.job_progress.send(JobRecord, percent=percent, message=message, **_event(record))
+    if settings.EVENT_STREAM:
+        events.publish("progress", job_id=str(record.pk), task=record.task_name, queue=record.queue, percent=percent, message=message)
 
 
 def _record_cancelled(record, started, worker_name: str, error: JobCancelled) -> str:

@@ -23,6 +23,7 @@ from jobs.core.states import State
 from jobs.models import JobRecord, WorkerHeartbeat
 from jobs.ops.recovery import rescue_lost_jobs
 from jobs.store import transitions
+from jobs.transport import events
 from jobs.transport.dispatch import dispatch, sync_paused
 from jobs.transport.redis import get_redis
 
@@ -94,6 +95,8 @@ def _queued_missing_from_redis(now) -> list:
     queued = JobRecord.objects.filter(state=State.QUEUED)
     if everything:
         candidates = list(queued.values_list("id", flat=True))
+        # First start, or Redis lost its data (a restart without persistence, a FLUSHALL).
+        events.publish("redis.data_lost", queued_jobs_checked=len(candidates))
     else:
         candidates = list(
             queued.filter(enqueued_at__lte=now - SWEEP_GRACE).order_by("enqueued_at").values_list("id", flat=True)[:SWEEP_BATCH]

@@ -39,6 +39,7 @@ from jobs.core.keys import SINGLE_LOCK
 from jobs.core.timing import following, latest_due
 from jobs.models import JobRecord, Schedule, ScheduleFire
 from jobs.ops.enqueue import enqueue
+from jobs.transport import events
 from jobs.transport.redis import get_redis
 
 log = logging.getLogger(__name__)
@@ -106,6 +107,7 @@ def _fire(pk, moment: datetime) -> int:
                 except InvalidJob as exc:
                     schedule.last_error = f"{fire_time:%Y-%m-%d %H:%M:%S} UTC: {exc}"
                     log.error("schedule %s: could not enqueue (%s)", schedule.name, exc)
+                    events.publish("schedule.failed", schedule=schedule.name, schedule_id=schedule.pk, fire_time=fire_time, error=str(exc))
                 else:
                     fire.job = job
                     fire.save(update_fields=["job"])

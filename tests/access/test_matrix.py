@@ -64,6 +64,7 @@ API = [
     ("get", "/api/v1/jobs/recent/", None, ["jobs.view_jobrecord"], (401, 200, 200, 200, 200, 200)),
     ("get", "/api/v1/jobs/failed/", None, ["jobs.view_jobrecord"], (401, 200, 200, 200, 200, 200)),
     ("get", "/api/v1/jobs/{queued}/", None, ["jobs.view_jobrecord"], (401, 200, 404, 404, 200, 200)),
+    ("get", "/api/v1/jobs/{succeeded}/events/", None, ["jobs.view_jobrecord"], (401, 200, 404, 404, 200, 200)),
     ("delete", "/api/v1/jobs/{succeeded}/", None, ["jobs.view_jobrecord", "jobs.delete_jobrecord"], (401, 403, 404, 404, 204, 204)),
     ("post", "/api/v1/jobs/{dead}/retry/", {}, ["jobs.change_jobrecord"], (401, 403, 403, 403, 200, 200)),
     # re-running a money task's job takes that task's permission too
@@ -153,6 +154,7 @@ ACTIONS = {
     ("jobs.schedule", "enable"): ["jobs.change_schedule"],
     ("jobs.schedule", "disable"): ["jobs.change_schedule"],
     ("notifications.notification", "send_again"): ["notifications.change_notification"],
+    ("jobs.webhookdelivery", "deliver_again"): ["jobs.change_webhookdelivery"],
     ("api.apitoken", "revoke"): ["api.change_apitoken"],
     ("payouts.payee", "pay_now"): ["payouts.run_payouts"],
     ("payouts.payee", "preview_payouts"): [],

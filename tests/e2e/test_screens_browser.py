@@ -129,3 +129,22 @@ def test_a_job_page_is_a_record_with_its_actions(page, busy):
     page.locator("button.cv-requeue").click()
     page.wait_for_selector("text=Requeue from the dead-letter queue: done.")
     assert JobRecord.objects.get(pk=job.pk).state in (State.PENDING, State.QUEUED)
+
+
+def test_a_browser_follows_a_job_with_server_sent_events(page, django_user_model, run_worker, settings):
+    settings.SSE_POLL_INTERVAL = 0.1
+    django_user_model.objects.create_superuser("ops", "ops@example.com", "pw")
+    log_in(page, "ops")
+    page.wait_for_url("**/admin/dashboard/")
+    job = enqueue("demo.noop")
+    page.evaluate(
+        """id => { window.seen = []; const source = new EventSource(`/api/v1/jobs/${id}/events/`);
+        for (const kind of ["state", "progress", "end"]) source.addEventListener(kind, e => {
+          window.seen.push([kind, JSON.parse(e.data).state]); if (kind === "end") source.close(); }); }""",
+        str(job.pk),
+    )
+    page.wait_for_function("window.seen.length >= 1")  # the job as it is: queued
+    run_worker("default")
+    page.wait_for_function("window.seen.some(e => e[0] === 'end')")
+    seen = page.evaluate("window.seen")
+    assert seen[0] == ["state", "queued"] and seen[-1] == ["end", "succeeded"]

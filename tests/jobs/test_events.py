@@ -1,88 +1,111 @@
-"""Running-job cancellation and the job event signals."""
+"""The job event stream (jobs.transport.events, jobs.ops.events): one event per attempt,
+relayed from the attempt rows, once however often or by how many relays; progress and system
+events as they happen; following and resuming from a position; trimming."""
 
-import datetime as dt
+from datetime import timedelta
 
 import pytest
 from django.utils import timezone
 
-from audit.models import AuditEntry
-from jobs.core import signals
-from jobs.core.states import State
-from jobs.models import JobAttempt, JobRecord
-from jobs.ops.control import job_cancel
+from jobs.core.keys import EVENTS_STREAM_KEY
+from jobs.models import JobAttempt
+from jobs.ops import events as relay
 from jobs.ops.enqueue import enqueue
-from jobs.ops.sweep import sweep
-from tests.sample_tasks import runs
+from jobs.transport import events
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
-def events():
-    received = []
-    handlers = {}
-    for name in ("job_succeeded", "job_failed", "job_retrying", "job_dead", "job_cancelled", "job_progress"):
-
-        def handler(sender, _name=name, **kwargs):
-            received.append((_name, kwargs))
-
-        handlers[name] = handler
-        getattr(signals, name).connect(handler)
-    yield received
-    for name, handler in handlers.items():
-        getattr(signals, name).disconnect(handler)
+def started(redis_db):
+    relay.relay()  # the first pass sets the cursor at the newest attempt: history is not replayed
+    return redis_db
 
 
-def test_running_job_stops_at_its_next_progress_report(run_worker, events):
-    job = enqueue("test.cancel_me")
+def test_each_attempt_is_one_event_with_what_a_follower_needs(started, run_worker):
+    ok = enqueue("test.count", ["ev"])
+    bad = enqueue("test.fail", ["ev-fail"])
     run_worker("default")
-    job.refresh_from_db()
-    assert job.state == State.CANCELLED and job.progress == 10 and job.cancel_requested
-    assert runs("after-cancel") == 0
-    (attempt,) = job.attempt_set.all()
-    assert attempt.outcome == JobAttempt.Outcome.CANCELLED
-    assert AuditEntry.objects.get().action == "job.cancel_requested"
-    assert [name for name, _ in events] == ["job_progress", "job_cancelled"]
-    assert events[1][1]["while_running"] is True and events[1][1]["job_id"] == job.pk
+    assert relay.relay() == 2
+    by_job = {e.job_id: e for e in events.read("0")}
+    done, failed = by_job[str(ok.pk)], by_job[str(bad.pk)]
+    assert (done.type, done.data["task"], done.data["queue"], done.data["attempt"], done.data["final"]) == (
+        "completed",
+        "test.count",
+        "default",
+        1,
+        True,
+    )
+    assert done.data["state"] == "succeeded"
+    assert (failed.type, failed.data["will_retry"], failed.data["final"]) == ("failed", True, False)
+    assert failed.data["error"] == "ValueError: boom 1"
 
 
-def test_cancelling_a_running_job_twice_records_one_request():
-    job = enqueue("test.count")
-    JobRecord.objects.filter(pk=job.pk).update(state=State.RUNNING, attempts=1)
-    job_cancel(job.pk, actor="system:test")
-    job_cancel(job.pk, actor="system:test")
-    assert JobRecord.objects.get(pk=job.pk).state == State.RUNNING
-    assert AuditEntry.objects.filter(action="job.cancel_requested").count() == 1
-
-
-def test_signals_for_success_retry_and_dead(run_worker, events):
-    ok = enqueue("test.progress")
-    bad = enqueue("test.fail", retry={"kind": "fixed", "retries": 1, "delay": 0})
+def test_relaying_again_or_twice_at_once_writes_nothing_twice(started, run_worker):
+    for n in range(5):
+        enqueue("test.count", [f"twice-{n}"])
     run_worker("default")
-    JobRecord.objects.filter(pk=bad.pk).update(run_at=timezone.now() - dt.timedelta(milliseconds=1))
-    sweep()
+    assert relay.relay() == 5
+    assert relay.relay() == 0
+    # A second scheduler that read the same rows before the cursor moved: the dedupe holds.
+    events.write_relayed([(a.pk, {"type": "completed"}) for a in JobAttempt.objects.all()], 0)
+    assert len(events.read("0")) == 5
+
+
+def test_a_gap_holds_the_cursor_until_it_settles_and_a_late_commit_is_still_relayed(started, run_worker):
+    first = enqueue("test.count", ["gap-a"])
     run_worker("default")
-    names = [(name, kw["job_id"]) for name, kw in events]
-    assert ("job_succeeded", ok.pk) in names
-    assert [n for n, j in names if j == bad.pk] == ["job_failed", "job_retrying", "job_failed", "job_dead"]
-    succeeded = next(kw for name, kw in events if name == "job_succeeded")
-    assert succeeded["result"] == "done" and succeeded["task_name"] == "test.progress" and succeeded["queue"] == "default"
-    assert [kw["percent"] for name, kw in events if name == "job_progress"] == [10, 50]
+    relay.relay()
+    cursor = events.relay_cursor()
+    # An attempt committed with an id above a hole (a lower id still in an open transaction).
+    job = enqueue("test.count", ["gap-b"])
+    run_worker("default")
+    late = JobAttempt.objects.get(job=job)
+    JobAttempt.objects.filter(pk=late.pk).update(id=late.pk + 5)
+    assert relay.relay() == 1 and events.relay_cursor() == cursor  # written, but the cursor waits at the hole
+    # The slow transaction commits its lower id now.
+    JobAttempt.objects.create(job=first, number=2, started_at=timezone.now(), finished_at=timezone.now(), outcome="failed")
+    assert relay.relay() == 1  # the late one; the one past the hole is not written twice
+    assert len(events.read("0")) == 3
+    # Once the rows past a hole are old enough, the hole is taken for a rollback and passed.
+    assert relay.relay(now=timezone.now() + timedelta(seconds=10)) == 0 and events.relay_cursor() == late.pk + 5
 
 
-def test_cancelling_a_waiting_job_sends_the_signal(events):
-    job = enqueue("test.count", delay=60)
-    job_cancel(job.pk, actor="system:test")
-    assert events == [
-        (
-            "job_cancelled",
-            {
-                "job_id": job.pk,
-                "task_name": "test.count",
-                "queue": "default",
-                "attempt": 0,
-                "while_running": False,
-                "signal": signals.job_cancelled,
-            },
-        )
-    ]
+def test_progress_and_system_events_are_published_as_they_happen(started, run_worker):
+    events.publish("worker.lost", worker="w-1", unstarted_jobs=2)
+    (event,) = events.read("0")
+    assert (event.type, event.data) == ("worker.lost", {"worker": "w-1", "unstarted_jobs": 2})
+
+
+def test_a_follower_resumes_after_its_last_position(started, run_worker):
+    for n in range(3):
+        enqueue("test.count", [f"resume-{n}"])
+    run_worker("default")
+    relay.relay()
+    seen = events.read("0", count=2)
+    position = seen[-1].stream_id  # saved by the follower, which then stops
+    for n in range(2):
+        enqueue("test.count", [f"resume-later-{n}"])
+    run_worker("default")
+    relay.relay()
+    rest = list(_take(events.follow(position, block=0.1), 3))
+    assert len(rest) == 3 and not {e.stream_id for e in rest} & {e.stream_id for e in seen}
+
+
+def test_follow_from_now_sees_only_new_events(started):
+    events.publish("schedule.failed", schedule="old")
+    stream = events.follow("$", block=0.1)
+    events.publish("schedule.failed", schedule="new")
+    assert next(stream).data["schedule"] == "new"
+
+
+def test_the_stream_is_trimmed_by_length(started, settings):
+    settings.EVENT_STREAM_MAX_LENGTH = 100
+    for n in range(400):
+        events.publish("progress", n=n)
+    assert started.xlen(EVENTS_STREAM_KEY) < 250  # approximate trimming: whole macro nodes
+
+
+def _take(iterator, n):
+    for _ in range(n):
+        yield next(iterator)
