@@ -64,7 +64,7 @@ def test_a_gap_holds_the_cursor_until_it_settles_and_a_late_commit_is_still_rela
     JobAttempt.objects.filter(pk=late.pk).update(id=late.pk + 5)
     assert relay.relay() == 1 and events.relay_cursor() == cursor  # written, but the cursor waits at the hole
     # The slow transaction commits its lower id now.
-    JobAttempt.objects.create(job=first, number=2, started_at=timezone.now(), finished_at=timezone.now(), outcome="failed")
+    JobAttempt.objects.create(id=late.pk + 2, job=first, number=2, started_at=timezone.now(), finished_at=timezone.now(), outcome="failed")
     assert relay.relay() == 1  # the late one; the one past the hole is not written twice
     assert len(events.read("0")) == 3
     # Once the rows past a hole are old enough, the hole is taken for a rollback and passed.
