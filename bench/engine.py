@@ -3,7 +3,7 @@
 
 * No-op jobs, 2 worker processes: Conveyor (`manage.py conveyor_worker default`, the Procfile's
   command, WORKER_CONCURRENCY slots, default 4), Conveyor on every declared queue
-  (`manage.py conveyor_worker` with no queue named: 15 queues x 4 priority lists), RQ
+  (`manage.py conveyor_worker` with no queue named: every declared queue x 4 priority lists), RQ
   SimpleWorker x2, Celery prefork (one worker, 2 children) and Dramatiq (2 processes x 8
   threads). Also Conveyor with the stock queue cap (below), and for reference Conveyor with
   WORKER_CONCURRENCY=1 and =8.
@@ -457,7 +457,7 @@ def run_all(opts, env: dict, fleet: Fleet, problems: list[str]) -> dict:
     n, m, c = opts.jobs, opts.io_jobs, opts.stock_cap_jobs
     noop_systems = {
         "conveyor_1_queue": lambda: run_conveyor("conveyor-noop", JobSpec("bench.noop"), n),
-        "conveyor_15_queues": lambda: run_conveyor("conveyor-noop-all", JobSpec("bench.noop"), n, all_queues=True),
+        "conveyor_all_queues": lambda: run_conveyor("conveyor-noop-all", JobSpec("bench.noop"), n, all_queues=True),
         "conveyor_stock_cap": lambda: run_conveyor("conveyor-noop-capped", JobSpec("bench.noop"), c, overrides=None),
         "conveyor_1_slot": lambda: run_conveyor("conveyor-noop-slots-1", JobSpec("bench.noop"), n, slots=1),
         "conveyor_8_slots": lambda: run_conveyor("conveyor-noop-slots-8", JobSpec("bench.noop"), n, slots=8),
@@ -807,8 +807,8 @@ def run_all(opts, env: dict, fleet: Fleet, problems: list[str]) -> dict:
     goals = [
         ("conveyor_noop / celery_prefork", ratio(rate(noop["conveyor_1_queue"]), rate(noop["celery_prefork_2"])), ">=", 1.0),
         (
-            "conveyor_noop_15_queues / conveyor_noop_1_queue",
-            ratio(rate(noop["conveyor_15_queues"]), rate(noop["conveyor_1_queue"])),
+            "conveyor_noop_all_queues / conveyor_noop_1_queue",
+            ratio(rate(noop["conveyor_all_queues"]), rate(noop["conveyor_1_queue"])),
             ">=",
             0.9,
         ),
