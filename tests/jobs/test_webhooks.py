@@ -3,8 +3,6 @@ for, each delivery a job of its own, signed with HMAC-SHA256 and a timestamp, re
 and 429, failed at once on other 4xx, logged per endpoint, never looping on themselves."""
 
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from django.contrib.auth.models import Permission
@@ -17,42 +15,31 @@ from jobs.models import JobRecord, WebhookDelivery, WebhookEndpoint
 from jobs.ops import events as relay
 from jobs.ops.enqueue import enqueue
 from jobs.ops.sweep import sweep
+from tests.httpservers import JsonHandler, LocalServer
 
 pytestmark = pytest.mark.django_db(transaction=True)
 SECRET = "a-webhook-secret-of-some-length"
 
 
-class Receiver:
+class _Handler(JsonHandler):
+    def do_POST(self):
+        receiver = self.server.owner
+        receiver.received.append((self.body(), dict(self.headers)))
+        status, headers = receiver.answers.pop(0) if receiver.answers else (200, {})
+        self.answer(status, {"ok": status < 300}, headers)
+
+
+class Receiver(LocalServer):
     def __init__(self):
         self.received, self.answers = [], []  # answers: (status, headers) to give, in order; then 200
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                receiver.received.append((body, dict(self.headers)))
-                status, headers = receiver.answers.pop(0) if receiver.answers else (200, {})
-                self.send_response(status)
-                for name, value in headers.items():
-                    self.send_header(name, value)
-                self.send_header("Content-Length", "2")
-                self.end_headers()
-                self.wfile.write(b"ok")
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        super().__init__(_Handler)
+        self.url += "/hook"
 
 
 @pytest.fixture
 def receiver():
-    r = Receiver()
-    yield r
-    r.server.shutdown()
-    r.server.server_close()
+    with Receiver() as r:
+        yield r
 
 
 def _endpoint(url, **fields):

@@ -18,12 +18,11 @@ from __future__ import annotations
 
 import base64
 import json
-import threading
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs
 
 from jobs.core.signing import BadSignature, verify
+from tests.httpservers import JsonHandler, LocalServer
 
 ERRORS = {
     "+15005550001": (400, 21211, "The 'To' number +15005550001 is not a valid phone number."),
@@ -33,51 +32,14 @@ ERRORS = {
 }
 
 
-class _Server:
-    def __init__(self, handler):
-        self.requests: list[dict] = []
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self.server.owner = self
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.server.shutdown()
-        self.server.server_close()
-
-
-class _Handler(BaseHTTPRequestHandler):
-    def log_message(self, *args):  # quiet
-        pass
-
-    def answer(self, status: int, body: dict | None = None, headers: dict | None = None):
-        data = json.dumps(body or {}).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        for name, value in (headers or {}).items():
-            self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(data)
-
-    def body(self) -> bytes:
-        return self.rfile.read(int(self.headers.get("Content-Length") or 0))
-
-
-class TwilioSimulator(_Server):
+class TwilioSimulator(LocalServer):
     def __init__(self, account_sid: str, auth_token: str):
         self.account_sid, self.auth_token = account_sid, auth_token
+        self.requests: list[dict] = []
         super().__init__(_TwilioHandler)
 
 
-class _TwilioHandler(_Handler):
+class _TwilioHandler(JsonHandler):
     def do_POST(self):
         owner: TwilioSimulator = self.server.owner
         form = {k: v[0] for k, v in parse_qs(self.body().decode()).items()}
@@ -115,13 +77,14 @@ class _TwilioHandler(_Handler):
         self.answer(201, resource)
 
 
-class PushReceiver(_Server):
+class PushReceiver(LocalServer):
     def __init__(self, secret: str):
         self.secret = secret
+        self.requests: list[dict] = []
         super().__init__(_PushHandler)
 
 
-class _PushHandler(_Handler):
+class _PushHandler(JsonHandler):
     def do_POST(self):
         owner: PushReceiver = self.server.owner
         raw = self.body()

@@ -21,16 +21,17 @@ import json
 import threading
 import uuid
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
+from tests.httpservers import JsonHandler, LocalServer
+
 BAD_IBAN = "DE02120300000000202051"  # a valid IBAN that Wise "rejects" here, for the declined path
 
 
-class WiseSimulator:
+class WiseSimulator(LocalServer):
     def __init__(self, token: str, profile: int, balance: float = 1_000_000):
         self.token, self.profile, self.balance = token, profile, balance
         self.quotes: dict[str, dict] = {}
@@ -41,25 +42,11 @@ class WiseSimulator:
         self.lock = threading.Lock()
         self._ids = iter(range(50_000, 10**9))
         self._key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-        self.server.sim = self
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
+        super().__init__(_Handler)
 
     @property
     def public_key_pem(self) -> str:
         return self._key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.server.shutdown()
-        self.server.server_close()
 
     def next_id(self) -> int:
         return next(self._ids)
@@ -131,26 +118,15 @@ def _transfer(transfer_id, key, amount, currency, account, status, created) -> d
     }
 
 
-class _Handler(BaseHTTPRequestHandler):
-    def log_message(self, *args):
-        pass
-
-    def _answer(self, status: int, body) -> None:
-        data = json.dumps(body, default=str).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
+class _Handler(JsonHandler):
     def _error(self, status: int, code: str, message: str, path: str = "") -> None:
-        self._answer(status, {"errors": [{"code": code, "message": message, "path": path}]})
+        self.answer(status, {"errors": [{"code": code, "message": message, "path": path}]})
 
     def _handle(self, method: str) -> None:
-        sim: WiseSimulator = self.server.sim
+        sim: WiseSimulator = self.server.owner
         url = urlsplit(self.path)
-        length = int(self.headers.get("Content-Length") or 0)
-        body = json.loads(self.rfile.read(length)) if length else None
+        raw = self.body()
+        body = json.loads(raw) if raw else None
         sim.requests.append((method, url.path, body if body is not None else parse_qs(url.query)))
         if self.headers.get("Authorization") != f"Bearer {sim.token}":
             return self._error(401, "unauthorized", "Invalid token")
@@ -171,7 +147,7 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if status >= 400:
             return self._error(status, *answer)
-        self._answer(status, answer)
+        self.answer(status, answer)
 
     def _route(self, sim: WiseSimulator, method: str, url, body):
         parts = url.path.strip("/").split("/")
