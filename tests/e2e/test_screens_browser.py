@@ -70,7 +70,7 @@ def busy(django_user_model, settings):
         requested_by=root,
     )
     now = timezone.now()
-    every_list = tiered_rq_names(queue_names())  # what a Procfile worker listens to: 60 tier lists
+    every_list = tiered_rq_names(queue_names())  # what a Procfile worker listens to: every tier list of every declared queue
     for n in range(3):
         WorkerHeartbeat.objects.create(
             name=f"worker-{n}-a1b2c3d4e5f6a7b8c9d0",
