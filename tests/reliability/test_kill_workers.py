@@ -16,7 +16,7 @@ from tests.reliability.procs import finished, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-KILLS = int(os.environ.get("CHAOS_KILLS", "20"))
+KILLS = int(os.environ.get("CHAOS_KILLS", "12"))
 
 
 @pytest.mark.parametrize("processes", [1, 4], indirect=True, ids=["1-slot", "4-slots"])

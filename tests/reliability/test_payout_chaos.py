@@ -25,6 +25,7 @@ P = Payout.State
 QUEUES = ("payouts", "provider_fallback", "payout_expiry", "notifications")
 
 
+@pytest.mark.chaos  # about a minute: make chaos runs it
 def test_payouts_survive_provider_failures_and_kill_9(processes, settings):
     settings.PAYOUT_APPROVAL_THRESHOLD = Decimal("100")
     settings.PAYOUT_APPROVAL_TTL = 2
