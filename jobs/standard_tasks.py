@@ -190,7 +190,9 @@ def _runner(module_path: str):
     def run(ctx, *args, **kwargs):
         task = _standard_task(module_path)
         job = JobRecord.objects.get(pk=ctx.job_id)
-        running = _result(job, task, task.backend, attempts=list(job.attempt_set.order_by("number")))
+        # Attempt rows are written when an attempt ends: a first run has none to read.
+        earlier = list(job.attempt_set.order_by("number")) if job.total_attempts > 1 else []
+        running = _result(job, task, task.backend, attempts=earlier)
         object.__setattr__(running, "status", TaskResultStatus.RUNNING)
         running.worker_ids.append(job.worker_name)
         task_started.send(ConveyorBackend, task_result=running)

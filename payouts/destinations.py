@@ -37,6 +37,12 @@ def aba_check_digit_holds(routing: str) -> bool:
     return sum(w * d for w, d in zip([3, 7, 1] * 3, digits)) % 10 == 0
 
 
+def compact_account(account: str) -> str:
+    """An account number without spaces or dashes, upper case: how an IBAN or a US account is
+    stored, and how two spellings of one account compare equal."""
+    return re.sub(r"[\s-]", "", account).upper()
+
+
 def check_destination(method: str, account, *, bic="", routing_number="", beneficiary_name="") -> Destination:
     """The normalised destination, or PayoutError naming the field at fault."""
     if not isinstance(account, str) or not account.strip():
@@ -54,7 +60,7 @@ def check_destination(method: str, account, *, bic="", routing_number="", benefi
         if bic.strip() or routing_number.strip():
             raise PayoutError("bic" if bic.strip() else "routing_number", "applies to bank accounts only")
         return Destination(account, "wallet", beneficiary_name=name)
-    compact = re.sub(r"[\s-]", "", account).upper()
+    compact = compact_account(account)
     routing = re.sub(r"[\s-]", "", routing_number)
     if routing:
         if not (routing.isdigit() and len(routing) == 9 and aba_check_digit_holds(routing)):

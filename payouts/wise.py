@@ -23,6 +23,7 @@ import threading
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+import requests  # this module loads only where Wise is the configured provider (settings.PAYOUT_PROVIDERS)
 from django.conf import settings
 
 from payouts.providers import FAILED, PAID, PENDING, Provider, ProviderDeclined, ProviderError, ProviderTimeout, Transfer, WebhookRefused
@@ -55,8 +56,6 @@ class WiseProvider(Provider):
     def _session(self):
         session = getattr(self._local, "session", None)
         if session is None:
-            import requests  # noqa: PLC0415  (loaded on first use)
-
             session = self._local.session = requests.Session()
             session.headers["Authorization"] = f"Bearer {settings.WISE_API_TOKEN}"
         return session
@@ -65,8 +64,6 @@ class WiseProvider(Provider):
         """One API call. Errors: 400/404/422 refuse the payout (ProviderDeclined, Wise's messages);
         401/403, 429 and 5xx are ProviderError; no answer is ProviderTimeout where the call may
         have moved money (``moves_money``), else ProviderError."""
-        import requests  # noqa: PLC0415
-
         url = settings.WISE_API_BASE_URL.rstrip("/") + path
         try:
             response = self._session().request(method, url, json=body, params=params, timeout=settings.WISE_TIMEOUT)

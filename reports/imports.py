@@ -37,6 +37,7 @@ from audit.services import audit
 from jobs.ops.enqueue import enqueue_for
 from payouts import services as payouts
 from payouts import vault
+from payouts.destinations import compact_account
 from payouts.models import Payee
 from reports.exports import ReportError
 from reports.models import Import
@@ -345,7 +346,7 @@ def _apply_payee(row: dict, *, actor, reason: str) -> str:
         changed.append("beneficiary_name")
     bank = {"bic": row.get("bic", ""), "routing_number": row.get("routing_number", "")}
     new_bank = any(bank[name] and bank[name].upper() != getattr(payee, name) for name in bank)
-    if row.get("account") and (new_bank or _compact(row["account"]) != _compact(payee.account())):
+    if row.get("account") and (new_bank or compact_account(row["account"]) != compact_account(payee.account())):
         name = row.get("beneficiary_name") or None
         try:
             payouts.payee_set_account(payee.pk, row["account"], **bank, beneficiary_name=name, actor=actor, reason=reason)
@@ -353,11 +354,6 @@ def _apply_payee(row: dict, *, actor, reason: str) -> str:
             raise _payout_error(exc) from None
         changed.append("account")
     return "updated" if changed else "skipped"
-
-
-def _compact(account: str) -> str:
-    """An account number as payouts.destinations stores it: an IBAN without spaces, upper case."""
-    return "".join(account.split()).replace("-", "").upper()
 
 
 def _apply_credit(row: dict, *, actor, reason: str) -> str:

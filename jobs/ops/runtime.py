@@ -164,14 +164,7 @@ def _report_progress(record, percent: int, message: str) -> None:
 
 def _record_cancelled(record, started, worker_name: str, error: JobCancelled) -> str:
     finished = timezone.now()
-    attempt = {
-        "started_at": started,
-        "finished_at": finished,
-        "outcome": JobAttempt.Outcome.CANCELLED,
-        "worker_name": worker_name[:255],
-        "exc_type": "JobCancelled",
-        "exc_message": str(error),
-    }
+    attempt = _attempt(started, finished, worker_name, JobAttempt.Outcome.CANCELLED, "JobCancelled", str(error))
     if not transitions.close_attempt(
         record, State.CANCELLED, attempt=attempt, finished_at=finished, run_at=None, last_error="cancelled while running"
     ):
@@ -185,14 +178,7 @@ def _record_deferred(record, started, worker_name: str, deferral: Defer) -> str:
     goes back down, so the deferral costs none of its retries (the attempt row says deferred)."""
     finished = timezone.now()
     run_at = finished + timedelta(seconds=deferral.after)
-    attempt = {
-        "started_at": started,
-        "finished_at": finished,
-        "outcome": JobAttempt.Outcome.DEFERRED,
-        "worker_name": worker_name[:255],
-        "exc_type": "Defer",
-        "exc_message": scrub(str(deferral)[:ERROR_LIMIT]),
-    }
+    attempt = _attempt(started, finished, worker_name, JobAttempt.Outcome.DEFERRED, "Defer", str(deferral))
     if not transitions.close_attempt(record, State.RETRYING, attempt=attempt, run_at=run_at, uncount=True):
         return _taken_over(record)
     log.info(
@@ -205,6 +191,18 @@ def _record_deferred(record, started, worker_name: str, deferral: Defer) -> str:
     )
     signals.job_retrying.send(JobRecord, run_at=run_at, deferred=True, **_event(record))
     return State.RETRYING
+
+
+def _attempt(started, finished, worker_name: str, outcome: str, exc_type: str, exc_message: str) -> dict:
+    """The attempt row a closing outcome writes (transitions.close_attempt), its text bounded and scrubbed."""
+    return {
+        "started_at": started,
+        "finished_at": finished,
+        "outcome": outcome,
+        "worker_name": worker_name[:255],
+        "exc_type": exc_type[:255],
+        "exc_message": scrub(exc_message[:ERROR_LIMIT]),
+    }
 
 
 def _json_result(result):
@@ -245,15 +243,8 @@ def record_failure(record, started, worker_name: str, outcome: str, error: BaseE
         if isinstance(error, RetryLater):  # the task (a provider's Retry-After) asks for at least this
             delay = max(delay, error.after)
         fields["run_at"] = finished + timedelta(seconds=delay)
-    attempt = {
-        "started_at": started,
-        "finished_at": finished,
-        "outcome": outcome,
-        "worker_name": worker_name[:255],
-        "exc_type": type(error).__qualname__[:255],
-        "exc_message": scrub(str(error)[:ERROR_LIMIT]),
-        "traceback": scrub("".join(traceback.format_exception(error))[-TRACEBACK_LIMIT:]) if error.__traceback__ else "",
-    }
+    attempt = _attempt(started, finished, worker_name, outcome, type(error).__qualname__, str(error))
+    attempt["traceback"] = scrub("".join(traceback.format_exception(error))[-TRACEBACK_LIMIT:]) if error.__traceback__ else ""
     if not transitions.close_attempt(record, target, attempt=attempt, **fields):
         return _taken_over(record)
     log.warning(
