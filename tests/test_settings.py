@@ -50,6 +50,7 @@ def manage_check(**env_overrides):
         ({"DJANGO_ENV": "staging"}, "DJANGO_ENV='staging' must be local, test or production"),
         ({"DJANGO_ENV": "production", "ALLOWED_HOSTS": "example.com"}, "SECRET_KEY must be set"),
         ({"SCHEDULER_CLOCK": "soon"}, "SCHEDULER_CLOCK='soon' must be START,ANCHOR,SPEED"),
+        ({"ENQUEUE_PUSH": "later"}, "ENQUEUE_PUSH='later' must be background or inline"),
         (
             {"DJANGO_ENV": "production", "SECRET_KEY": "x" * 50, "ALLOWED_HOSTS": "example.com", "SCHEDULER_CLOCK": "0,0,1"},
             "SCHEDULER_CLOCK is for tests",

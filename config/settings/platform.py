@@ -6,7 +6,7 @@ import json
 
 from django.core.exceptions import ImproperlyConfigured
 
-from config.settings.environment import PRODUCTION, env
+from config.settings.environment import DJANGO_ENV, PRODUCTION, env
 from config.settings.services import REDIS_URL
 from jobs.core.queues import resolve_queues, rq_queue_settings  # pure: no Django models, no Redis
 
@@ -34,6 +34,13 @@ METRICS_RETENTION = env.duration("METRICS_RETENTION", 7 * 86400, minimum=3600, m
 # ("Authorization: Token <key>") of a user with jobs.view_queuestate also works. Empty: tokens only.
 METRICS_TOKEN = env.str("METRICS_TOKEN", "")
 USE_DISTRIBUTED_SCHEDULER = env.bool("USE_DISTRIBUTED_SCHEDULER", True)
+# After an enqueue commits, its jobs are pushed to Redis on a thread of the process's own
+# ("background": the caller waits for its commit, not for Redis) or in the commit hook itself
+# ("inline": the default under DJANGO_ENV=test, so a test finds the job in Redis when enqueue
+# returns). Either way a row Redis never got is sent by the dispatcher (jobs/transport/handoff.py).
+ENQUEUE_PUSH = env.str("ENQUEUE_PUSH", "inline" if DJANGO_ENV == "test" else "background")
+if ENQUEUE_PUSH not in ("background", "inline"):
+    raise ImproperlyConfigured(f"ENQUEUE_PUSH={ENQUEUE_PUSH!r} must be background or inline.")
 DISPATCH_INTERVAL = env.duration("DISPATCH_INTERVAL", 1, minimum=0.05, maximum=60)
 # The job event stream (jobs.transport.events; docs/events.md): relayed by the schedulers every
 # DISPATCH_INTERVAL, kept to this many entries and this age.

@@ -1,8 +1,9 @@
 """Creating jobs: ``enqueue`` and ``enqueue_many``.
 
 Every job is a row written in the caller's transaction and handed to Redis only after that
-transaction commits (``jobs.transport.dispatch.dispatch_new``); a row that never reaches Redis
-is sent by the next sweep.
+transaction commits (``jobs.transport.handoff``: on a thread of its own by default, so the
+caller waits for its commit, not for Redis); a row that never reaches Redis is sent by the
+dispatcher's sweep.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from jobs.core.registry import UnknownTask, get_task
 from jobs.core.states import ACTIVE, State
 from jobs.models import JobRecord
 from jobs.store import sql
-from jobs.transport import dispatch
+from jobs.transport import dispatch, handoff
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +94,7 @@ def enqueue_many(specs: Iterable[JobSpec], *, created_by=None, correlation_id=No
         records, created = _insert_deduplicated(records)
     ready = [r for r in created if r.state == State.QUEUED]
     if ready:
-        transaction.on_commit(partial(dispatch.dispatch_new, ready), robust=True)
+        transaction.on_commit(partial(handoff.hand_off, ready, dispatch.dispatch_new), robust=True)
     return records
 
 
