@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 import pytest
+from django.test.utils import override_settings
 from rq import Queue
 
 import tests.sample_tasks  # noqa: F401  (registers the test.* tasks)
 from jobs.core.queues import queue_names
 from jobs.transport.redis import get_redis, reset_redis
 from jobs.worker import ConveyorWorker
+
+
+@pytest.fixture(autouse=True, scope="session")
+def fast_password_hashing():
+    """The test users' passwords hashed with MD5 instead of 1,000,000 rounds of PBKDF2 (about
+    0.3 s a user on this machine, most of many tests' setup), as Django's testing docs advise.
+    Only this process: the servers and workers tests start keep the real hashers."""
+    with override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"]):
+        yield
 
 
 @pytest.fixture(autouse=True)
