@@ -220,6 +220,7 @@ def _pg_values_insert(connection, records, ignore_conflicts: bool) -> set:
 
     query = _pg_values_sql(len(records), ignore_conflicts)
     params = [prep(getattr(record, name), connection) for record in records for name, prep in _pg_preparers()]
+    connection.close_if_health_check_failed()  # as Django's own cursor() does (CONN_HEALTH_CHECKS)
     connection.ensure_connection()
     raw = psycopg.Cursor(connection.connection)
     # Django's own wrapper: its error translation, query logging and execute_wrappers still apply.

@@ -99,6 +99,7 @@ class Handoff:
 
 
 _handoff: Handoff | None = None
+_creating = threading.Lock()
 
 
 def hand_off(records: list[JobRecord], push) -> None:
@@ -108,7 +109,9 @@ def hand_off(records: list[JobRecord], push) -> None:
         return
     global _handoff
     if _handoff is None:
-        _handoff = Handoff(push)
+        with _creating:  # two threads' first enqueues: one hand-off, not two
+            if _handoff is None:
+                _handoff = Handoff(push)
     _handoff.submit(records)
 
 
@@ -118,6 +121,8 @@ def flush(timeout: float = HANDOFF_EXIT_WAIT) -> bool:
 
 
 def _after_fork_in_child() -> None:
+    global _creating
+    _creating = threading.Lock()
     if _handoff is not None:
         _handoff._reset()  # the parent's thread and lock do not exist here; rows are the parent's to push
 

@@ -1,8 +1,9 @@
 import datetime as dt
+import threading
 from decimal import Decimal
 
 import pytest
-from django.db import transaction
+from django.db import connection, connections, transaction
 from django.utils import timezone
 from rq import Queue
 from rq.job import Job
@@ -169,3 +170,25 @@ def test_enqueue_for_links_the_row_and_its_job_both_ways(redis_db):
     report.refresh_from_db()
     assert report.job_id == job.pk
     assert (job.subject_type, job.subject_id) == ("report", str(report.pk))
+
+
+def test_an_enqueue_on_a_connection_the_server_dropped_reconnects_like_djangos_own_queries():
+    """The one-row INSERT uses its own server-binding cursor; like Django's cursor() it runs the
+    health check first (CONN_HEALTH_CHECKS), so a persistent connection PostgreSQL closed between
+    requests is replaced rather than failing the first enqueue of the next request."""
+    if connection.vendor != "postgresql" or not connection.settings_dict.get("CONN_HEALTH_CHECKS"):
+        pytest.skip("PostgreSQL with persistent, health-checked connections")
+    enqueue("test.count")
+    pid = connection.connection.info.backend_pid
+
+    def terminate():  # a second connection (another thread's) ends ours
+        with connections["default"].cursor() as other:
+            other.execute("SELECT pg_terminate_backend(%s)", [pid])
+        connections["default"].close()
+
+    killer = threading.Thread(target=terminate)
+    killer.start()
+    killer.join()
+    connection.health_check_done = False  # what the start of the next request does (close_old_connections)
+    job = enqueue("test.count")
+    assert JobRecord.objects.filter(pk=job.pk).exists() and connection.connection.info.backend_pid != pid
