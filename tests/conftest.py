@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from django.conf import settings
 from django.test.utils import override_settings
 from rq import Queue
 
@@ -16,8 +17,10 @@ from jobs.worker import ConveyorWorker
 def fast_password_hashing():
     """The test users' passwords hashed with MD5 instead of 1,000,000 rounds of PBKDF2 (about
     0.3 s a user on this machine, most of many tests' setup), as Django's testing docs advise.
-    Only this process: the servers and workers tests start keep the real hashers."""
-    with override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"]):
+    The processes tests start prefer the real hashers and accept MD5 under DJANGO_ENV=test
+    (config/settings/security.py), so a user made here logs in to them."""
+    md5 = "django.contrib.auth.hashers.MD5PasswordHasher"
+    with override_settings(PASSWORD_HASHERS=[md5, *(h for h in settings.PASSWORD_HASHERS if h != md5)]):
         yield
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from config.settings.environment import PRODUCTION, env
+from config.settings.environment import DJANGO_ENV, PRODUCTION, env
 
 # --- HTTPS and browser security (docs/deploy.md, "Security settings") -----------------
 # Production defaults assume what a PaaS gives: TLS ends at the platform's router, which sets
@@ -44,6 +44,15 @@ AXES_SENSITIVE_PARAMETERS = ["password", "key", "token"]
 
 SESSION_COOKIE_SECURE = PRODUCTION
 CSRF_COOKIE_SECURE = PRODUCTION
+
+# Django's hashers. Under DJANGO_ENV=test the processes a test starts (web instances, workers)
+# also accept MD5 hashes: the test process hashes its users' passwords with MD5, as Django's
+# testing docs advise (tests/conftest.py), where 1,000,000 PBKDF2 rounds were most of many tests'
+# setup. Nothing outside tests ever writes one; elsewhere the list is Django's default.
+if DJANGO_ENV == "test":
+    from django.conf import global_settings  # noqa: PLC0415
+
+    PASSWORD_HASHERS = [*global_settings.PASSWORD_HASHERS, "django.contrib.auth.hashers.MD5PasswordHasher"]
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
