@@ -98,9 +98,13 @@ def _queued_missing_from_redis(now) -> list:
         # First start, or Redis lost its data (a restart without persistence, a FLUSHALL).
         events.publish("redis.data_lost", queued_jobs_checked=len(candidates))
     else:
-        candidates = list(
-            queued.filter(enqueued_at__lte=now - SWEEP_GRACE).order_by("enqueued_at").values_list("id", flat=True)[:SWEEP_BATCH]
-        )
+        # The oldest batch past the grace period, and the newest: behind a backlog longer than a
+        # batch, rows lost in the last seconds (a process killed between its commit and its push,
+        # or with rows still on its hand-off thread) are found now, not once the backlog drains.
+        past_grace = queued.filter(enqueued_at__lte=now - SWEEP_GRACE)
+        oldest = list(past_grace.order_by("enqueued_at").values_list("id", flat=True)[:SWEEP_BATCH])
+        newest = list(past_grace.order_by("-enqueued_at").values_list("id", flat=True)[:SWEEP_BATCH]) if len(oldest) == SWEEP_BATCH else []
+        candidates = list(dict.fromkeys(oldest + newest))
     missing = []
     try:
         for chunk in _chunks(candidates, 5000):

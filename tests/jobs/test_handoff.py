@@ -12,6 +12,7 @@ import pytest
 from django.db import connections
 from rq import Queue
 
+import jobs.ops.sweep as sweeping
 from jobs.core.states import State
 from jobs.models import JobRecord
 from jobs.ops.enqueue import JobSpec, enqueue, enqueue_many
@@ -166,3 +167,18 @@ def test_rows_of_a_process_killed_before_its_push_are_sent_by_the_sweep(redis_db
     assert sweep(now=soon())["lost"] == 5
     run_worker("default")
     assert runs("killed") == 5
+
+
+def test_rows_lost_behind_a_long_backlog_are_found_at_once(redis_db, monkeypatch):
+    """The sweep's lost check reads the oldest batch of queued rows past the grace period and,
+    when that batch is full, the newest too: a row lost in the last seconds is not left until
+    the backlog ahead of it drains."""
+    monkeypatch.setattr(sweeping, "SWEEP_BATCH", 5)
+    sweep()  # the epoch key: from here on only the batches are checked
+    backlog = [enqueue("test.count", kwargs={"key": "backlog"}) for _ in range(12)]  # in Redis, waiting
+    lost = enqueue("test.count", kwargs={"key": "lost"})
+    redis_db.delete(f"rq:job:{lost.pk}")  # as if its process died before the push
+    redis_db.lrem("rq:queue:default", 0, str(lost.pk))
+    assert sweep(now=soon())["lost"] == 1
+    assert JobRecord.objects.get(pk=lost.pk).state == State.QUEUED and redis_db.exists(f"rq:job:{lost.pk}")
+    assert all(JobRecord.objects.get(pk=j.pk).state == State.QUEUED for j in backlog)
