@@ -30,7 +30,7 @@ from jobs.core.registry import UnknownTask, get_task
 from jobs.core.states import ACTIVE, State
 from jobs.models import JobRecord
 from jobs.store import sql
-from jobs.transport import dispatch, handoff
+from jobs.transport import handoff
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +94,7 @@ def enqueue_many(specs: Iterable[JobSpec], *, created_by=None, correlation_id=No
         records, created = _insert_deduplicated(records)
     ready = [r for r in created if r.state == State.QUEUED]
     if ready:
-        transaction.on_commit(partial(handoff.hand_off, ready, dispatch.dispatch_new), robust=True)
+        transaction.on_commit(partial(handoff.hand_off, ready), robust=True)
     return records
 
 

@@ -34,6 +34,7 @@ from django.conf import settings
 from django.db import connections
 
 from jobs.models import JobRecord
+from jobs.transport import dispatch
 
 log = logging.getLogger(__name__)
 
@@ -102,16 +103,16 @@ _handoff: Handoff | None = None
 _creating = threading.Lock()
 
 
-def hand_off(records: list[JobRecord], push) -> None:
+def hand_off(records: list[JobRecord]) -> None:
     """The enqueue's commit hook: push ``records`` now (inline) or on the hand-off thread."""
     if settings.ENQUEUE_PUSH == "inline":
-        push(records)
+        dispatch.dispatch_new(records)
         return
     global _handoff
     if _handoff is None:
         with _creating:  # two threads' first enqueues: one hand-off, not two
             if _handoff is None:
-                _handoff = Handoff(push)
+                _handoff = Handoff(dispatch.dispatch_new)
     _handoff.submit(records)
 
 
