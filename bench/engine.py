@@ -296,14 +296,15 @@ def run_all(opts, env: dict, fleet: Fleet, problems: list[str]) -> dict:
         filled = remaining()
         if filled != expected:
             return {"error": f"after filling, {filled} jobs outstanding, not {expected}"}
+
+        def poll_cost() -> int:
+            before = sum(commands().values())
+            remaining()
+            return sum(commands().values()) - before
+
         # What one poll below costs Redis: the least of a few, so a stray command (a heartbeat
         # of a process still stopping) is not subtracted once per poll.
-        per_poll = None
-        for _ in range(5):
-            c0 = commands()
-            remaining()
-            cost = sum(commands().values()) - sum(c0.values())
-            per_poll = cost if per_poll is None else min(per_poll, cost)
+        per_poll = min(poll_cost() for _ in range(5))
         procs = [fleet.start(argv, worker_env, f"{label}-{i}") for i, argv in enumerate(argvs)]
         deadline = deadline or opts.deadline
         figures: dict = {}
