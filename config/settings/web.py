@@ -8,7 +8,7 @@ from config.settings.environment import BASE_DIR, PRODUCTION, env
 
 # --- Django ----------------------------------------------------------------
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "config.admin_site.ConveyorAdminConfig",  # django.contrib.admin, its ModelAdmins loaded on first use
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",

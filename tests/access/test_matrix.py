@@ -321,7 +321,7 @@ def test_every_url_outside_the_admin_and_the_api_has_a_row():
 
 def _registered():
     return sorted(
-        (f"{model._meta.app_label}.{model._meta.model_name}", model, model_admin) for model, model_admin in admin.site._registry.items()
+        (f"{model._meta.app_label}.{model._meta.model_name}", model, model_admin) for model, model_admin in admin.site.registry().items()
     )
 
 
@@ -396,7 +396,7 @@ def test_admin_actions_are_offered_to_exactly_their_permission_holders(world, la
 
 
 def _rq_cases():
-    patterns = admin.site._registry[Dashboard].get_urls()
+    patterns = admin.site.registry()[Dashboard].get_urls()
     cases = []
     for pattern in patterns:
         route = str(pattern.pattern)

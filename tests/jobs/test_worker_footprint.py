@@ -1,7 +1,8 @@
 """A worker process does not load the web stack: the checks `conveyor_worker` runs and the
 apps' start-up import no view and no OpenAPI tooling (docs/decisions.md 43), and no
 cryptography bindings until a job encrypts or decrypts (payouts/vault.py), no Twilio client
-until a message goes through it, and no IBAN registry (schwifty) until details are entered."""
+until a message goes through it, no IBAN registry (schwifty) until details are entered, and no
+ModelAdmin (config/admin_site.py: the admin discovers its modules on first use)."""
 
 import os
 import subprocess
@@ -21,7 +22,7 @@ django.setup()
 from django.core import checks
 from jobs.management.commands.conveyor_worker import Command
 errors = checks.run_checks(tags=Command.requires_system_checks)
-heavy = sorted(set(sys.modules) & {'drf_spectacular.plumbing', 'yaml', 'jinja2', 'pygments', 'requests', 'cryptography.fernet', 'twilio.rest', 'schwifty'})
+heavy = sorted(set(sys.modules) & {'drf_spectacular.plumbing', 'yaml', 'jinja2', 'pygments', 'requests', 'cryptography.fernet', 'twilio.rest', 'schwifty', 'jobs.admin', 'payouts.admin', 'django_rq.stats_views', 'prometheus_client'})
 print(','.join(heavy) or 'none', len(errors))
 """
 
@@ -31,6 +32,31 @@ def test_a_worker_loads_no_web_stack():
     out = subprocess.run([sys.executable, "-c", PROBE], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["none", "0"]
+
+
+ADMIN_PROBE = """
+import django
+django.setup()
+from django.contrib import admin
+from django.core import checks
+before = len(admin.site._registry)
+errors = [e for e in checks.run_checks(tags=[checks.Tags.admin]) if not e.is_silenced()]
+print(before, len(admin.site._registry) > 20, len(errors))
+"""
+
+
+def test_the_admins_checks_still_see_every_registration():
+    """Nothing is registered while a process starts; `manage.py check` (the admin's checks)
+    discovers the admin modules first, whatever order the checks run in."""
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings"}
+    out = subprocess.run([sys.executable, "-c", ADMIN_PROBE], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["0", "True", "0"]
+
+
+def test_the_admin_urls_load_the_registrations(client, django_user_model):
+    client.force_login(django_user_model.objects.create_superuser("boss", "boss@example.com", "pw"))
+    assert client.get("/admin/jobs/jobrecord/").status_code == 200
 
 
 def test_the_worker_still_runs_the_platforms_checks():
