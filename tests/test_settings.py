@@ -59,6 +59,8 @@ def manage_check(**env_overrides):
         ({"QUEUE_OVERRIDES": '{"reports": {"concurrency": -2}}'}, "QUEUE_OVERRIDES queue 'reports': concurrency must be a whole number"),
         ({"QUEUE_OVERRIDES": "[1"}, "QUEUE_OVERRIDES"),
         ({"WORKER_LOST_AFTER": "1", "WORKER_HEARTBEAT_INTERVAL": "5"}, "WORKER_LOST_AFTER must be at least twice"),
+        ({"WORKER_LOST_RETRIES": "-1"}, "WORKER_LOST_RETRIES"),
+        ({"WORKER_LOST_RETRIES": "many"}, "WORKER_LOST_RETRIES"),
         ({"QUEUE_OVERRIDES": '{"payouts": {"colour": 1}}'}, "QUEUE_OVERRIDES['payouts'] has unknown keys"),
         ({"NOTIFICATION_RECIPIENT_RATE_LIMIT": "lots"}, "NOTIFICATION_RECIPIENT_RATE_LIMIT='lots' is not a valid rate"),
         ({"NOTIFICATION_RECIPIENT_RATE_LIMIT": "5/30d"}, "the window must be more than 0 and at most 1 day"),

@@ -59,6 +59,11 @@ WORKER_HEARTBEAT_INTERVAL = env.duration("WORKER_HEARTBEAT_INTERVAL", 2, minimum
 WORKER_LOST_AFTER = env.duration("WORKER_LOST_AFTER", 8, minimum=0.5, maximum=600)
 if WORKER_LOST_AFTER < 2 * WORKER_HEARTBEAT_INTERVAL:
     raise ImproperlyConfigured("WORKER_LOST_AFTER must be at least twice WORKER_HEARTBEAT_INTERVAL.")
+# A job whose worker is lost (kill -9, OOM, a deploy's grace ran out) runs again at once, and
+# its first WORKER_LOST_RETRIES such losses do not count against its attempts (BullMQ's
+# maxStalledCount): the worker's death is not the job's failure. A job that keeps losing its
+# worker (one that crashes it) then counts its losses like failures. A count of losses.
+WORKER_LOST_RETRIES = env.int("WORKER_LOST_RETRIES", 3, minimum=0, maximum=100, unit="losses")
 # After SIGTERM a busy worker finishes its job for up to this long, then stops (the job is retried).
 WORKER_SHUTDOWN_GRACE = env.duration("WORKER_SHUTDOWN_GRACE", 25, maximum=3600)
 # Tests only (refused in production): run the schedulers' clock at a different place and speed,

@@ -222,8 +222,13 @@ def record_failure(record, started, worker_name: str, outcome: str, error: BaseE
     row still running that attempt; returns the new state, or "skipped" if it was not.
     """
     finished = timezone.now()
-    retry = False
-    if retry_allowed:
+    retry = free_loss = False
+    if retry_allowed and outcome == JobAttempt.Outcome.WORKER_LOST:
+        # The worker died, the job did not fail: it runs again at once, uncounted, within its
+        # budget of such losses (a job that keeps killing its worker then counts them).
+        losses = JobAttempt.objects.filter(job_id=record.pk, outcome=JobAttempt.Outcome.WORKER_LOST).count()
+        free_loss = retry = losses < settings.WORKER_LOST_RETRIES
+    if retry_allowed and not free_loss:
         if record.retry_policy:
             policy = policy_from_dict(record.retry_policy)
         else:
@@ -237,7 +242,10 @@ def record_failure(record, started, worker_name: str, outcome: str, error: BaseE
     message = scrub(f"{type(error).__name__}: {error}"[:ERROR_LIMIT])
     fields = {"finished_at": finished, "last_error": message, "run_at": None}
     target = State.DEAD
-    if retry:
+    if free_loss:
+        target = State.RETRYING
+        fields["run_at"] = finished
+    elif retry:
         target = State.RETRYING
         delay = policy.delay_after(record.attempts)
         if isinstance(error, RetryLater):  # the task (a provider's Retry-After) asks for at least this
@@ -245,7 +253,7 @@ def record_failure(record, started, worker_name: str, outcome: str, error: BaseE
         fields["run_at"] = finished + timedelta(seconds=delay)
     attempt = _attempt(started, finished, worker_name, outcome, type(error).__qualname__, str(error))
     attempt["traceback"] = scrub("".join(traceback.format_exception(error))[-TRACEBACK_LIMIT:]) if error.__traceback__ else ""
-    if not transitions.close_attempt(record, target, attempt=attempt, **fields):
+    if not transitions.close_attempt(record, target, attempt=attempt, uncount=free_loss, **fields):
         return _taken_over(record)
     log.warning(
         "job %s (%s) attempt %d %s: %s -> %s",
