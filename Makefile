@@ -47,11 +47,11 @@ test: venv $(BIN)/.test-installed
 bench: venv $(BIN)/.bench-installed
 	DJANGO_ENV=$${DJANGO_ENV:-local} WEB_HOST=$${WEB_HOST:-127.0.0.1} $(WITH_SERVICES) sh bench/run.sh
 
-# The long reliability runs: 100 kill -9s of busy workers (make test does 12), and the tests
-# marked chaos (100 payouts under provider faults and 20 kills), which make test leaves out.
+# The long reliability runs, 100 kill -9s each: of busy workers (make test does 12), and the
+# tests marked chaos (100 payouts under provider faults), which make test leaves out.
 chaos: venv $(BIN)/.test-installed
 	DJANGO_ENV=$${DJANGO_ENV:-test} CHAOS_KILLS=100 $(WITH_SERVICES) $(BIN)/python -m pytest -q tests/reliability/test_kill_workers.py
-	DJANGO_ENV=$${DJANGO_ENV:-test} $(WITH_SERVICES) $(BIN)/python -m pytest -q -m chaos tests/reliability
+	DJANGO_ENV=$${DJANGO_ENV:-test} CHAOS_KILLS=100 $(WITH_SERVICES) $(BIN)/python -m pytest -q -m chaos tests/reliability
 
 clean:
 	rm -rf $(VENV) db.sqlite3 test_db.sqlite3* staticfiles .conveyor

@@ -191,7 +191,8 @@ class Payout(models.Model):
         "payout",
         {
             State.REQUESTED: {State.APPROVED, State.CANCELLED, State.EXPIRED},
-            State.APPROVED: {State.PROCESSING, State.CANCELLED},
+            # approved -> failed: its job died before taking it (settle; no provider was asked).
+            State.APPROVED: {State.PROCESSING, State.CANCELLED, State.FAILED},
             # A provider that settles later (Wise) takes the transfer first: sent. The money is
             # final only when the provider says paid; a bank may still return it after that.
             State.PROCESSING: {State.SENT, State.PAID, State.FAILED},

@@ -39,7 +39,7 @@ from jobs.core.states import ACTIVE
 from jobs.models import JobRecord
 from payouts.models import LedgerEntry, Payee, Payout, PayoutRun, ReconciliationReport
 from payouts.providers import ProviderError, get_provider
-from payouts.services import IN_FLIGHT, _enqueue_processing, settle
+from payouts.services import IN_FLIGHT, _enqueue_processing, payout_expire, settle
 
 log = logging.getLogger(__name__)
 
@@ -48,12 +48,13 @@ STUCK_AFTER = timedelta(minutes=10)
 
 
 def recover_stuck(older_than: timedelta = STUCK_AFTER) -> dict:
-    """Approved payouts with no job get one; processing payouts with no job are settled."""
+    """Approved payouts with no job get one; processing payouts with no job are settled;
+    requested payouts past their deadline with no job (their expiry job died) are expired."""
     cutoff = timezone.now() - older_than
     # Per stuck candidate, one probe of the job_subject index (not every active payout job's id in Python).
     has_job = JobRecord.objects.filter(subject_type="payout", subject_id=Cast(OuterRef("pk"), CharField()), state__in=ACTIVE)
     stuck = Payout.objects.filter(state__in=(S.APPROVED, S.PROCESSING), updated_at__lte=cutoff).exclude(Exists(has_job))
-    counts = {"resent": 0, "settled": 0}
+    counts = {"resent": 0, "settled": 0, "expired": 0}
     for payout in stuck.iterator():
         if payout.state == S.APPROVED:
             _enqueue_processing(payout)
@@ -61,6 +62,9 @@ def recover_stuck(older_than: timedelta = STUCK_AFTER) -> dict:
         else:
             settle(payout.pk)
             counts["settled"] += 1
+    overdue = Payout.objects.filter(state=S.REQUESTED, expires_at__lte=cutoff).exclude(Exists(has_job))
+    for payout_id in overdue.values_list("pk", flat=True).iterator():
+        counts["expired"] += payout_expire(payout_id) == S.EXPIRED
     counts["runs_finished"] = finish_runs()
     return counts
 

@@ -20,6 +20,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from audit.services import audit
+from jobs.core.states import ACTIVE
+from jobs.models import JobRecord
 from notifications.services import NotificationError, notify
 from payouts.errors import PayoutError
 from payouts.models import LedgerEntry, Payee, Payout
@@ -27,6 +29,9 @@ from payouts.providers import FAILED, PENDING, ProviderDeclined, ProviderError, 
 from payouts.services import locks
 from payouts.services.base import S, _adjust, _move, _release
 from payouts.services.requests import _enqueue_processing
+
+# The jobs that take a payout to a provider (payouts/tasks.py).
+PROCESSING_TASKS = ("payouts.process", "payouts.fallback")
 
 log = logging.getLogger(__name__)
 
@@ -211,10 +216,10 @@ def payout_check_settlement(payout_id, *, actor, reason: str = "") -> Payout:
     return payout
 
 
-def _fail(payout_id, reason: str) -> str:
+def _fail(payout_id, reason: str, from_states=(S.PROCESSING, S.SENT)) -> str:
     with transaction.atomic():
         payout = locks.payout(payout_id)
-        if payout.state not in (S.PROCESSING, S.SENT):
+        if payout.state not in from_states:
             return payout.state
         _move(payout, S.FAILED, failure_reason=reason[:2000])
         _release(payout)
@@ -258,10 +263,19 @@ def _switch_to_fallback(payout: Payout) -> str:
 
 
 def settle(payout_id) -> str:
-    """Decide a ``processing`` payout whose job has run out of attempts: paid if a provider
-    holds its transfer, failed (hold released) if none does. A provider that cannot answer
-    leaves it processing, for the next settle (reconciliation runs one for every stuck payout)."""
+    """Decide a payout whose job has run out of attempts. ``processing``: paid if a provider
+    holds its transfer, failed (hold released) if none does; a provider that cannot answer
+    leaves it processing, for the next settle (reconciliation runs one for every stuck payout).
+    ``approved``: its job never took it (a job that kept losing its worker before its first
+    step), so no provider was asked and none can hold a transfer: failed, hold released, for
+    staff to retry, unless another processing job for it is active (re-sent meanwhile)."""
     payout = Payout.objects.filter(pk=payout_id).first()
+    if payout is not None and payout.state == S.APPROVED:
+        if JobRecord.objects.filter(
+            subject_type="payout", subject_id=str(payout.pk), task_name__in=PROCESSING_TASKS, state__in=ACTIVE
+        ).exists():
+            return S.APPROVED
+        return _fail(payout.pk, "its job ran out of attempts before the payout was sent; no money moved", from_states=(S.APPROVED,))
     if payout is None or payout.state != S.PROCESSING:
         return payout.state if payout else "missing"
     key = str(payout.idempotency_key)

@@ -132,6 +132,36 @@ def test_a_dead_processing_job_gets_a_settle_job(make_payee, drain, script):
     assert refreshed(payout).state == P.PAID and transfers(payout) == 1
 
 
+def _dies_untaken(payout):
+    """The payout's processing job dies before its first step took the payout (approved)."""
+    job = JobRecord.objects.get(task_name="payouts.process", subject_id=str(payout.pk))
+    JobRecord.objects.filter(pk=job.pk).update(state=State.DEAD)
+    signals.job_dead.send(JobRecord, job_id=job.pk, task_name=job.task_name, queue=job.queue, attempt=4, error="lost")
+    return job
+
+
+def test_a_dead_job_that_never_took_its_payout_fails_it_and_releases_the_hold(make_payee, drain):
+    payout = services.payout_request(make_payee().pk, "10")
+    assert refreshed(payout).payee.held == Decimal("10.00")
+    _dies_untaken(payout)
+    drain()
+    payout = refreshed(payout)
+    assert payout.state == P.FAILED and "before the payout was sent" in payout.failure_reason
+    assert (payout.payee.balance, payout.payee.held) == (Decimal("100.00"), Decimal("0")) and transfers(payout) == 0
+    # Staff may send it again, as any failed payout.
+    services.payout_retry(payout.pk, actor="ops")
+    drain()
+    assert refreshed(payout).state == P.PAID and transfers(payout) == 1
+
+
+def test_settle_leaves_an_approved_payout_whose_new_job_is_active(make_payee):
+    payout = services.payout_request(make_payee().pk, "10")
+    job = _dies_untaken(payout)
+    JobRecord.objects.filter(pk=job.pk).update(state=State.QUEUED)  # re-run by staff meanwhile
+    assert services.settle(payout.pk) == P.APPROVED
+    assert refreshed(payout).state == P.APPROVED
+
+
 def test_concurrent_requests_in_separate_processes_cannot_overdraw(make_payee):
     payee = make_payee(balance="100.00")
     code = (

@@ -6,6 +6,7 @@ from decimal import Decimal
 import pytest
 from django.core.management import call_command
 from django.urls import reverse
+from django.utils import timezone
 
 from jobs.core.states import State
 from jobs.models import JobRecord
@@ -69,8 +70,13 @@ def test_recovery_resends_approved_payouts_and_settles_processing_ones(make_paye
     Payout.objects.filter(pk=moved.pk).update(state=P.PROCESSING, provider="sandbox")
     payee = moved.payee
     get_provider("sandbox").transfer(str(moved.idempotency_key), moved.amount, "EUR", payee.account(), payee.destination)
-    assert reconciliation.recover_stuck(older_than=dt.timedelta(minutes=10)) == {"resent": 0, "settled": 0, "runs_finished": 0}
-    assert reconciliation.recover_stuck(older_than=dt.timedelta(0)) == {"resent": 1, "settled": 1, "runs_finished": 0}
+    assert reconciliation.recover_stuck(older_than=dt.timedelta(minutes=10)) == {
+        "resent": 0,
+        "settled": 0,
+        "expired": 0,
+        "runs_finished": 0,
+    }
+    assert reconciliation.recover_stuck(older_than=dt.timedelta(0)) == {"resent": 1, "settled": 1, "expired": 0, "runs_finished": 0}
     drain()
     lost.refresh_from_db()
     moved.refresh_from_db()
@@ -81,8 +87,22 @@ def test_recovery_resends_approved_payouts_and_settles_processing_ones(make_paye
 def test_recovery_leaves_payouts_whose_job_is_still_active(make_payee):
     waiting = services.payout_request(make_payee().pk, "10")  # its job is queued, not yet run
     assert JobRecord.objects.filter(subject_type="payout", subject_id=str(waiting.pk), state=State.QUEUED).exists()
-    assert reconciliation.recover_stuck(older_than=dt.timedelta(0)) == {"resent": 0, "settled": 0, "runs_finished": 0}
+    assert reconciliation.recover_stuck(older_than=dt.timedelta(0)) == {"resent": 0, "settled": 0, "expired": 0, "runs_finished": 0}
     assert JobRecord.objects.filter(task_name="payouts.process").count() == 1
+
+
+def test_recovery_expires_requested_payouts_whose_expiry_job_died(make_payee, settings):
+    settings.PAYOUT_APPROVAL_THRESHOLD = Decimal("5")
+    overdue = services.payout_request(make_payee().pk, "10")
+    waiting = services.payout_request(make_payee().pk, "10")
+    assert {overdue.state, waiting.state} == {P.REQUESTED}
+    JobRecord.objects.filter(task_name="payouts.expire", subject_id=str(overdue.pk)).update(state=State.DEAD)
+    Payout.objects.filter(pk__in=[overdue.pk, waiting.pk]).update(expires_at=timezone.now() - dt.timedelta(minutes=11))
+    assert reconciliation.recover_stuck()["expired"] == 1  # the other one's expiry job is still queued
+    overdue.refresh_from_db()
+    waiting.refresh_from_db()
+    assert overdue.state == P.EXPIRED and waiting.state == P.REQUESTED
+    assert Payee.objects.get(pk=overdue.payee_id).held == 0
 
 
 def test_the_admin_runs_a_reconciliation_without_a_selection(client, django_user_model, paid):
