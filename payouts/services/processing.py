@@ -271,11 +271,13 @@ def settle(payout_id) -> str:
     staff to retry, unless another processing job for it is active (re-sent meanwhile)."""
     payout = Payout.objects.filter(pk=payout_id).first()
     if payout is not None and payout.state == S.APPROVED:
-        if JobRecord.objects.filter(
-            subject_type="payout", subject_id=str(payout.pk), task_name__in=PROCESSING_TASKS, state__in=ACTIVE
-        ).exists():
-            return S.APPROVED
-        return _fail(payout.pk, "its job ran out of attempts before the payout was sent; no money moved", from_states=(S.APPROVED,))
+        with transaction.atomic():  # under the payout's lock: a job sent meanwhile takes it first
+            locks.payout(payout.pk)
+            if JobRecord.objects.filter(
+                subject_type="payout", subject_id=str(payout.pk), task_name__in=PROCESSING_TASKS, state__in=ACTIVE
+            ).exists():
+                return S.APPROVED
+            return _fail(payout.pk, "its job ran out of attempts before the payout was sent; no money moved", from_states=(S.APPROVED,))
     if payout is None or payout.state != S.PROCESSING:
         return payout.state if payout else "missing"
     key = str(payout.idempotency_key)
