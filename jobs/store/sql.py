@@ -73,18 +73,27 @@ def claim(job_id, worker_name: str, now, due_by) -> Claimed | None:
 
 def claim_many(job_ids, worker_name: str, now, due_by) -> dict[uuid.UUID, Claimed]:
     """Claim every one of these rows that is waiting and due, in one statement. Returns the
-    claimed ones by id; the others (not waiting, not due, claimed elsewhere) are absent."""
+    claimed ones by id; the others (not waiting, not due, claimed elsewhere) are absent.
+
+    On PostgreSQL a claim in its own transaction commits without waiting for its WAL flush
+    (``synchronous_commit`` off for that transaction only; decision 55): the claim is not an
+    outcome. Any later durable commit (the job's outcome, a write of its body) flushes it too,
+    and a database crash that loses it only puts the row back to waiting, so the job is
+    delivered again: at least once, as after a worker's crash. Inside a caller's transaction
+    the clause is left out, so nothing else the caller writes loses its durability."""
     pks = [uuid.UUID(str(job_id)) for job_id in job_ids]
     if not pks:
         return {}
     connection = _connection()
     ops = connection.ops
     waiting = sorted(WAITING)
+    relaxed = connection.vendor == "postgresql" and connection.get_autocommit() and not connection.in_atomic_block
     query = (
         f"UPDATE {ops.quote_name(JobRecord._meta.db_table)} SET state = %s, attempts = attempts + 1, "
         "total_attempts = total_attempts + 1, started_at = %s, finished_at = NULL, worker_name = %s, "
         "progress = 0, progress_message = '' "
-        f"WHERE id IN ({', '.join(['%s'] * len(pks))}) AND state IN ({', '.join(['%s'] * len(waiting))}) "
+        + ("FROM (SELECT set_config('synchronous_commit', 'off', true)) AS claim_commit " if relaxed else "")
+        + f"WHERE id IN ({', '.join(['%s'] * len(pks))}) AND state IN ({', '.join(['%s'] * len(waiting))}) "
         "AND (run_at IS NULL OR run_at <= %s) "
         f"RETURNING id, {', '.join(CLAIMED_FIELDS)}"
     )

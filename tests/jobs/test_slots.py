@@ -6,8 +6,9 @@ import threading
 import time
 
 import pytest
-from django.db import OperationalError, connection
+from django.db import OperationalError, connection, transaction
 from django.test import override_settings
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from rq import Queue
 from rq.registry import StartedJobRegistry
@@ -161,6 +162,27 @@ def test_claim_many_takes_only_waiting_due_rows():
     assert claimed[due.pk].task_name == "test.count" and claimed[due.pk].attempts == 1
     assert JobRecord.objects.get(pk=due.pk).state == State.RUNNING
     assert transitions.claim_many([due.pk], "w2", now, now) == {}  # claimed once only
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="synchronous_commit is PostgreSQL's")
+def test_a_claim_of_its_own_skips_the_wal_flush_and_nothing_else_does():
+    """Decision 55: the claim's own transaction commits without waiting for its WAL flush; the
+    setting stays in that transaction (the connection's next ones flush as before), and a claim
+    inside a caller's transaction leaves the caller's durability alone."""
+    alone, inside = enqueue("test.count"), enqueue("test.count")
+    now = timezone.now()
+    with CaptureQueriesContext(connection) as queries:
+        assert list(transitions.claim_many([alone.pk], "w", now, now)) == [alone.pk]
+    assert "synchronous_commit" in queries[-1]["sql"]
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW synchronous_commit")
+        assert cursor.fetchone() == ("on",)
+    with transaction.atomic(), CaptureQueriesContext(connection) as queries:
+        assert list(transitions.claim_many([inside.pk], "w", now, now)) == [inside.pk]
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW synchronous_commit")
+            assert cursor.fetchone() == ("on",)
+    assert not any("synchronous_commit" in q["sql"] for q in queries[:-1])
 
 
 def test_successes_finishing_together_are_recorded_in_one_transaction():
