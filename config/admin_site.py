@@ -14,24 +14,26 @@ from django.contrib.admin import AdminSite, autodiscover
 from django.contrib.admin.apps import SimpleAdminConfig
 
 _lock = threading.RLock()
-_discovered = False
+_discovered = False  # set once discovery has finished: other threads never see a partial registry
+_discovering = False  # seen only by the thread holding the lock: an admin module reading the site
 
 
 def discover() -> None:
-    """Import every installed app's admin module once per process (thread-safe, re-entrant:
-    an admin module that reads the site while it loads does not start a second discovery)."""
-    global _discovered
+    """Import every installed app's admin module once per process. Thread-safe: another thread
+    waits on the lock until discovery is done. Re-entrant: an admin module that reads the site
+    while it loads (the same thread, holding the lock) does not start a second discovery."""
+    global _discovered, _discovering
     if _discovered:
         return
     with _lock:
-        if _discovered:
+        if _discovered or _discovering:
             return
-        _discovered = True
+        _discovering = True
         try:
             autodiscover()
-        except BaseException:
-            _discovered = False
-            raise
+            _discovered = True
+        finally:
+            _discovering = False
 
 
 class ConveyorAdminSite(AdminSite):

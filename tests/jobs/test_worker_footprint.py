@@ -54,6 +54,34 @@ def test_the_admins_checks_still_see_every_registration():
     assert out.stdout.split() == ["0", "True", "0"]
 
 
+CONCURRENT_PROBE = """
+import threading, time
+import django
+django.setup()
+from django.contrib import admin
+import config.admin_site as admin_site
+started = threading.Event()
+real = admin_site.autodiscover
+def slow():
+    started.set()
+    time.sleep(0.3)
+    real()
+admin_site.autodiscover = slow
+first = threading.Thread(target=admin_site.discover)
+first.start()
+started.wait()
+print(len(admin.site.registry()) > 20)
+first.join()
+"""
+
+
+def test_a_thread_reading_the_registry_during_discovery_waits_for_all_of_it():
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings"}
+    out = subprocess.run([sys.executable, "-c", CONCURRENT_PROBE], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["True"]
+
+
 def test_the_admin_urls_load_the_registrations(client, django_user_model):
     client.force_login(django_user_model.objects.create_superuser("boss", "boss@example.com", "pw"))
     assert client.get("/admin/jobs/jobrecord/").status_code == 200
