@@ -87,7 +87,7 @@ def claim_many(job_ids, worker_name: str, now, due_by) -> dict[uuid.UUID, Claime
     connection = _connection()
     ops = connection.ops
     waiting = sorted(WAITING)
-    relaxed = connection.vendor == "postgresql" and connection.get_autocommit() and not connection.in_atomic_block
+    relaxed = connection.vendor == "postgresql" and connection.get_autocommit()  # off inside atomic()
     query = (
         f"UPDATE {ops.quote_name(JobRecord._meta.db_table)} SET state = %s, attempts = attempts + 1, "
         "total_attempts = total_attempts + 1, started_at = %s, finished_at = NULL, worker_name = %s, "
