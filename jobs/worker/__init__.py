@@ -169,7 +169,7 @@ class ConveyorWorker(SimpleWorker):
     # --- Database heartbeat (crash detection; see jobs/recovery.py) ---------------
 
     def bootstrap(self, *args, **kwargs):
-        super().bootstrap(*args, **kwargs)
+        self._bootstrap_rq(*args, **kwargs)
         self._started_stamp = timezone.now()
         self._register_heartbeat()
         self._beating = threading.Event()
@@ -179,6 +179,45 @@ class ConveyorWorker(SimpleWorker):
             self._recorder = Recorder(self.name, self._settle_many, backlog=self.slots * RECORD_BACKLOG_PER_SLOT)
             self._pool = SlotPool(self.slots, self._run_in_slot, name=f"conveyor-slot-{os.getpid()}")
         log.info("worker %s started with concurrency: %d (queues: %s)", self.name, self.slots, ", ".join(self._logical_names()))
+
+    def _bootstrap_rq(self, *args, **kwargs) -> None:
+        """RQ's start-up (its worker key, the worker registry, the pubsub channel), again until
+        it completes: Redis going away in the middle of it (after _wait_for_redis saw it answer)
+        would otherwise end the process with django-rq's exit code 1. What a failed try left (its
+        worker key, which the next register_birth would take for another live worker of the
+        same name, and a pubsub connection) is undone first."""
+        while True:
+            try:
+                super().bootstrap(*args, **kwargs)
+                return
+            except (RedisConnectionError, RedisTimeoutError) as exc:
+                log.error("worker %s: Redis went away during start-up (%s); starting again when it answers", self.name, exc)
+            self._undo_subscribe()
+            while True:
+                time.sleep(MAX_BACKOFF)
+                _wait_for_redis(self.connection)
+                try:
+                    self.connection.delete(self.key)  # this process's own half-registered key
+                    break
+                except (RedisConnectionError, RedisTimeoutError):
+                    continue
+
+    def _undo_subscribe(self) -> None:
+        """Close the pubsub connection a failed start-up left (RQ's subscribe fails in its
+        SUBSCRIBE, before it starts its thread), or stop its thread if it got that far (the thread
+        closes the connection as it ends: at the unsubscribe's reply, or at its next read)."""
+        pubsub, self.pubsub = self.pubsub, None
+        thread, self.pubsub_thread = self.pubsub_thread, None
+        if thread is None:
+            if pubsub is not None:
+                pubsub.close()
+            return
+        thread.stop()
+        try:
+            pubsub.unsubscribe()  # its reply wakes the thread's read
+        except RedisError:
+            pass
+        thread.join(timeout=1)
 
     def _register_heartbeat(self) -> None:
         stamp = timezone.now()
@@ -306,6 +345,9 @@ class ConveyorWorker(SimpleWorker):
             if not lists and pool is not None:  # every queue has this process's slots for it full
                 pool.wait_for_change(FLOW_RECHECK)
                 continue
+            # Read before the pop: a job of this process's releasing its cap lease between the
+            # pop (which found the cap full) and the check below must not end a burst run.
+            was_busy = pool is not None and pool.busy()
             try:
                 want, room = self._batch_size(pool)
                 popped, open_keys = self._flow.pop(lists, want, room)
@@ -358,10 +400,11 @@ class ConveyorWorker(SimpleWorker):
                     continue
                 self._current_queue = logical_queue_name(queue.name)
                 return job, queue
-            if pool is not None and pool.busy():
+            if was_busy or (pool is not None and pool.busy()):
                 idle_since = time.monotonic()
-                if timeout is None:  # burst mode: what the running jobs lead to is run too
-                    pool.wait_for_change(FLOW_RECHECK)
+                if timeout is None:  # burst mode: what the running jobs lead to, or release, is run too
+                    if pool.busy():
+                        pool.wait_for_change(FLOW_RECHECK)
                     continue
             if timeout is None:
                 return None  # burst mode: nothing this worker may run now

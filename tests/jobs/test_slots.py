@@ -20,6 +20,7 @@ from jobs.core.states import State
 from jobs.models import JobAttempt, JobRecord
 from jobs.ops.enqueue import enqueue
 from jobs.store import transitions
+from jobs.transport import flow
 from jobs.worker import ConveyorWorker, timeouts
 from jobs.worker.recorder import Outcome, Recorder
 from jobs.worker.slots import SlotPool
@@ -120,6 +121,24 @@ def test_a_fleet_wide_cap_holds_across_slots(run_worker):
     run_worker("maintenance", slots=4)
     assert {JobRecord.objects.get(pk=j.pk).state for j in jobs} == {State.SUCCEEDED}
     assert max_overlap(jobs) == 1
+
+
+def test_a_burst_run_outlasts_a_cap_released_while_it_pops(run_worker, monkeypatch):
+    """The pop finds the queue at its cap (this process's running job holds the lease); the job
+    ends and its lease is released before the loop looks whether the slots are busy. The run must
+    pop again, not quit with the capped queue's jobs still queued."""
+    jobs = [enqueue("test.nap_capped", kwargs={"seconds": 0.05}) for _ in range(3)]
+    pop = flow.FlowControl.pop
+
+    def slow_pop(self, *args, **kwargs):
+        popped, open_keys = pop(self, *args, **kwargs)
+        if not popped and self.held:
+            time.sleep(0.3)  # the running job ends and its lease is released meanwhile
+        return popped, open_keys
+
+    monkeypatch.setattr(flow.FlowControl, "pop", slow_pop)
+    run_worker("maintenance", slots=4)
+    assert {JobRecord.objects.get(pk=j.pk).state for j in jobs} == {State.SUCCEEDED}
 
 
 def test_a_queue_may_use_fewer_of_a_workers_slots(run_worker, settings):

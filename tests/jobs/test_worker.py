@@ -214,6 +214,35 @@ def test_redis_failing_between_pop_and_start_hands_the_job_back(run_worker, monk
     assert first.state == State.SUCCEEDED and first.attempts == 1
 
 
+@pytest.mark.parametrize("failing", ["register_birth", "subscribe"])
+def test_redis_going_away_during_the_workers_start_up_delays_it_instead_of_ending_it(run_worker, redis_db, monkeypatch, failing):
+    """After _wait_for_redis saw Redis answer, RQ's start-up (worker key, registry, pubsub) may
+    still meet an outage; django-rq would exit 1. The worker starts again once Redis answers,
+    after undoing what the failed try left: the worker key (which register_birth would take for
+    a live worker of the same name) and the pubsub connection."""
+    job = enqueue("test.count", kwargs={"key": "late"})
+    original = getattr(ConveyorWorker, failing)
+    calls, left = [], []
+
+    def once_broken(self, *args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            if failing == "subscribe":  # RQ made its pubsub; its SUBSCRIBE met the outage
+                self.pubsub = self.connection.pubsub()
+                self.pubsub.subscribe("conveyor-test-channel")
+                left.append(self.pubsub)
+            raise RedisConnectionError("Redis went away")
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(ConveyorWorker, failing, once_broken)
+    monkeypatch.setattr("jobs.worker.time.sleep", lambda seconds: None)
+    worker = run_worker("default")
+    assert len(calls) == 2
+    assert JobRecord.objects.get(pk=job.pk).state == State.SUCCEEDED
+    assert all(pubsub.connection is None for pubsub in left)  # the failed try's connection closed
+    assert worker.name.encode() not in redis_db.smembers("rq:workers")
+
+
 def test_a_hand_back_the_database_refused_is_retried_on_the_next_pass(run_worker, monkeypatch):
     """Redis and the database both failing at the hand-back: the worker keeps the job id and
     hands it back once the database answers, instead of leaving the row queued forever."""
