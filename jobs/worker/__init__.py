@@ -139,7 +139,6 @@ class ConveyorWorker(SimpleWorker):
         self._pool: SlotPool | None = None
         self._done_lock = threading.Lock()
         self._claims: dict[str, tuple] = {}  # job id -> (claimed row, start) of each job in a slot
-        self._prepared: dict[str, tuple] = {}  # job id -> its claim, between _take and _submit
         self._max_jobs = None
 
     def _tiered(self, queues):
@@ -382,9 +381,7 @@ class ConveyorWorker(SimpleWorker):
                 batch = self._take(popped)
                 if not batch:
                     continue
-                for job, queue in batch[1:]:
-                    self._submit(job, queue)
-                return batch[0]  # RQ's loop hands it to execute_job, which submits it too
+                return batch[0]  # for RQ's loop's count (--max-jobs); it is in its slot already
             if popped:
                 key, job_id = popped[0]
                 queue = self._queue_by_key[key]
@@ -425,8 +422,11 @@ class ConveyorWorker(SimpleWorker):
         return pool.free(), room
 
     def _take(self, popped: list[tuple[str, str]]) -> list:
-        """A popped batch made ready for the slots: its rows claimed in one statement. Returns
-        (job, queue) pairs; if the claim fails they are handed back.
+        """A popped batch handed to the slots at once and claimed meanwhile, in one statement:
+        each slot thread wakes while the claim's round trip is in flight and then waits for its
+        row (the wake-up, about a third of a millisecond, no longer adds to a job's start).
+        Returns (job, queue) pairs; if the claim fails they are handed back and their slots end
+        without running them.
 
         The slots do not fetch RQ's job hashes nor write RQ's per-job execution records (the
         started registry, the execution hash, the job's status and heartbeat): the row is the
@@ -434,23 +434,25 @@ class ConveyorWorker(SimpleWorker):
         over a third of a no-op job's worker CPU (docs/decisions.md 44). A row that cannot be
         claimed (cancelled, finished, claimed elsewhere) is skipped by runtime.execute."""
         batch = [(Taken(job_id, self.job_class.key_for(job_id)), self._queue_by_key[key]) for key, job_id in popped]
+        pending = []
+        for job, queue in batch:
+            job.started_at = now()
+            claim = PendingClaim()
+            self._pool.submit(job.id, logical_queue_name(queue.name), (job, queue, claim))
+            pending.append(claim)
         try:
             claims, started = runtime.claim_batch([job.id for job, _ in batch], self.name)
         except Exception as exc:
             log.exception("worker %s: could not claim a batch of %d job(s); handing them back", self.name, len(batch))
             close_old_connections()
-            for job, queue in batch:
+            for (job, queue), claim in zip(batch, pending):
                 self._hand_back(queue, job.id, exc)
+                claim.set(PendingClaim.HANDED_BACK)
             return []
         self.set_state(WorkerStatus.BUSY)
-        for job, _ in batch:
-            self._prepared[job.id] = (claims.get(uuid.UUID(job.id)), started)
+        for (job, _), claim in zip(batch, pending):
+            claim.set((claims.get(uuid.UUID(job.id)), started))
         return batch
-
-    def _submit(self, job, queue) -> None:
-        claimed = self._prepared.pop(job.id)
-        job.started_at = now()
-        self._pool.submit(job.id, logical_queue_name(queue.name), (job, queue, claimed))
 
     def _lists_with_room(self) -> list:
         """The lists to take from, with their flow limits: all of them, less the queues whose
@@ -493,8 +495,7 @@ class ConveyorWorker(SimpleWorker):
             self._owed_hand_backs.discard(job_id)
 
     def execute_job(self, job, queue):
-        if self._pool is not None:  # taken, prepared and claimed with its batch (_take)
-            self._submit(job, queue)
+        if self._pool is not None:  # taken, handed to its slot and claimed with its batch (_take)
             return
         try:
             execution = self.prepare_execution(job)
@@ -509,7 +510,7 @@ class ConveyorWorker(SimpleWorker):
 
     def _run_in_slot(self, work: Work) -> None:
         """One job in a slot thread: what perform_job does after RQ's bookkeeping."""
-        job, queue, claimed = work.payload
+        job, queue, claim = work.payload
         settled = []
 
         def record_success(record, started, finished, worker_name, result, then) -> None:
@@ -519,7 +520,10 @@ class ConveyorWorker(SimpleWorker):
             self._pool.settling(1)
             self._recorder.submit(Outcome(record, started, finished, result, (job, queue), then))
 
-        close_old_connections()
+        close_old_connections()  # while the batch's claim is in flight
+        claimed = claim.get()
+        if claimed is PendingClaim.HANDED_BACK:
+            return
         try:
             runtime.execute(
                 job.id,
@@ -717,6 +721,27 @@ class ConveyorWorker(SimpleWorker):
         """The worker's counters RQ's dashboard shows (successful jobs, working time), once per batch."""
         pipe.hincrby(self.key, "successful_job_count", jobs)
         pipe.hincrbyfloat(self.key, "total_working_time", worked.total_seconds())
+
+
+class PendingClaim:
+    """A slot job's claim, made by the dequeue loop after the job was handed to its slot."""
+
+    HANDED_BACK = object()  # the claim failed: the job went back to the dispatcher
+    __slots__ = ("_done", "_value")
+
+    def __init__(self):
+        self._done = threading.Event()
+        self._value = None
+
+    def set(self, value) -> None:
+        self._value = value
+        self._done.set()
+
+    def get(self):
+        # Short waits, so that a forced stop (an exception raised in this thread) is heard.
+        while not self._done.wait(0.1):
+            pass
+        return self._value
 
 
 class Taken:
