@@ -338,15 +338,15 @@ class ConveyorWorker(SimpleWorker):
                 if not pool.wait_for_free(FLOW_RECHECK):
                     idle_since = time.monotonic()
                     continue
-                if not pool.busy():
-                    self.set_state(WorkerStatus.IDLE)
+            # Read before the pop: a job of this process's releasing its cap lease between the
+            # pop (which found the cap full) and the check below must not end a burst run.
+            was_busy = pool is not None and pool.busy()
+            if pool is not None and not was_busy:
+                self.set_state(WorkerStatus.IDLE)
             lists = self._lists_with_room()
             if not lists and pool is not None:  # every queue has this process's slots for it full
                 pool.wait_for_change(FLOW_RECHECK)
                 continue
-            # Read before the pop: a job of this process's releasing its cap lease between the
-            # pop (which found the cap full) and the check below must not end a burst run.
-            was_busy = pool is not None and pool.busy()
             try:
                 want, room = self._batch_size(pool)
                 popped, open_keys = self._flow.pop(lists, want, room)
@@ -397,10 +397,11 @@ class ConveyorWorker(SimpleWorker):
                     continue
                 self._current_queue = logical_queue_name(queue.name)
                 return job, queue
-            if was_busy or (pool is not None and pool.busy()):
+            busy = pool is not None and pool.busy()
+            if was_busy or busy:
                 idle_since = time.monotonic()
                 if timeout is None:  # burst mode: what the running jobs lead to, or release, is run too
-                    if pool.busy():
+                    if busy:
                         pool.wait_for_change(FLOW_RECHECK)
                     continue
             if timeout is None:
