@@ -377,6 +377,10 @@ class ConveyorWorker(SimpleWorker):
                 time.sleep(backoff)
                 backoff = min(backoff * 2, MAX_BACKOFF)
                 continue
+            if popped:
+                popped = self._drop_foreign(popped)
+                if not popped:
+                    continue
             if popped and pool is not None:
                 batch = self._take(popped)
                 if not batch:
@@ -435,25 +439,47 @@ class ConveyorWorker(SimpleWorker):
         over a third of a no-op job's worker CPU (docs/decisions.md 44). A row that cannot be
         claimed (cancelled, finished, claimed elsewhere) is skipped by runtime.execute."""
         batch = [(Taken(job_id, self.job_class.key_for(job_id)), self._queue_by_key[key]) for key, job_id in popped]
+        ids = [uuid.UUID(job.id) for job, _ in batch]  # valid: _drop_foreign ran
         pending = []
-        for job, queue in batch:
-            job.started_at = now()
-            claim = PendingClaim()
-            self._pool.submit(job.id, logical_queue_name(queue.name), (job, queue, claim))
-            pending.append(claim)
         try:
-            claims, started = runtime.claim_batch([job.id for job, _ in batch], self.name)
+            for job, queue in batch:
+                job.started_at = now()
+                claim = PendingClaim()
+                self._pool.submit(job.id, logical_queue_name(queue.name), (job, queue, claim))
+                pending.append(claim)
+            claims, started = runtime.claim_batch(ids, self.name)
         except Exception as exc:
+            # The claim failed, or the hand-over to the slots did: the whole batch goes back, and
+            # every slot handed a job so far is told, so none waits for a claim that never comes.
             log.exception("worker %s: could not claim a batch of %d job(s); handing them back", self.name, len(batch))
             close_old_connections()
-            for (job, queue), claim in zip(batch, pending):
+            for index, (job, queue) in enumerate(batch):
+                if index < len(pending):
+                    pending[index].set(PendingClaim.HANDED_BACK)
                 self._hand_back(queue, job.id, exc)
-                claim.set(PendingClaim.HANDED_BACK)
             return []
+        for pk, claim in zip(ids, pending):
+            claim.set((claims.get(pk), started))
         self.set_state(WorkerStatus.BUSY)
-        for (job, _), claim in zip(batch, pending):
-            claim.set((claims.get(uuid.UUID(job.id)), started))
         return batch
+
+    def _drop_foreign(self, popped: list[tuple[str, str]]) -> list[tuple[str, str]]:
+        """Entries of the lists that cannot name a job (pushed with plain RQ and an id of its own,
+        say): logged once and let go here, before they reach a claim they would fail, and with
+        it the jobs popped beside them. Any RQ hash they have is left for whoever pushed them."""
+        kept = []
+        for key, job_id in popped:
+            try:
+                uuid.UUID(job_id)
+            except ValueError:
+                queue = self._queue_by_key[key]
+                log.warning(
+                    "queue %s: %r is not a Conveyor job id (enqueued with plain RQ?); dropped", logical_queue_name(queue.name), job_id
+                )
+                self._release(queue, job_id)
+                continue
+            kept.append((key, job_id))
+        return kept
 
     def _lists_with_room(self) -> list:
         """The lists to take from, with their flow limits: all of them, less the queues whose

@@ -331,3 +331,41 @@ def test_registry_cleaning_visits_only_lists_with_registries(redis_db, monkeypat
     assert redis_db.zcard(started.key) == 0
     worker.clean_registries()
     assert cleaned == ["default"]  # nothing left to clean
+
+
+@pytest.mark.parametrize("slots", [1, 4])
+def test_an_id_that_names_no_job_is_dropped_once_and_the_rest_runs(run_worker, redis_db, slots, caplog):
+    """A list entry that is not a job id (pushed with plain RQ and an id of its own, say) is
+    logged and dropped: it neither fails the jobs popped with it nor comes back on every pass."""
+    jobs = [enqueue("test.count", kwargs={"key": f"beside-foreign-{i}"}) for i in range(3)]
+    redis_db.lpush(Queue("default", connection=redis_db).key, "report-2026-12")  # popped first
+    worker = run_worker("default", slots=slots)
+    assert {JobRecord.objects.get(pk=j.pk).state for j in jobs} == {State.SUCCEEDED}
+    assert not worker._owed_hand_backs
+    assert not redis_db.exists(f"conveyor:taken:{worker.name}")
+    assert not redis_db.lrange(Queue("default", connection=redis_db).key, 0, -1)
+    assert [r.getMessage() for r in caplog.records if "report-2026-12" in r.getMessage()] == [
+        "queue default: 'report-2026-12' is not a Conveyor job id (enqueued with plain RQ?); dropped"
+    ]
+
+
+@pytest.mark.timeout(30)
+def test_a_batch_that_fails_while_it_is_handed_to_its_slots_goes_back_whole(run_worker, monkeypatch):
+    """Anything failing between the first slot hand-over and the claim (here the pool refusing the
+    second job) hands the whole batch back: no slot waits for a claim that never comes."""
+    jobs = [enqueue("test.count", kwargs={"key": f"refused-{i}"}) for i in range(3)]
+    submit = SlotPool.submit
+    calls = []
+
+    def refuse_the_second(self, *args):
+        calls.append(args)
+        if len(calls) == 2:
+            raise RuntimeError("no free slot")
+        return submit(self, *args)
+
+    monkeypatch.setattr(SlotPool, "submit", refuse_the_second)
+    worker = run_worker("default", slots=4)  # hung here before: the first slot waited forever
+    assert worker._pool is None or worker._pool.busy() == 0
+    # The batch went back to the dispatcher whole: nothing ran, nothing is stranded as queued.
+    assert {JobRecord.objects.get(pk=j.pk).state for j in jobs} == {State.PENDING}
+    assert not worker._owed_hand_backs
