@@ -94,11 +94,20 @@ class SlotPool:
             self._changed.wait(timeout)
 
     def submit(self, job_id: str, queue_name: str, payload: tuple) -> None:
+        self.start(self.reserve(job_id, queue_name, payload))
+
+    def reserve(self, job_id: str, queue_name: str, payload: tuple) -> Work:
+        """Hold a slot for a job (it counts as running from now on) without waking a thread yet:
+        ``start`` does. Raises if no slot is free."""
         work = Work(str(job_id), queue_name, payload)
         with self._changed:
             if len(self._work) >= self.size:
                 raise RuntimeError("no free slot")  # the dequeue loop takes a job only for a free slot
             self._work[work.job_id] = work
+        return work
+
+    def start(self, work: Work) -> None:
+        """Hand a reserved job to a slot thread."""
         self._inbox.put(work)
 
     # --- The slot threads ---------------------------------------------------------------

@@ -162,6 +162,19 @@ def test_a_pool_refuses_work_beyond_its_slots():
     pool.close()
 
 
+def test_a_reserved_slot_counts_as_taken_and_runs_nothing_until_started():
+    ran = threading.Event()
+    pool = SlotPool(1, lambda work: ran.set())
+    work = pool.reserve("a", "default", ())
+    assert pool.free() == 0 and pool.busy() == 1
+    with pytest.raises(RuntimeError):
+        pool.reserve("b", "default", ())
+    assert not ran.wait(0.2)
+    pool.start(work)
+    assert ran.wait(5) and pool.drain(5) and pool.free() == 1
+    pool.close()
+
+
 def test_a_worker_takes_a_batch_for_its_free_slots_and_claims_it_in_one_statement(run_worker):
     jobs = [enqueue("test.nap", kwargs={"seconds": 0.2}) for _ in range(4)]
     run_worker("default", slots=4)
@@ -351,19 +364,20 @@ def test_an_id_that_names_no_job_is_dropped_once_and_the_rest_runs(run_worker, r
 
 @pytest.mark.timeout(30)
 def test_a_batch_that_fails_while_it_is_handed_to_its_slots_goes_back_whole(run_worker, monkeypatch):
-    """Anything failing between the first slot hand-over and the claim (here the pool refusing the
-    second job) hands the whole batch back: no slot waits for a claim that never comes."""
+    """Anything failing between the first slot reservation and the claim (here the pool refusing
+    the second job) hands the whole batch back: no slot waits for a claim that never comes, and
+    the slot reserved for the first job is free again."""
     jobs = [enqueue("test.count", kwargs={"key": f"refused-{i}"}) for i in range(3)]
-    submit = SlotPool.submit
+    reserve = SlotPool.reserve
     calls = []
 
     def refuse_the_second(self, *args):
         calls.append(args)
         if len(calls) == 2:
             raise RuntimeError("no free slot")
-        return submit(self, *args)
+        return reserve(self, *args)
 
-    monkeypatch.setattr(SlotPool, "submit", refuse_the_second)
+    monkeypatch.setattr(SlotPool, "reserve", refuse_the_second)
     worker = run_worker("default", slots=4)  # hung here before: the first slot waited forever
     assert worker._pool is None or worker._pool.busy() == 0
     # The batch went back to the dispatcher whole: nothing ran, nothing is stranded as queued.
