@@ -51,6 +51,8 @@ def manage_check(**env_overrides):
         ({"DJANGO_ENV": "production", "ALLOWED_HOSTS": "example.com"}, "SECRET_KEY must be set"),
         ({"SCHEDULER_CLOCK": "soon"}, "SCHEDULER_CLOCK='soon' must be START,ANCHOR,SPEED"),
         ({"ENQUEUE_PUSH": "later"}, "ENQUEUE_PUSH='later' must be background or inline"),
+        # Milliseconds given bare would be seconds: refused, with how to write them.
+        ({"ENQUEUE_PUSH_LINGER": "1"}, "ENQUEUE_PUSH_LINGER='1' is not a valid duration: a bare number is seconds here"),
         (
             {"DJANGO_ENV": "production", "SECRET_KEY": "x" * 50, "ALLOWED_HOSTS": "example.com", "SCHEDULER_CLOCK": "0,0,1"},
             "SCHEDULER_CLOCK is for tests",

@@ -8,7 +8,8 @@ returns after its commit and never waits on Redis, however slow Redis is or whet
 
 What can happen to a row handed over, and who repairs it:
 
-* pushed: the normal case, within a fraction of a millisecond of the commit;
+* pushed: the normal case, within a fraction of a millisecond of the commit (plus up to
+  ``ENQUEUE_PUSH_LINGER``, 1 ms, when enqueues arrive back to back, so that they share a push);
 * Redis refused it: ``dispatch_new`` sets it back to ``pending`` (this thread opens a database
   connection only then, and closes it after) and the dispatcher sends it within
   ``SWEEP_GRACE`` + ``DISPATCH_INTERVAL`` of Redis answering;
@@ -45,8 +46,9 @@ HANDOFF_EXIT_WAIT = 10.0  # seconds the interpreter's exit waits for rows still 
 class Handoff:
     """One pushing thread per process, started on first use (and again in a forked child)."""
 
-    def __init__(self, push) -> None:
+    def __init__(self, push, linger: float | None = None) -> None:
         self._push = push  # list[JobRecord] -> None; failures are its business (hand back)
+        self._linger = settings.ENQUEUE_PUSH_LINGER if linger is None else linger  # seconds
         self._reset()
 
     def _reset(self) -> None:
@@ -81,10 +83,18 @@ class Handoff:
         self._thread.start()
 
     def _run(self) -> None:
+        last_push = float("-inf")  # when the last push ended (monotonic seconds); none yet
         while True:
             with self._cond:
                 while not self._waiting:
                     self._cond.wait()
+            if self._linger and time.monotonic() - last_push < self._linger:
+                # Enqueues are arriving back to back (this row came within the linger of the last
+                # push): the next few join this push, one Redis call for several rows, which
+                # leaves the callers more of the machine. After a quiet spell a row goes at once:
+                # an idle enqueue, or one every few milliseconds, waits for nothing.
+                time.sleep(self._linger)
+            with self._cond:
                 batch, self._waiting = self._waiting, []
                 self._busy = True
             try:
@@ -92,6 +102,7 @@ class Handoff:
             except Exception:  # never let the thread die: the sweep repairs what was not pushed
                 log.exception("could not hand %d job(s) to Redis; the dispatcher will send them", len(batch))
             finally:
+                last_push = time.monotonic()
                 # A failed push hands the rows back through this thread's own connection.
                 connections[JobRecord.objects.db].close()
                 with self._cond:

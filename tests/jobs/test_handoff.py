@@ -182,3 +182,21 @@ def test_rows_lost_behind_a_long_backlog_are_found_at_once(redis_db, monkeypatch
     assert sweep(now=soon())["lost"] == 1
     assert JobRecord.objects.get(pk=lost.pk).state == State.QUEUED and redis_db.exists(f"rq:job:{lost.pk}")
     assert all(JobRecord.objects.get(pk=j.pk).state == State.QUEUED for j in backlog)
+
+
+def test_rows_arriving_back_to_back_share_a_push_and_a_row_after_a_quiet_spell_waits_for_nothing():
+    """ENQUEUE_PUSH_LINGER: a row that comes within the linger of the thread's last push waits
+    the linger for company; one after a quiet spell (or the first) is pushed at once."""
+    batches = []
+    h = handoff.Handoff(lambda records: batches.append(list(records)), linger=0.5)
+    h.submit(["first"])
+    assert h.flush(0.25), "the first row waited for the linger"
+    h.submit(["a"])  # well within the linger of the last push: waits, and the next two join it
+    h.submit(["b"])
+    h.submit(["c"])
+    assert h.flush(2)
+    assert batches == [["first"], ["a", "b", "c"]]
+    time.sleep(0.6)  # a quiet spell longer than the linger
+    h.submit(["late"])
+    assert h.flush(0.25), "a row after a quiet spell waited for the linger"
+    assert batches[-1] == ["late"]
