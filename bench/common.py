@@ -46,6 +46,15 @@ def setup() -> dict:
     return env
 
 
+def quantile(values: list[float], q: float) -> float:
+    """The q-quantile of ``values``, interpolated between the two nearest samples."""
+    ordered = sorted(values)
+    pos = q * (len(ordered) - 1)
+    low = int(pos)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (pos - low)
+
+
 def reset() -> None:
     """Empty the benchmark Redis db and job tables."""
     from jobs.models import JobAttempt, JobRecord, WorkerHeartbeat

@@ -59,7 +59,7 @@ from urllib.parse import urlsplit, urlunsplit
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.common import reset, setup, write_results  # noqa: E402
+from bench.common import quantile, reset, setup, write_results  # noqa: E402
 
 CELERY_DB, DRAMATIQ_DB = 14, 13
 READY_KEY = "bench:ready"  # bench/peer_celery.py, bench/peer_dramatiq.py
@@ -134,14 +134,6 @@ def log_problems(procs, limit: int = 8) -> list[str]:
             if any(word in line for word in ("Traceback", "ERROR", "Error", "CRITICAL", "exception")):
                 found.append(f"{proc.label}: {line.strip()[:300]}")
     return found[:limit]
-
-
-def quantile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    pos = q * (len(ordered) - 1)
-    low = int(pos)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (pos - low)
 
 
 def main() -> None:

@@ -30,17 +30,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.common import reset, setup, stop  # noqa: E402
+from bench.common import quantile, reset, setup, stop  # noqa: E402
 
 UNLIMITED = '{"default": {"concurrency": 0}}'
-
-
-def quantile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    pos = q * (len(ordered) - 1)
-    low = int(pos)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (pos - low)
 
 
 def wait_for_workers(redis, count: int, procs) -> None:
