@@ -443,17 +443,14 @@ class ConveyorWorker(SimpleWorker):
         batch = [(Taken(job_id, self.job_class.key_for(job_id)), self._queue_by_key[key]) for key, job_id in popped]
         ids = [uuid.UUID(job.id) for job, _ in batch]  # valid: _drop_foreign ran
         reserved = []  # (slot work, its pending claim), one per job reserved so far
-        early = len(batch) == 1
-        handed = False  # the slot threads have their jobs (before the claim: early)
+        early = len(batch) == 1  # handed to its slot before the claim; a larger batch after it
         try:
             for job, queue in batch:
                 job.started_at = now()
                 claim = PendingClaim()
                 reserved.append((self._pool.reserve(job.id, logical_queue_name(queue.name), (job, queue, claim)), claim))
             if early:
-                for work, _ in reserved:
-                    self._pool.start(work)
-                handed = True
+                self._pool.start(reserved[0][0])
             claims, started = runtime.claim_batch(ids, self.name)
         except Exception as exc:
             # The claim failed, or a slot could not be reserved: the whole batch goes back, and
@@ -464,13 +461,13 @@ class ConveyorWorker(SimpleWorker):
                 if index < len(reserved):
                     work, claim = reserved[index]
                     claim.set(PendingClaim.HANDED_BACK)
-                    if not handed:
+                    if not early:
                         self._pool.start(work)  # the slot ends at once, which frees it
                 self._hand_back(queue, job.id, exc)
             return []
         for pk, (work, claim) in zip(ids, reserved):
             claim.set((claims.get(pk), started))
-            if not handed:
+            if not early:
                 self._pool.start(work)
         self.set_state(WorkerStatus.BUSY)
         return batch
@@ -559,7 +556,7 @@ class ConveyorWorker(SimpleWorker):
             self._pool.settling(1)
             self._recorder.submit(Outcome(record, started, finished, result, (job, queue), then))
 
-        close_old_connections()  # while the batch's claim is in flight
+        close_old_connections()  # a lone job's claim may still be in flight (_take)
         claimed = claim.get()
         if claimed is PendingClaim.HANDED_BACK:
             return
@@ -763,7 +760,8 @@ class ConveyorWorker(SimpleWorker):
 
 
 class PendingClaim:
-    """A slot job's claim, made by the dequeue loop after the job was handed to its slot."""
+    """A slot job's claim, filled in by the dequeue loop once the batch is claimed (a lone job is
+    in its slot before that, and its thread waits here for its row)."""
 
     HANDED_BACK = object()  # the claim failed: the job went back to the dispatcher
     __slots__ = ("_done", "_value")
