@@ -9,9 +9,10 @@ systems within one run, so compare figures from the same run only.
       enqueue->start at idle, one job at a time 30 ms apart: Conveyor's worker (the Procfile's
       command on queue default) and an RQ SimpleWorker, alternated --reps times; p50/p90/p99
       of the whole path and of the enqueue call alone.
-  python bench/quick.py noop [--jobs 3000] [--reps 3] [--processes 2]
+  python bench/quick.py noop [--jobs 3000] [--reps 3] [--processes 2] [--all-queues]
       no-op jobs through N Conveyor worker processes on queue default, queue filled first:
-      jobs/s per run and the median. For an A/B, run it in two checkouts (git worktree) one
+      jobs/s per run and the median; --all-queues alternates each run with workers on every
+      declared queue (the Procfile's command, no queue named) and prints the ratio. For an A/B, run it in two checkouts (git worktree) one
       after the other, or the same checkout with different settings in the environment.
 
 Run inside the services as `make bench` does: DJANGO_ENV=local .venv/bin/python scripts/with_services.py
@@ -50,6 +51,9 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=3000, help="noop: jobs per run")
     parser.add_argument("--processes", type=int, default=2, help="noop: worker processes")
     parser.add_argument("--reps", type=int, default=None, help="repetitions (latency 2, noop 3)")
+    parser.add_argument(
+        "--all-queues", action="store_true", help="noop: also on every declared queue (no queue named), alternated with queue default"
+    )
     opts = parser.parse_args()
     env = setup()
 
@@ -72,8 +76,8 @@ def main() -> None:
     def start(argv, label):
         return subprocess.Popen(argv, cwd=ROOT, env=child_env, stdout=subprocess.DEVNULL, stderr=open(logdir / f"{label}.err", "w"))
 
-    def conveyor_worker(label):
-        return start([py, "manage.py", "conveyor_worker", "default", "--verbosity", "0", "--name", label], label)
+    def conveyor_worker(label, queues=("default",)):
+        return start([py, "manage.py", "conveyor_worker", *queues, "--verbosity", "0", "--name", label], label)
 
     def latency(system: str) -> str:
         reset()
@@ -107,11 +111,11 @@ def main() -> None:
             f"max {max(total):6.2f} ms | enqueue call p50 {quantile(calls, 0.5):4.2f}  p99 {quantile(calls, 0.99):4.2f}"
         )
 
-    def noop(rep: int) -> float:
+    def noop(rep: int, queues=("default",)) -> float:
         reset()
         enqueue_many([JobSpec("bench.noop")] * opts.jobs)
         handoff.flush()
-        procs = [conveyor_worker(f"quick-noop-{rep}-{i}") for i in range(opts.processes)]
+        procs = [conveyor_worker(f"quick-noop-{rep}-{i}", queues) for i in range(opts.processes)]
         try:
             wait_for_workers(redis, opts.processes, procs)
             started = time.perf_counter()
@@ -128,11 +132,18 @@ def main() -> None:
             for system in ("conveyor", "rq"):
                 print(latency(system), flush=True)
     else:
-        rates = []
+        variants = {"queue default": ("default",), **({"every declared queue": ()} if opts.all_queues else {})}
+        rates: dict[str, list[float]] = {name: [] for name in variants}
         for rep in range(opts.reps or 3):
-            rates.append(noop(rep))
-            print(f"run {rep + 1}: {rates[-1]:,.0f} jobs/s", flush=True)
-        print(f"median {quantile(rates, 0.5):,.0f} jobs/s ({opts.processes} processes, {opts.jobs} no-op jobs)")
+            for name, queues in variants.items():
+                rates[name].append(noop(rep, queues))
+                print(f"run {rep + 1}, {name}: {rates[name][-1]:,.0f} jobs/s", flush=True)
+        for name, values in rates.items():
+            print(f"{name}: median {quantile(values, 0.5):,.0f} jobs/s ({opts.processes} processes, {opts.jobs} no-op jobs)")
+        if opts.all_queues:
+            print(
+                f"every declared queue / queue default: {quantile(rates['every declared queue'], 0.5) / quantile(rates['queue default'], 0.5):.2f}"
+            )
 
 
 if __name__ == "__main__":
