@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from functools import cached_property
 
 from django.conf import settings
+from redis.exceptions import DataError, NoScriptError
 
 from jobs.core.keys import PAUSED_KEY, RUNNING_KEY, TAKEN_KEY
 from jobs.core.queues import logical_queue_name
@@ -136,6 +137,56 @@ def pop_args(lists: list[tuple[str, Limits]], room: dict[str, int]) -> list:
     return [len(numbers), *queues, *keys]
 
 
+def _resp_bulk(value) -> bytes:
+    """One argument in Redis's protocol, encoded as redis-py's default encoder does."""
+    if isinstance(value, bytes):
+        data = value
+    elif isinstance(value, str):
+        data = value.encode()
+    elif isinstance(value, (int, float)) and not isinstance(value, bool):
+        data = repr(value).encode()
+    else:
+        raise DataError(f"{type(value).__name__} is not a Redis argument")
+    return b"$%d\r\n%s\r\n" % (len(data), data)
+
+
+class PackedArgs:
+    """A script call's trailing arguments, packed into Redis's protocol once.
+
+    redis-py packs every argument of every call in Python. The pop script gets the same 20-250
+    arguments (the lists of every queue a worker listens to, with their limits) on every pop;
+    packing them, and redis-py's path around a command, were half of a pop's client CPU on 18
+    queues (docs/decisions.md 59)."""
+
+    __slots__ = ("count", "data")
+
+    def __init__(self, args) -> None:
+        self.count = len(args)
+        self.data = b"".join(_resp_bulk(a) for a in args)
+
+
+def evalsha_packed(connection, script, key: str, args: list, tail: PackedArgs):
+    """``script(keys=[key], args=[*args, *tail])`` with ``tail`` packed already, on one of the
+    client's pooled connections. A script Redis does not know (it restarted) is loaded and the
+    call made again, as redis-py's Script does. Errors are redis-py's own: a connection error
+    disconnects the connection (the pool makes a new one next time) and is raised, not retried."""
+    pool = connection.connection_pool
+    conn = pool.get_connection()
+    try:
+        for attempt in (1, 2):
+            head = [b"EVALSHA", script.sha.encode(), b"1", key, *args]
+            command = b"*%d\r\n" % (len(head) + tail.count) + b"".join(_resp_bulk(a) for a in head) + tail.data
+            conn.send_packed_command([command])  # one write: the command whole
+            try:
+                return conn.read_response()
+            except NoScriptError:
+                if attempt == 2:
+                    raise
+                script.sha = connection.script_load(script.script)
+    finally:
+        pool.release(conn)
+
+
 # A job popped by BLPOP: take its slot, or put it back at the front.
 # KEYS: the worker's taken hash. ARGV: lease, key, queue, cap, rn, rw, id
 ACQUIRE = (
@@ -195,6 +246,7 @@ class FlowControl:
         self._refresh = connection.register_script(REFRESH)
         self._args_for = self._args_lists = None
         self._args: list = []
+        self._packed: PackedArgs | None = None
 
     def pop(self, lists: list[tuple[str, Limits]], want: int = 1, room: dict[str, int] | None = None):
         """Pop up to ``want`` jobs that may run now, in priority order, at most ``room[queue]`` of
@@ -206,8 +258,9 @@ class FlowControl:
         signature = tuple(sorted(room.items()))
         if self._args_lists is not lists or self._args_for != signature:
             self._args = pop_args(lists, room)
+            self._packed = PackedArgs(self._args)
             self._args_for, self._args_lists = signature, lists
-        reply = self._pop(keys=[self.taken_key], args=[lease_seconds(), want, *self._args])
+        reply = evalsha_packed(self.connection, self._pop, self.taken_key, [lease_seconds(), want], self._packed)
         self.held = reply[0] == b"+"
         if reply[0] not in (b"", b"+"):
             return [(reply[i].decode(), reply[i + 1].decode()) for i in range(0, len(reply), 2)], []

@@ -5,8 +5,10 @@ import random
 import time
 
 import pytest
+import redis
 from django.core.management import call_command
 from django.utils import timezone
+from redis.exceptions import DataError
 
 from audit.models import AuditEntry
 from jobs.core import keys
@@ -17,7 +19,7 @@ from jobs.models import JobRecord, QueueState
 from jobs.ops.control import queue_pause, queue_resume
 from jobs.ops.enqueue import JobSpec, enqueue, enqueue_many
 from jobs.ops.sweep import SWEEP_GRACE, sweep
-from jobs.transport.flow import limits_for, pop_args
+from jobs.transport.flow import FlowControl, PackedArgs, _resp_bulk, limits_for, pop_args
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -152,3 +154,50 @@ def test_the_pop_script_gets_each_queues_limits_once():
     assert len(pairs) == 2 * len(lists)
     for (key, limits), (sent_key, number) in zip(lists, zip(pairs[::2], pairs[1::2])):
         assert sent_key == key and groups[number - 1][0] == limits.queue
+
+
+def test_packed_arguments_are_what_redis_py_would_send(redis_db):
+    """The pop's arguments, packed once (PackedArgs), are byte for byte what redis-py packs for the same call."""
+    names = tiered_rq_names(queue_names())
+    args = pop_args([(f"rq:queue:{n}", limits_for(n)) for n in names], {"reports": 1})
+    connection = redis_db.connection_pool.get_connection()
+    try:
+        expected = b"".join(connection.pack_command("EVALSHA", "0" * 40, 1, "taken", 20.0, 4, *args))
+    finally:
+        redis_db.connection_pool.release(connection)
+    head = [b"EVALSHA", b"0" * 40, b"1", b"taken", 20.0, 4]
+    packed = b"*%d\r\n" % (len(head) + len(args)) + b"".join(_resp_bulk(a) for a in head) + PackedArgs(args).data
+    assert packed == expected
+    with pytest.raises(DataError):
+        _resp_bulk(True)  # as redis-py refuses it
+    with pytest.raises(DataError):
+        _resp_bulk(None)
+
+
+def test_a_pop_after_redis_forgot_its_scripts_loads_the_script_again(redis_db):
+    """A restarted Redis knows no scripts: the pop loads its own and takes the job, as redis-py's Script does."""
+    key = "rq:queue:default"
+    redis_db.rpush(key, "job-1", "job-2")
+    flow = FlowControl(redis_db, "test-holder")
+    lists = [(key, limits_for("default"))]
+    assert flow.pop(lists, 1) == ([(key, "job-1")], [])
+    redis_db.script_flush()
+    assert flow.pop(lists, 1) == ([(key, "job-2")], [])
+    assert flow.pop(lists, 1) == ([], [key])
+    assert redis_db.hgetall(flow.taken_key) == {b"job-1": b"default", b"job-2": b"default"}
+
+
+def test_a_pop_after_redis_closed_its_connection_takes_a_new_one(redis_db):
+    """A pooled connection Redis closed (a restart, an idle timeout, CLIENT KILL) is found dead as the pool hands
+    it out (redis-py reconnects it): the pop takes its job as if nothing happened."""
+    own = redis.Redis(connection_pool=redis.ConnectionPool(**redis_db.connection_pool.connection_kwargs))
+    key = "rq:queue:default"
+    redis_db.rpush(key, "job-1", "job-2")
+    flow = FlowControl(own, "test-holder")
+    lists = [(key, limits_for("default"))]
+    assert flow.pop(lists, 1) == ([(key, "job-1")], [])
+    first = own.client_id()
+    assert redis_db.client_kill_filter(_id=first) == 1  # the pool's one connection, the pop's
+    assert flow.pop(lists, 1) == ([(key, "job-2")], [])
+    assert own.client_id() != first
+    own.connection_pool.disconnect()
