@@ -12,8 +12,9 @@ systems within one run, so compare figures from the same run only.
   python bench/quick.py noop [--jobs 3000] [--reps 3] [--processes 2] [--all-queues]
       no-op jobs through N Conveyor worker processes on queue default, queue filled first:
       jobs/s per run and the median; --all-queues alternates each run with workers on every
-      declared queue (the Procfile's command, no queue named) and prints the ratio. For an A/B, run it in two checkouts (git worktree) one
-      after the other, or the same checkout with different settings in the environment.
+      declared queue (the Procfile's command, no queue named) and prints the ratio. For an
+      A/B, run it in two checkouts (git worktree) one after the other, or the same checkout
+      with different settings in the environment.
 
 Run inside the services as `make bench` does: DJANGO_ENV=local .venv/bin/python scripts/with_services.py
 .venv/bin/python bench/quick.py latency (or with REDIS_URL and DATABASE_URL set).
