@@ -516,10 +516,13 @@ def run_all(opts, env: dict, fleet: Fleet, problems: list[str]) -> dict:
         except Exception as exc:  # one system's failure is a figure, not the end of the run
             return {"error": f"{type(exc).__name__}: {exc}"}
 
-    def best_of(runs: list[dict]) -> dict:
+    def best_of(runs: list[dict], figure: str = "jobs_per_s", pick=max, also: tuple = ()) -> dict:
+        """The round with the best ``figure`` (``pick``: max for a rate, min for a latency), with
+        every round's ``figure`` and ``also`` figures beside it (``rounds_<figure>``)."""
         good = [r for r in runs if "error" not in r]
-        best = dict(max(good, key=lambda r: r["jobs_per_s"])) if good else dict(runs[-1])
-        best["rounds_jobs_per_s"] = [r.get("jobs_per_s") for r in runs]
+        best = dict(pick(good, key=lambda r: r[figure])) if good else dict(runs[-1])
+        for name in (figure, *also):
+            best[f"rounds_{name}"] = [r.get(name) for r in runs]
         errors = [r["error"] for r in runs if "error" in r]
         if errors:
             best["round_errors"] = errors
@@ -684,18 +687,6 @@ def run_all(opts, env: dict, fleet: Fleet, problems: list[str]) -> dict:
     def conveyor_stamp():
         enqueue("bench.stamp")  # in its own transaction, as the single-enqueue figure
 
-    def lowest_tail(runs: list[dict]) -> dict:
-        """Like best_of: a round's p99 rests on its two or three worst samples, and what else the
-        machine does only lengthens them, so each system keeps its round with the lowest p99."""
-        good = [r for r in runs if "error" not in r]
-        best = dict(min(good, key=lambda r: r["p99_ms"])) if good else dict(runs[-1])
-        best["rounds_p50_ms"] = [r.get("p50_ms") for r in runs]
-        best["rounds_p99_ms"] = [r.get("p99_ms") for r in runs]
-        errors = [r["error"] for r in runs if "error" in r]
-        if errors:
-            best["round_errors"] = errors
-        return best
-
     latency_systems = {
         "conveyor": lambda: latency("conveyor-latency", conveyor_argv(0, "conveyor-latency"), conveyor_env(), conveyor_stamp),
         "rq": lambda: latency(
@@ -709,7 +700,9 @@ def run_all(opts, env: dict, fleet: Fleet, problems: list[str]) -> dict:
             print(
                 f"round {r + 1} latency {name}: p99 {latency_runs[name][-1].get('p99_ms', latency_runs[name][-1].get('error'))}", flush=True
             )
-    latency_figures = {k: lowest_tail(v) for k, v in latency_runs.items()}
+    # A round's p99 rests on its two or three worst samples, and what else the machine does only
+    # lengthens them: each system keeps its round with the lowest p99.
+    latency_figures = {k: best_of(v, "p99_ms", min, also=("p50_ms",)) for k, v in latency_runs.items()}
     latency_figures["conveyor"]["worker"] = "1 process, WORKER_CONCURRENCY default (4)"
     latency_figures["rq"]["worker"] = "1 SimpleWorker"
     print("latency done", flush=True)

@@ -112,7 +112,7 @@ def main() -> None:
             f"max {max(total):6.2f} ms | enqueue call p50 {quantile(calls, 0.5):4.2f}  p99 {quantile(calls, 0.99):4.2f}"
         )
 
-    def noop(rep: int, queues=("default",)) -> float:
+    def noop(rep: int, queues: tuple) -> float:
         reset()
         enqueue_many([JobSpec("bench.noop")] * opts.jobs)
         handoff.flush()

@@ -245,7 +245,6 @@ class FlowControl:
         self._acquire = connection.register_script(ACQUIRE)
         self._refresh = connection.register_script(REFRESH)
         self._args_for = self._args_lists = None
-        self._args: list = []
         self._packed: PackedArgs | None = None
 
     def pop(self, lists: list[tuple[str, Limits]], want: int = 1, room: dict[str, int] | None = None):
@@ -257,8 +256,7 @@ class FlowControl:
         # reached): the same arguments.
         signature = tuple(sorted(room.items()))
         if self._args_lists is not lists or self._args_for != signature:
-            self._args = pop_args(lists, room)
-            self._packed = PackedArgs(self._args)
+            self._packed = PackedArgs(pop_args(lists, room))
             self._args_for, self._args_lists = signature, lists
         reply = evalsha_packed(self.connection, self._pop, self.taken_key, [lease_seconds(), want], self._packed)
         self.held = reply[0] == b"+"
